@@ -1,0 +1,143 @@
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/digest.h"
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "test.h"
+
+TEST(digest_sha256_known)
+{
+	char d[DIGEST_STR_LEN + 1];
+	sha256_digest("abc", 3, d);
+	CHECK_STR_EQ(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(digest_valid(d));
+	CHECK(!digest_valid(
+	    "sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!digest_valid("sha256:abc"));
+	CHECK(
+	    !digest_valid("md5:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+TEST(human_size_like_docker)
+{
+	_cleanup_free_ char *a = human_size(1982256);
+	CHECK_STR_EQ(a, "1.982MB");
+	_cleanup_free_ char *b = human_size(512);
+	CHECK_STR_EQ(b, "512B");
+	_cleanup_free_ char *c = human_size(4200000000.0);
+	CHECK_STR_EQ(c, "4.2GB");
+}
+
+TEST(human_duration_like_docker)
+{
+	_cleanup_free_ char *a = human_duration(0);
+	CHECK_STR_EQ(a, "Less than a second");
+	_cleanup_free_ char *b = human_duration(150);
+	CHECK_STR_EQ(b, "2 minutes");
+	_cleanup_free_ char *c = human_duration(3600);
+	CHECK_STR_EQ(c, "About an hour");
+	_cleanup_free_ char *d = human_duration(3 * 86400);
+	CHECK_STR_EQ(d, "3 days");
+}
+
+TEST(parse_size_units)
+{
+	int64_t v = 0;
+	CHECK(parse_size("32m", &v, NULL) == 0);
+	CHECK_INT_EQ(v, 32 * 1024 * 1024);
+	CHECK(parse_size("1g", &v, NULL) == 0);
+	CHECK_INT_EQ(v, 1024LL * 1024 * 1024);
+	CHECK(parse_size("100", &v, NULL) == 0);
+	CHECK_INT_EQ(v, 100);
+	berth_error *e = NULL;
+	CHECK(parse_size("12q", &v, &e) < 0);
+	CHECK(e != NULL);
+	berth_error_free(e);
+}
+
+TEST(parse_duration_go)
+{
+	int64_t ns = 0;
+	CHECK(parse_duration("1m30s", &ns, NULL) == 0);
+	CHECK_INT_EQ(ns, 90LL * 1000000000);
+	CHECK(parse_duration("500ms", &ns, NULL) == 0);
+	CHECK_INT_EQ(ns, 500LL * 1000000);
+	CHECK(parse_duration("10", &ns, NULL) < 0);
+}
+
+TEST(rfc3339_roundtrip)
+{
+	struct timespec ts = {.tv_sec = 1795824000, .tv_nsec = 123400000};
+	_cleanup_free_ char *s = time_rfc3339nano(&ts);
+	CHECK_STR_EQ(s, "2026-11-28T00:00:00.1234Z");
+	struct timespec back;
+	CHECK(time_parse_rfc3339(s, &back) == 0);
+	CHECK_INT_EQ(back.tv_sec, ts.tv_sec);
+	CHECK_INT_EQ(back.tv_nsec, ts.tv_nsec);
+}
+
+TEST(atomic_write_and_read)
+{
+	_cleanup_free_ char *p = xasprintf("%s/f", test_tmpdir());
+	CHECK(atomic_write(p, "hello", 5, 0640, true, NULL) == 0);
+	_cleanup_free_ char *data = NULL;
+	size_t n = 0;
+	CHECK(read_file(p, &data, &n, NULL) == 0);
+	CHECK_INT_EQ(n, 5);
+	CHECK_STR_EQ(data, "hello");
+	struct stat st;
+	CHECK(stat(p, &st) == 0);
+	CHECK_INT_EQ(st.st_mode & 0777, 0640);
+}
+
+TEST(open_in_root_confines_symlinks)
+{
+	const char *t = test_tmpdir();
+	_cleanup_free_ char *root = xasprintf("%s/root", t);
+	_cleanup_free_ char *outside = xasprintf("%s/secret", t);
+	CHECK(mkdir_p(root, 0755, NULL) == 0);
+	CHECK(atomic_write(outside, "outside", 7, 0644, false, NULL) == 0);
+	_cleanup_free_ char *inside = xasprintf("%s/secret", root);
+	CHECK(atomic_write(inside, "inside", 6, 0644, false, NULL) == 0);
+	_cleanup_free_ char *l1 = xasprintf("%s/abs", root);
+	CHECK(symlink("/secret", l1) == 0);
+	_cleanup_free_ char *l2 = xasprintf("%s/rel", root);
+	CHECK(symlink("../../../secret", l2) == 0);
+	_cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY);
+	CHECK(rfd >= 0);
+	char buf[16] = {0};
+	_cleanup_close_ int f1 = open_in_root(rfd, "abs", O_RDONLY, 0, NULL);
+	CHECK(f1 >= 0);
+	CHECK(read(f1, buf, sizeof(buf) - 1) == 6);
+	CHECK_STR_EQ(buf, "inside");
+	memset(buf, 0, sizeof(buf));
+	_cleanup_close_ int f2 = open_in_root(rfd, "rel", O_RDONLY, 0, NULL);
+	CHECK(f2 >= 0);
+	CHECK(read(f2, buf, sizeof(buf) - 1) == 6);
+	CHECK_STR_EQ(buf, "inside");
+	berth_error *e = NULL;
+	CHECK(open_beneath_nofollow(rfd, "abs", O_RDONLY, 0, &e) < 0);
+	berth_error_free(e);
+}
+
+TEST(json_helpers)
+{
+	const char *src = "{\"a\":\"x\",\"n\":3,\"v\":[\"p\",\"q\"]}";
+	_cleanup_json_ json_t *j = json_parse_buf(src, strlen(src), "t", NULL);
+	CHECK(j != NULL);
+	CHECK_STR_EQ(json_get_str(j, "a"), "x");
+	CHECK_INT_EQ(json_get_int(j, "n", 0), 3);
+	_cleanup_strv_ char **v = json_get_strv(j, "v");
+	CHECK_INT_EQ(strv_len(v), 2);
+	CHECK_STR_EQ(v[1], "q");
+	berth_error *e = NULL;
+	CHECK(json_parse_buf("{", 1, "broken", &e) == NULL);
+	CHECK(e && strstr(e->msg, "broken") != NULL);
+	berth_error_free(e);
+}
