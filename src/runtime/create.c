@@ -386,10 +386,15 @@ int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
 	/* the init opens the write side, writes one byte and goes on to execve */
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, rec.pid, 0);
 	char b;
+	bool got = false;
 	for (;;) {
 		ssize_t n = read(fd, &b, 1);
-		if (n == 1)
-			break;
+		if (n == 1) {
+			got = true;
+			continue;
+		}
+		if (n == 0 && got)
+			break; /* the init has executed the process (or died trying) */
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return berth_err_sys(err, errno, "reading %s", fifo);
 		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
@@ -397,6 +402,12 @@ int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
 		int pr = poll(pf, pidfd >= 0 ? 2 : 1, n == 0 ? 10 : -1);
 		if (pr < 0 && errno != EINTR)
 			return berth_err_sys(err, errno, "poll");
+		if (pf[0].revents & POLLIN)
+			continue;
+		if (pidfd >= 0 && (pf[1].revents & POLLIN) && !got && read(fd, &b, 1) == 1)
+			got = true;
+		if (got && pidfd >= 0 && (pf[1].revents & POLLIN))
+			break; /* it ran and exited already */
 		if (pidfd >= 0 && (pf[1].revents & POLLIN))
 			return berth_err(err, BERTH_E_GENERIC,
 			                 "the container init exited before start");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -42,6 +43,11 @@ static int run_one(const rt_hook *h, const char *state, char *buf, size_t buflen
 		_exit(127);
 	}
 	close(pfd[0]);
+	/* a hook that does not read its stdin must not kill us with SIGPIPE */
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
 	const char *p = state;
 	while (len > 0) {
 		ssize_t w = write(pfd[1], p, len);
@@ -54,6 +60,10 @@ static int run_one(const rt_hook *h, const char *state, char *buf, size_t buflen
 		len -= (size_t)w;
 	}
 	close(pfd[1]);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	int status = 0;
 	if (h->timeout > 0) {
 		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

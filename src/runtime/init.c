@@ -1024,7 +1024,8 @@ void rt_child_main(rt_child_args *a)
 	}
 	if (write(w, "0", 1) != 1)
 		_exit(126);
-	close(w);
+	/* w stays open (O_CLOEXEC) until execve: start waits for that EOF, so
+	 * poststart hooks run after the process is executed */
 	close(a->fifo_fd);
 	if (s->hooks.n[RT_HOOK_START_CONTAINER]) {
 		char buf[RT_MSG_TEXT];

@@ -99,6 +99,7 @@ typedef struct rt_process {
 	int sched_priority;
 	int64_t sched_nice;
 	char *exe; /* resolved executable path (filled in the child) */
+	bool host_checks; /* parsed for this host (not only for shape) */
 } rt_process;
 
 typedef struct rt_hook {

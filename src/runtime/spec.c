@@ -270,7 +270,8 @@ static int parse_seccomp(json_t *sc, rt_process *p, berth_error **err)
 	p->seccomp_flags = flags;
 	return 0;
 #else
-	(void)p;
+	if (!p->host_checks)
+		return 0;
 	return berth_err(err, BERTH_E_UNSUPPORTED,
 	                 "linux.seccomp: this build of berth has no seccomp support");
 #endif
@@ -296,6 +297,7 @@ void rt_process_clear(rt_process *p)
 int rt_process_parse(json_t *j, json_t *linux_seccomp, bool host, rt_process *p, berth_error **err)
 {
 	memset(p, 0, sizeof(*p));
+	p->host_checks = host;
 	if (!json_is_object(j))
 		return berth_err(err, BERTH_E_INVALID, "process: expected an object");
 	p->terminal = json_get_bool(j, "terminal", false);
@@ -988,7 +990,7 @@ int rt_spec_parse(json_t *config, const char *bundle, bool host, rt_spec **out, 
 	const char *ver = json_get_str(config, "ociVersion");
 	if (ver == NULL)
 		return berth_err(err, BERTH_E_INVALID, "ociVersion: missing");
-	if (ver[0] != '1' || ver[1] != '.')
+	if (host && (ver[0] != '1' || ver[1] != '.'))
 		return berth_err(err, BERTH_E_UNSUPPORTED, "ociVersion: %s is not supported", ver);
 	json_t *root = json_object_get(config, "root");
 	const char *rp = json_get_str(root, "path");
