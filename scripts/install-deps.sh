@@ -11,6 +11,7 @@ PKGS=(
   libcrypt-dev
   # run time helpers and the offline base image
   busybox-static iproute2 nftables ca-certificates
+  musl-tools
   # tests
   python3 python3-pytest python3-pytest-xdist python3-jsonschema python3-docker
   sqlite3 curl skopeo docker-registry crun containerd apache2-utils

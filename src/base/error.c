@@ -7,7 +7,8 @@
 
 #include "base/xalloc.h"
 
-static int vset(berth_error **err, int code, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int vset(berth_error **err, int code, int errnum,
+                                                      const char *fmt, va_list ap)
 {
 	if (err == NULL || *err != NULL)
 		return -1;

@@ -1,0 +1,177 @@
+#include "network/nft.h"
+
+#include <netinet/in.h>
+#include <nftables/libnftables.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+
+char *nft_table_name(const char *net_id)
+{
+	return xasprintf("berth_%.12s", net_id);
+}
+
+static const char *proto_name(int proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+static void add_elements(strbuf *sb, const nft_net_spec *s, const char *map, int family,
+                         bool specific)
+{
+	bool first = true;
+	for (size_t i = 0; i < s->nmaps; i++) {
+		const nft_port_map *m = &s->maps[i];
+		if (m->ctr_ip.family != family)
+			continue;
+		if (specific != (m->host_ip.family != 0))
+			continue;
+		if (specific && m->host_ip.family != family)
+			continue;
+		char hip[NET_ADDR_STRLEN], cip[NET_ADDR_STRLEN];
+		net_addr_format(&m->ctr_ip, cip);
+		if (first)
+			sb_printf(sb, "add element inet %s %s { ", s->table, map);
+		else
+			sb_append(sb, ", ");
+		first = false;
+		if (specific) {
+			net_addr_format(&m->host_ip, hip);
+			sb_printf(sb, "%s . ", hip);
+		}
+		sb_printf(sb, "%s . %u : %s . %u", proto_name(m->proto), m->host_port, cip,
+		          m->ctr_port);
+	}
+	if (!first)
+		sb_append(sb, " }\n");
+}
+
+char *nft_net_script(const nft_net_spec *s)
+{
+	strbuf sb;
+	sb_init(&sb);
+	const char *t = s->table, *br = s->bridge;
+	char sub4[NET_PREFIX_STRLEN] = "", sub6[NET_PREFIX_STRLEN] = "";
+	if (s->subnet4.addr.family)
+		net_prefix_format(&s->subnet4, sub4);
+	if (s->subnet6.addr.family)
+		net_prefix_format(&s->subnet6, sub6);
+
+	/* "add" then "delete" makes the delete succeed whether or not the
+	 * table existed; the whole script is one transaction. */
+	sb_printf(&sb, "add table inet %s\ndelete table inet %s\n", t, t);
+	sb_printf(&sb, "table inet %s {\n", t);
+	sb_append(&sb,
+	          "\tmap pm4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . "
+	          "inet_service; }\n"
+	          "\tmap pmany4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+	          "\tmap pm6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . "
+	          "inet_service; }\n"
+	          "\tmap pmany6 { type inet_proto . inet_service : ipv6_addr . inet_service; }\n");
+	sb_append(&sb, "\tchain ports {\n"
+	               "\t\tdnat ip to ip daddr . meta l4proto . th dport map @pm4\n"
+	               "\t\tdnat ip to meta l4proto . th dport map @pmany4\n"
+	               "\t\tdnat ip6 to ip6 daddr . meta l4proto . th dport map @pm6\n"
+	               "\t\tdnat ip6 to meta l4proto . th dport map @pmany6\n"
+	               "\t}\n");
+	sb_append(&sb, "\tchain prerouting {\n"
+	               "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	               "\t\tfib daddr type local jump ports\n"
+	               "\t}\n");
+	sb_append(&sb, "\tchain output {\n"
+	               "\t\ttype nat hook output priority -100; policy accept;\n"
+	               "\t\tfib daddr type local jump ports\n"
+	               "\t}\n");
+	sb_append(&sb, "\tchain postrouting {\n"
+	               "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	if (s->masquerade && !s->internal) {
+		if (*sub4)
+			sb_printf(&sb, "\t\tip saddr %s oifname != \"%s\" masquerade\n", sub4, br);
+		if (*sub6)
+			sb_printf(&sb, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n", sub6, br);
+	}
+	/* The host's loopback to a published port (route_localnet on the
+	 * bridge), and hairpin: a container to a port published by its own
+	 * network, so that replies come back the way they went. */
+	sb_printf(&sb, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", br);
+	if (*sub4)
+		sb_printf(&sb, "\t\toifname \"%s\" ct status dnat ip saddr %s masquerade\n", br,
+		          sub4);
+	if (*sub6)
+		sb_printf(&sb, "\t\toifname \"%s\" ct status dnat ip6 saddr %s masquerade\n", br,
+		          sub6);
+	sb_append(&sb, "\t}\n");
+	sb_append(&sb, "\tchain forward {\n"
+	               "\t\ttype filter hook forward priority filter; policy accept;\n");
+	if (s->internal) {
+		sb_printf(&sb, "\t\tiifname \"%s\" oifname != \"%s\" drop\n", br, br);
+		sb_printf(&sb, "\t\toifname \"%s\" iifname != \"%s\" drop\n", br, br);
+	}
+	/* Isolation: nothing from another berth bridge enters this one,
+	 * except connections to its published ports. */
+	sb_printf(&sb,
+	          "\t\toifname \"%s\" iifname != \"%s\" iifgroup %u ct status & dnat == 0 drop\n",
+	          br, br, BERTH_BRIDGE_GROUP);
+	sb_append(&sb, "\t}\n}\n");
+	add_elements(&sb, s, "pm4", AF_INET, true);
+	add_elements(&sb, s, "pmany4", AF_INET, false);
+	add_elements(&sb, s, "pm6", AF_INET6, true);
+	add_elements(&sb, s, "pmany6", AF_INET6, false);
+	return sb_steal(&sb);
+}
+
+static void nft_ctx_freep(struct nft_ctx **c)
+{
+	if (*c)
+		nft_ctx_free(*c);
+}
+
+static int run_capture(const char *script, char **out, berth_error **err)
+{
+	__attribute__((cleanup(nft_ctx_freep))) struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (ctx == NULL)
+		return berth_err(err, BERTH_E_GENERIC, "nftables: cannot create a context");
+	nft_ctx_buffer_error(ctx);
+	if (out)
+		nft_ctx_buffer_output(ctx);
+	if (nft_run_cmd_from_buffer(ctx, script) != 0) {
+		const char *e = nft_ctx_get_error_buffer(ctx);
+		_cleanup_free_ char *msg = xstrdup(e && *e ? e : "failed");
+		size_t n = strlen(msg);
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+			msg[--n] = 0;
+		/* keep the first line: the error itself */
+		char *nl = strchr(msg, '\n');
+		if (nl)
+			*nl = 0;
+		return berth_err(err, BERTH_E_GENERIC, "nftables: %s", msg);
+	}
+	if (out) {
+		const char *o = nft_ctx_get_output_buffer(ctx);
+		*out = xstrdup(o ? o : "");
+	}
+	return 0;
+}
+
+int nft_run(const char *script, berth_error **err)
+{
+	return run_capture(script, NULL, err);
+}
+
+int nft_table_delete(const char *table, berth_error **err)
+{
+	_cleanup_free_ char *s =
+	    xasprintf("add table inet %s\ndelete table inet %s\n", table, table);
+	return nft_run(s, err);
+}
+
+int nft_table_exists(const char *table, berth_error **err)
+{
+	_cleanup_free_ char *out = NULL;
+	if (run_capture("list tables inet", &out, err) < 0)
+		return -1;
+	_cleanup_free_ char *want = xasprintf("table inet %s\n", table);
+	return strstr(out, want) != NULL;
+}

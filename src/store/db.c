@@ -1,0 +1,181 @@
+/* The SQLite database: WAL, busy timeout, foreign keys, transactions and
+ * per-module schema migrations. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+int store_sql_err(berth_store *s, berth_error **err, const char *what)
+{
+	return berth_err(err, BERTH_E_IO, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int store_exec(berth_store *s, const char *sql, berth_error **err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		berth_err(err, BERTH_E_IO, "database: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *store_prepare(berth_store *s, const char *sql, berth_error **err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_sql_err(s, err, "database");
+		return NULL;
+	}
+	return st;
+}
+
+int store_db_open(berth_store *s, berth_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/berth.db", s->root);
+	int rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return berth_err(err, BERTH_E_IO, "opening %s: %s", path,
+		                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* journal_mode is persistent; only switch when needed (it takes an
+	 * exclusive lock). */
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode", err);
+		if (st == NULL)
+			return -1;
+		if (sqlite3_step(st) != SQLITE_ROW)
+			return store_sql_err(s, err, "reading journal mode");
+		const char *mode = (const char *)sqlite3_column_text(st, 0);
+		if (mode == NULL || strcmp(mode, "wal") != 0) {
+			sqlite3_finalize(st);
+			st = NULL;
+			if (store_exec(s, "PRAGMA journal_mode=WAL", err) < 0)
+				return -1;
+		}
+	}
+	if (store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", err) < 0)
+		return -1;
+	return 0;
+}
+
+int store_tx_begin(berth_store *s, berth_error **err)
+{
+	if (s->in_tx)
+		return berth_err(err, BERTH_E_GENERIC, "internal error: nested transaction");
+	if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	s->in_tx = true;
+	return 0;
+}
+
+int store_tx_commit(berth_store *s, berth_error **err)
+{
+	if (!s->in_tx)
+		return berth_err(err, BERTH_E_GENERIC,
+		                 "internal error: commit outside a transaction");
+	if (store_exec(s, "COMMIT", err) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	s->in_tx = false;
+	return 0;
+}
+
+void store_tx_rollback(berth_store *s)
+{
+	if (!s->in_tx)
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = false;
+}
+
+bool store_in_tx(berth_store *s)
+{
+	return s->in_tx;
+}
+
+bool store_table_exists(berth_store *s, const char *table)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_ROW;
+}
+
+/* Current version of module, 0 when it has none (or no table yet). */
+static int module_version(berth_store *s, const char *module, long long *version, berth_error **err)
+{
+	*version = 0;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version WHERE module=?1", -1,
+	                            &st, NULL);
+	if (rc != SQLITE_OK) {
+		if (!store_table_exists(s, "schema_version"))
+			return 0;
+		return store_sql_err(s, err, "reading schema version");
+	}
+	sqlite3_bind_text(st, 1, module, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		return store_sql_err(s, err, "reading schema version");
+	return 0;
+}
+
+int store_migrate(berth_store *s, const char *module, const store_migration *steps, size_t n,
+                  berth_error **err)
+{
+	long long v;
+	if (module_version(s, module, &v, err) < 0)
+		return -1;
+	if (v == (long long)n)
+		return 0;
+	bool outer = s->in_tx;
+	_cleanup_tx_ berth_store *tx = NULL;
+	if (!outer) {
+		if (store_tx_begin(s, err) < 0)
+			return -1;
+		tx = s;
+	}
+	if (store_exec(s,
+	               "CREATE TABLE IF NOT EXISTS schema_version ("
+	               " module TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+	               err) < 0)
+		return -1;
+	/* re-read inside the transaction: another process may have migrated */
+	if (module_version(s, module, &v, err) < 0)
+		return -1;
+	if (v > (long long)n)
+		return berth_err(err, BERTH_E_UNSUPPORTED,
+		                 "database schema of %s is version %lld, newer than this berth "
+		                 "knows (%zu)",
+		                 module, v, n);
+	for (size_t i = (size_t)v; i < n; i++) {
+		if (store_exec(s, steps[i].sql, err) < 0)
+			return berth_err_prefix(err, "migrating %s to version %zu", module, i + 1);
+	}
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s, "INSERT OR REPLACE INTO schema_version(module, version) VALUES (?1, ?2)", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, module, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_sql_err(s, err, "writing schema version");
+	if (!outer) {
+		tx = NULL;
+		return store_tx_commit(s, err);
+	}
+	return 0;
+}
