@@ -1,10 +1,1159 @@
-/* berth-monitor: the per-container supervisor (container issue). */
+/* berth-monitor: the per-container supervisor. libc only (built with musl
+ * when available) so that one monitor costs well under 300 KiB of RSS.
+ *
+ * berth forks a child that creates and starts the container and then execs
+ * this program, so the container's init is our child; we are also a child
+ * subreaper, so an init started later by a restart helper is reparented to
+ * us. We hold the container's stdio (pipes or a pty master), write the
+ * json-file log, serve attach/stop/kill/wait on a unix socket, reap the
+ * container and record its exit in containers/<id>/state, apply the restart
+ * policy with Docker's backoff, trigger health checks, and finally run the
+ * post-exit cleanup (or let the attached `berth run` do it). Everything that
+ * needs the store is done by exec'ing `berth container __…` helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/jsonlog.h"
+#include "container/proto.h"
+#include "container/statefile.h"
+
+#define MAX_CLIENTS 64
+#define CLIENT_INBUF (MON_FRAME_HDR + 65536)
+#define OUTQ_HIGH (1u << 20)
+#define DRAIN_TIMEOUT_NS (2LL * 1000000000)
+#define BACKOFF_MIN_NS (100LL * 1000000)
+#define BACKOFF_MAX_NS (60LL * 1000000000)
+#define BACKOFF_RESET_NS (10LL * 1000000000)
+
+enum client_kind { CL_NEW, CL_ATTACH, CL_WAIT, CL_STOP, CL_DONE };
+
+struct client {
+	int fd;
+	enum client_kind kind;
+	bool in, out, err, cleanup;
+	char *inbuf;
+	size_t inlen;
+	char *outq;
+	size_t outlen, outcap;
+	bool close_after_flush;
+};
+
+enum restart_kind { RS_NO, RS_ALWAYS, RS_ON_FAILURE, RS_UNLESS_STOPPED };
+
+struct mon {
+	const char *id;
+	const char *berth, *root, *runroot;
+	int dirfd, rundirfd;
+	pid_t pid;
+	int in_fd, out_fd, err_fd;
+	bool tty, has_stdin;
+	int listen_fd, sig_fd, status_fd;
+	struct client clients[MAX_CLIENTS];
+	int nclients;
+	bool log_enabled;
+	struct jsonlog log;
+	struct ctr_state st;
+	enum restart_kind restart;
+	int max_retries;
+	bool rm;
+	const char *oom_file;
+	long long oom_base;
+	int64_t health_interval_ns, health_next_ns;
+	pid_t health_pid;
+	bool exited; /* init reaped, waiting for stdio to drain */
+	int64_t exited_at_ns;
+	int exit_code;
+	int64_t kill_deadline_ns; /* stop: SIGKILL at this time */
+	int64_t restart_at_ns; /* waiting to restart */
+	int64_t backoff_ns;
+	bool cleaned_by_client;
+};
+
+static int64_t now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *xalloc(size_t n)
+{
+	void *p = calloc(1, n);
+	if (p == NULL) {
+		fputs("berth-monitor: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void set_cloexec(int fd)
+{
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void save_state(struct mon *m)
+{
+	m->st.monitor_pid = (int)getpid();
+	int r = ctr_state_write_at(m->dirfd, &m->st);
+	if (r < 0)
+		fprintf(stderr, "berth-monitor %s: writing state: %s\n", m->id, strerror(-r));
+}
+
+static long long read_oom_count(const char *path)
+{
+	if (path == NULL || !*path)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[1024];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *p = strstr(buf, "oom_kill ");
+	if (p == NULL)
+		return 0;
+	return strtoll(p + 9, NULL, 10);
+}
+
+/* ---- clients ---------------------------------------------------------- */
+
+static void client_close(struct mon *m, int i)
+{
+	struct client *c = &m->clients[i];
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->inbuf);
+	free(c->outq);
+	m->clients[i] = m->clients[m->nclients - 1];
+	m->nclients--;
+}
+
+static struct client *client_add(struct mon *m, int fd)
+{
+	if (m->nclients >= MAX_CLIENTS) {
+		close(fd);
+		return NULL;
+	}
+	set_nonblock(fd);
+	set_cloexec(fd);
+	struct client *c = &m->clients[m->nclients++];
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->kind = CL_NEW;
+	c->inbuf = xalloc(CLIENT_INBUF);
+	return c;
+}
+
+static void client_queue(struct client *c, const void *data, size_t n)
+{
+	if (c->outlen + n > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		while (cap < c->outlen + n)
+			cap *= 2;
+		char *q = realloc(c->outq, cap);
+		if (q == NULL)
+			abort();
+		c->outq = q;
+		c->outcap = cap;
+	}
+	memcpy(c->outq + c->outlen, data, n);
+	c->outlen += n;
+}
+
+static void client_queue_frame(struct client *c, int type, const void *data, size_t n)
+{
+	unsigned char hdr[MON_FRAME_HDR];
+	mon_frame_header(hdr, type, (uint32_t)n);
+	client_queue(c, hdr, sizeof(hdr));
+	if (n)
+		client_queue(c, data, n);
+}
+
+/* Returns false if the client is gone. */
+static bool client_flush(struct client *c)
+{
+	while (c->outlen > 0) {
+		ssize_t w = send(c->fd, c->outq, c->outlen, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return true;
+		if (w <= 0)
+			return false;
+		memmove(c->outq, c->outq + w, c->outlen - (size_t)w);
+		c->outlen -= (size_t)w;
+	}
+	return !c->close_after_flush;
+}
+
+static void client_reply(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void client_reply(struct client *c, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		client_queue(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static int parse_restart(struct mon *m, const char *s)
+{
+	m->max_retries = 0;
+	if (s == NULL || !*s || !strcmp(s, "no")) {
+		m->restart = RS_NO;
+	} else if (!strcmp(s, "always")) {
+		m->restart = RS_ALWAYS;
+	} else if (!strcmp(s, "unless-stopped")) {
+		m->restart = RS_UNLESS_STOPPED;
+	} else if (!strncmp(s, "on-failure", 10) && (s[10] == 0 || s[10] == ':')) {
+		m->restart = RS_ON_FAILURE;
+		if (s[10] == ':')
+			m->max_retries = atoi(s + 11);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void finish(struct mon *m) __attribute__((noreturn));
+
+static void do_kill(struct mon *m, int sig)
+{
+	if (m->pid > 0 && !m->exited)
+		kill(m->pid, sig);
+}
+
+static void handle_request(struct mon *m, struct client *c, char *line)
+{
+	char *sp = strchr(line, ' ');
+	char *arg = sp ? sp + 1 : "";
+	if (sp)
+		*sp = 0;
+	if (!strcmp(line, "attach")) {
+		c->kind = CL_ATTACH;
+		char *save = NULL;
+		for (char *t = strtok_r(arg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(t, "stdin"))
+				c->in = m->in_fd >= 0;
+			else if (!strcmp(t, "stdout"))
+				c->out = true;
+			else if (!strcmp(t, "stderr"))
+				c->err = true;
+			else if (!strcmp(t, "cleanup"))
+				c->cleanup = true;
+		}
+	} else if (!strcmp(line, "wait")) {
+		c->kind = CL_WAIT;
+	} else if (!strcmp(line, "stop")) {
+		int sig = SIGTERM, secs = 10;
+		sscanf(arg, "%d %d", &sig, &secs);
+		c->kind = CL_STOP;
+		m->st.manual_stop = true;
+		if (m->restart_at_ns) {
+			/* waiting to restart: stay stopped */
+			m->restart_at_ns = 0;
+			memcpy(m->st.status, "exited", sizeof("exited"));
+			save_state(m);
+			finish(m);
+		}
+		save_state(m);
+		do_kill(m, sig);
+		int64_t dl = now_mono() + (int64_t)(secs < 0 ? 0 : secs) * 1000000000;
+		if (m->kill_deadline_ns == 0 || dl < m->kill_deadline_ns)
+			m->kill_deadline_ns = dl;
+		if (secs <= 0)
+			do_kill(m, SIGKILL);
+	} else if (!strcmp(line, "kill")) {
+		int sig = atoi(arg);
+		if (sig <= 0 || sig >= 65) {
+			client_reply(c, "err invalid signal\n");
+		} else if (m->exited || m->pid <= 0) {
+			client_reply(c, "err container is not running\n");
+		} else if (kill(m->pid, sig) < 0) {
+			client_reply(c, "err %s\n", strerror(errno));
+		} else {
+			if (sig == SIGKILL)
+				m->st.manual_stop = true;
+			client_reply(c, "ok\n");
+		}
+		c->close_after_flush = true;
+		c->kind = CL_DONE;
+	} else if (!strcmp(line, "restart")) {
+		if (parse_restart(m, arg) < 0)
+			client_reply(c, "err invalid restart policy\n");
+		else
+			client_reply(c, "ok\n");
+		c->close_after_flush = true;
+		c->kind = CL_DONE;
+	} else {
+		client_reply(c, "err unknown request\n");
+		c->close_after_flush = true;
+		c->kind = CL_DONE;
+	}
+}
+
+static void resize_tty(struct mon *m, const char *payload, size_t n)
+{
+	char buf[64];
+	if (!m->tty || m->out_fd < 0 || n >= sizeof(buf))
+		return;
+	memcpy(buf, payload, n);
+	buf[n] = 0;
+	unsigned rows = 0, cols = 0;
+	if (sscanf(buf, "%u %u", &rows, &cols) == 2) {
+		struct winsize ws = {.ws_row = (unsigned short)rows,
+		                     .ws_col = (unsigned short)cols};
+		ioctl(m->out_fd, TIOCSWINSZ, &ws);
+	}
+}
+
+static void write_stdin(struct mon *m, const char *p, size_t n)
+{
+	int fd = m->in_fd;
+	while (fd >= 0 && n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			if (poll(&pfd, 1, 1000) <= 0)
+				return; /* the container does not read its stdin */
+			continue;
+		}
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void close_stdin(struct mon *m)
+{
+	if (m->in_fd >= 0 && !m->tty) {
+		close(m->in_fd);
+		m->in_fd = -1;
+	} else if (m->tty && m->out_fd >= 0) {
+		/* a pty has no half-close: send EOF (^D) */
+		char eof = 4;
+		write_stdin(m, &eof, 1);
+	}
+}
+
+/* Process what a client sent; returns false when it should be dropped. */
+static bool client_input(struct mon *m, struct client *c)
+{
+	bool eof = false;
+	for (;;) {
+		ssize_t r = recv(c->fd, c->inbuf + c->inlen, CLIENT_INBUF - c->inlen, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r <= 0) {
+			eof = true;
+			break;
+		}
+		c->inlen += (size_t)r;
+		if (c->inlen == CLIENT_INBUF)
+			break;
+	}
+	size_t off = 0;
+	while (off < c->inlen) {
+		if (c->kind == CL_NEW) {
+			char *nl = memchr(c->inbuf + off, '\n', c->inlen - off);
+			if (nl == NULL) {
+				if (c->inlen - off > 1024)
+					return false;
+				break;
+			}
+			*nl = 0;
+			handle_request(m, c, c->inbuf + off);
+			off = (size_t)(nl - c->inbuf) + 1;
+			continue;
+		}
+		if (c->kind != CL_ATTACH) {
+			off = c->inlen; /* ignore anything else */
+			break;
+		}
+		if (c->inlen - off < MON_FRAME_HDR)
+			break;
+		const unsigned char *h = (const unsigned char *)c->inbuf + off;
+		uint32_t len = mon_frame_len(h);
+		if (len > CLIENT_INBUF - MON_FRAME_HDR)
+			return false;
+		if (c->inlen - off < MON_FRAME_HDR + len)
+			break;
+		const char *payload = c->inbuf + off + MON_FRAME_HDR;
+		switch (h[0]) {
+		case MON_STDIN:
+			if (!c->in)
+				break;
+			if (len == 0)
+				close_stdin(m);
+			else
+				write_stdin(m, payload, len);
+			break;
+		case MON_RESIZE: resize_tty(m, payload, len); break;
+		case MON_CLEANED:
+			if (c->cleanup)
+				m->cleaned_by_client = true;
+			break;
+		case MON_SIGNAL: {
+			char b[16];
+			if (len < sizeof(b)) {
+				memcpy(b, payload, len);
+				b[len] = 0;
+				int sig = atoi(b);
+				if (sig > 0 && sig < 65)
+					do_kill(m, sig);
+			}
+			break;
+		}
+		default: break;
+		}
+		off += MON_FRAME_HDR + len;
+	}
+	memmove(c->inbuf, c->inbuf + off, c->inlen - off);
+	c->inlen -= off;
+	if (eof) {
+		if (c->kind == CL_ATTACH && c->in)
+			close_stdin(m);
+		return false;
+	}
+	return true;
+}
+
+/* ---- container output ------------------------------------------------- */
+
+static void broadcast(struct mon *m, int type, const char *buf, size_t n)
+{
+	for (int i = 0; i < m->nclients; i++) {
+		struct client *c = &m->clients[i];
+		if (c->kind != CL_ATTACH)
+			continue;
+		if ((type == MON_STDOUT && !c->out) || (type == MON_STDERR && !c->err))
+			continue;
+		client_queue_frame(c, type, buf, n);
+	}
+}
+
+static bool clients_backlogged(struct mon *m)
+{
+	for (int i = 0; i < m->nclients; i++)
+		if (m->clients[i].outlen > OUTQ_HIGH)
+			return true;
+	return false;
+}
+
+/* Returns false at EOF. */
+static bool read_output(struct mon *m, int *fdp, int type)
+{
+	char buf[32768];
+	ssize_t n = read(*fdp, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0) {
+		/* EOF, or EIO from a pty master whose slave is closed */
+		if (*fdp != m->in_fd)
+			close(*fdp);
+		else
+			m->in_fd = -1;
+		*fdp = -1;
+		return false;
+	}
+	if (m->log_enabled)
+		jsonlog_write(&m->log, type == MON_STDERR ? JSONLOG_STDERR : JSONLOG_STDOUT, buf,
+		              (size_t)n);
+	broadcast(m, type, buf, (size_t)n);
+	return true;
+}
+
+/* ---- helpers (berth itself, for everything that needs the store) ------ */
+
+/* Run `berth --root R --runroot RR container VERB ID [extra]`. stdio_fds may
+ * be NULL (then /dev/null); status_fd becomes fd 3 in the helper. */
+static pid_t spawn_helper(struct mon *m, const char *verb, const char *extra,
+                          const int stdio_fds[3], int status_fd)
+{
+	pid_t p = fork();
+	if (p != 0)
+		return p;
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	int devnull = open("/dev/null", O_RDWR);
+	int fds[4];
+	for (int i = 0; i < 3; i++)
+		fds[i] = stdio_fds && stdio_fds[i] >= 0 ? stdio_fds[i] : devnull;
+	if (stdio_fds == NULL)
+		fds[2] = 2; /* keep our stderr for error messages */
+	fds[3] = status_fd;
+	/* move out of the way of 0..3 first */
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0 && fds[i] <= 3)
+			fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+	for (int i = 0; i < 4; i++) {
+		if (fds[i] >= 0)
+			dup2(fds[i], i);
+		else
+			close(i);
+	}
+	char *argv[12];
+	int a = 0;
+	argv[a++] = (char *)m->berth;
+	argv[a++] = "--root";
+	argv[a++] = (char *)m->root;
+	argv[a++] = "--runroot";
+	argv[a++] = (char *)m->runroot;
+	argv[a++] = "container";
+	argv[a++] = (char *)verb;
+	if (extra)
+		argv[a++] = (char *)extra;
+	argv[a++] = (char *)m->id;
+	argv[a] = NULL;
+	execv(m->berth, argv);
+	_exit(127);
+}
+
+static int wait_helper(pid_t p)
+{
+	int status;
+	while (waitpid(p, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Ask berth to start the container again; we keep the stdio. */
+static int restart_container(struct mon *m)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, st[2] = {-1, -1};
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
+		return -errno;
+	if (m->has_stdin && pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	int fds[3] = {in[0], out[1], err[1]};
+	pid_t h = spawn_helper(m, "__restart", NULL, fds, st[1]);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	close(st[1]);
+	char buf[512];
+	size_t len = 0;
+	for (;;) {
+		ssize_t r = read(st[0], buf + len, sizeof(buf) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	buf[len] = 0;
+	close(st[0]);
+	int rc = h > 0 ? wait_helper(h) : -1;
+	int pid = 0;
+	if (rc != 0 || sscanf(buf, "ok %d", &pid) != 1 || pid <= 0) {
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
+		char *nl = strchr(buf, '\n');
+		if (nl)
+			*nl = 0;
+		buf[sizeof(m->st.error) - 16] = 0;
+		snprintf(m->st.error, sizeof(m->st.error), "restarting: %.200s",
+		         len ? buf : "the restart helper failed");
+		return -1;
+	}
+	if (m->in_fd >= 0)
+		close(m->in_fd);
+	m->in_fd = in[1];
+	m->out_fd = out[0];
+	m->err_fd = err[0];
+	set_nonblock(m->in_fd);
+	set_nonblock(m->out_fd);
+	set_nonblock(m->err_fd);
+	m->pid = pid;
+	return 0;
+}
+
+/* ---- exit handling ---------------------------------------------------- */
+
+static bool should_restart(struct mon *m)
+{
+	if (m->st.manual_stop)
+		return false;
+	switch (m->restart) {
+	case RS_ALWAYS:
+	case RS_UNLESS_STOPPED: return true;
+	case RS_ON_FAILURE:
+		if (m->exit_code == 0)
+			return false;
+		return m->max_retries <= 0 || m->st.restart_count < m->max_retries;
+	default: return false;
+	}
+}
+
+static void notify_exit(struct mon *m)
+{
+	char code[16];
+	int n = snprintf(code, sizeof(code), "%d", m->exit_code);
+	for (int i = 0; i < m->nclients; i++) {
+		struct client *c = &m->clients[i];
+		if (c->kind == CL_ATTACH) {
+			client_queue_frame(c, MON_EXIT, code, (size_t)n);
+		} else if (c->kind == CL_WAIT || c->kind == CL_STOP) {
+			client_reply(c, "exit %d\n", m->exit_code);
+			c->close_after_flush = true;
+		}
+	}
+}
+
+/* Flush client queues and wait for a cleanup client's answer. */
+static void final_flush(struct mon *m)
+{
+	int64_t deadline = now_mono() + 10LL * 1000000000;
+	bool waiting_cleanup = false;
+	for (int i = 0; i < m->nclients; i++)
+		if (m->clients[i].kind == CL_ATTACH && m->clients[i].cleanup)
+			waiting_cleanup = true;
+	while (m->nclients > 0) {
+		struct pollfd pfds[MAX_CLIENTS];
+		int n = 0;
+		for (int i = 0; i < m->nclients; i++) {
+			struct client *c = &m->clients[i];
+			if (c->outlen == 0 && !(c->kind == CL_ATTACH && c->cleanup) &&
+			    !m->cleaned_by_client) {
+				client_close(m, i--);
+				continue;
+			}
+			if (c->outlen == 0 && (c->close_after_flush || m->cleaned_by_client ||
+			                       !(c->kind == CL_ATTACH && c->cleanup))) {
+				client_close(m, i--);
+				continue;
+			}
+			pfds[n].fd = c->fd;
+			pfds[n].events = POLLIN | (c->outlen ? POLLOUT : 0);
+			n++;
+		}
+		if (n == 0)
+			break;
+		/* a cleanup client may take as long as it needs; others get 10 s */
+		int timeout = -1;
+		if (!waiting_cleanup) {
+			int64_t left = deadline - now_mono();
+			if (left <= 0)
+				break;
+			timeout = (int)(left / 1000000) + 1;
+		}
+		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < m->nclients; i++) {
+			struct client *c = &m->clients[i];
+			bool ok = client_flush(c) || c->outlen == 0;
+			if (ok && c->kind == CL_ATTACH)
+				ok = client_input(m, c);
+			if (!ok || (c->outlen == 0 && c->close_after_flush))
+				client_close(m, i--);
+		}
+	}
+	while (m->nclients > 0)
+		client_close(m, 0);
+}
+
+static void finish(struct mon *m)
+{
+	if (m->listen_fd >= 0) {
+		close(m->listen_fd);
+		m->listen_fd = -1;
+		unlinkat(m->rundirfd, MON_SOCK_NAME, 0);
+	}
+	notify_exit(m);
+	final_flush(m);
+	if (!m->cleaned_by_client) {
+		pid_t h = spawn_helper(m, "__cleanup", m->rm ? "--rm" : NULL, NULL, -1);
+		if (h > 0)
+			wait_helper(h);
+	}
+	if (m->log_enabled)
+		jsonlog_close(&m->log);
+	_exit(0);
+}
+
+static void on_init_exit(struct mon *m, int status)
+{
+	m->exited = true;
+	m->exited_at_ns = now_mono();
+	if (WIFEXITED(status))
+		m->exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		m->exit_code = 128 + WTERMSIG(status);
+	else
+		m->exit_code = 255;
+	m->kill_deadline_ns = 0;
+}
+
+/* Called once the init is reaped and its output drained. */
+static void after_exit(struct mon *m)
+{
+	if (m->log_enabled)
+		jsonlog_flush(&m->log);
+	long long oom = read_oom_count(m->oom_file);
+	m->st.oom_killed = oom > m->oom_base;
+	m->oom_base = oom;
+	m->st.exit_code = m->exit_code;
+	m->st.finished_ns = now_real();
+	m->st.pid = 0;
+	if (should_restart(m)) {
+		int64_t ran = m->st.finished_ns - m->st.started_ns;
+		if (ran >= BACKOFF_RESET_NS)
+			m->backoff_ns = 0;
+		m->backoff_ns = m->backoff_ns == 0 ? BACKOFF_MIN_NS : m->backoff_ns * 2;
+		if (m->backoff_ns > BACKOFF_MAX_NS)
+			m->backoff_ns = BACKOFF_MAX_NS;
+		memcpy(m->st.status, "restarting", sizeof("restarting"));
+		save_state(m);
+		m->restart_at_ns = now_mono() + m->backoff_ns;
+		return;
+	}
+	memcpy(m->st.status, "exited", sizeof("exited"));
+	save_state(m);
+	finish(m);
+}
+
+static void do_restart(struct mon *m)
+{
+	m->restart_at_ns = 0;
+	if (restart_container(m) < 0) {
+		memcpy(m->st.status, "exited", sizeof("exited"));
+		save_state(m);
+		finish(m);
+	}
+	m->exited = false;
+	m->st.restart_count++;
+	m->st.started_ns = now_real();
+	m->st.pid = m->pid;
+	m->st.oom_killed = false;
+	memcpy(m->st.status, "running", sizeof("running"));
+	m->st.error[0] = 0;
+	save_state(m);
+	if (m->health_interval_ns > 0)
+		m->health_next_ns = now_mono() + m->health_interval_ns;
+}
+
+static void reap(struct mon *m)
+{
+	for (;;) {
+		int status;
+		pid_t p = waitpid(-1, &status, WNOHANG);
+		if (p <= 0)
+			return;
+		if (p == m->pid && !m->exited)
+			on_init_exit(m, status);
+		else if (p == m->health_pid)
+			m->health_pid = 0;
+	}
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int open_listen(struct mon *m)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* bind through /proc/self/fd so that long runroot paths fit sun_path */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", m->rundirfd,
+	         MON_SOCK_NAME);
+	unlinkat(m->rundirfd, MON_SOCK_NAME, 0);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	fchmodat(m->rundirfd, MON_SOCK_NAME, 0600, 0);
+	return fd;
+}
+
+static void usage_exit(void)
+{
+	fputs("usage: berth-monitor --id ID --dir DIR --rundir DIR --pid PID [options]\n"
+	      "berth-monitor is started by berth; it is not meant to be run by hand.\n",
+	      stderr);
+	exit(125);
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "berth-monitor: containers are not supported yet\n");
-	return 125;
+	static struct mon mon;
+	struct mon *m = &mon;
+	m->dirfd = m->rundirfd = -1;
+	m->in_fd = m->out_fd = m->err_fd = -1;
+	m->listen_fd = m->sig_fd = m->status_fd = -1;
+	m->log_enabled = true;
+	int client_fd = -1, lock_fd = -1;
+	const char *client_flags = "stdout,stderr", *dir = NULL, *rundir = NULL;
+	const char *restart = NULL;
+	int64_t log_max_size = JSONLOG_DEFAULT_MAX_SIZE;
+	int log_max_file = JSONLOG_DEFAULT_MAX_FILE;
+	int64_t started_ns = 0;
+
+	enum {
+		O_ID = 256,
+		O_DIR,
+		O_RUNDIR,
+		O_PID,
+		O_STDIN,
+		O_STDOUT,
+		O_STDERR,
+		O_TTY,
+		O_CLIENT,
+		O_CLIENT_FLAGS,
+		O_LOCK,
+		O_STATUS,
+		O_LOGSIZE,
+		O_LOGFILE,
+		O_NOLOG,
+		O_RESTART,
+		O_RM,
+		O_BERTH,
+		O_ROOT,
+		O_RUNROOT,
+		O_OOM,
+		O_HEALTH,
+		O_STARTED,
+		O_RESTARTS,
+	};
+	static const struct option opts[] = {
+	    {"id", required_argument, NULL, O_ID},
+	    {"dir", required_argument, NULL, O_DIR},
+	    {"rundir", required_argument, NULL, O_RUNDIR},
+	    {"pid", required_argument, NULL, O_PID},
+	    {"stdin-fd", required_argument, NULL, O_STDIN},
+	    {"stdout-fd", required_argument, NULL, O_STDOUT},
+	    {"stderr-fd", required_argument, NULL, O_STDERR},
+	    {"tty", no_argument, NULL, O_TTY},
+	    {"client-fd", required_argument, NULL, O_CLIENT},
+	    {"client-flags", required_argument, NULL, O_CLIENT_FLAGS},
+	    {"lock-fd", required_argument, NULL, O_LOCK},
+	    {"status-fd", required_argument, NULL, O_STATUS},
+	    {"log-max-size", required_argument, NULL, O_LOGSIZE},
+	    {"log-max-file", required_argument, NULL, O_LOGFILE},
+	    {"no-log", no_argument, NULL, O_NOLOG},
+	    {"restart", required_argument, NULL, O_RESTART},
+	    {"rm", no_argument, NULL, O_RM},
+	    {"berth", required_argument, NULL, O_BERTH},
+	    {"root", required_argument, NULL, O_ROOT},
+	    {"runroot", required_argument, NULL, O_RUNROOT},
+	    {"oom-file", required_argument, NULL, O_OOM},
+	    {"health-interval", required_argument, NULL, O_HEALTH},
+	    {"started", required_argument, NULL, O_STARTED},
+	    {"restart-count", required_argument, NULL, O_RESTARTS},
+	    {NULL, 0, NULL, 0},
+	};
+	int restart_count = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_ID: m->id = optarg; break;
+		case O_DIR: dir = optarg; break;
+		case O_RUNDIR: rundir = optarg; break;
+		case O_PID: m->pid = atoi(optarg); break;
+		case O_STDIN: m->in_fd = atoi(optarg); break;
+		case O_STDOUT: m->out_fd = atoi(optarg); break;
+		case O_STDERR: m->err_fd = atoi(optarg); break;
+		case O_TTY: m->tty = true; break;
+		case O_CLIENT: client_fd = atoi(optarg); break;
+		case O_CLIENT_FLAGS: client_flags = optarg; break;
+		case O_LOCK: lock_fd = atoi(optarg); break;
+		case O_STATUS: m->status_fd = atoi(optarg); break;
+		case O_LOGSIZE: log_max_size = strtoll(optarg, NULL, 10); break;
+		case O_LOGFILE: log_max_file = atoi(optarg); break;
+		case O_NOLOG: m->log_enabled = false; break;
+		case O_RESTART: restart = optarg; break;
+		case O_RM: m->rm = true; break;
+		case O_BERTH: m->berth = optarg; break;
+		case O_ROOT: m->root = optarg; break;
+		case O_RUNROOT: m->runroot = optarg; break;
+		case O_OOM: m->oom_file = optarg; break;
+		case O_HEALTH: m->health_interval_ns = strtoll(optarg, NULL, 10); break;
+		case O_STARTED: started_ns = strtoll(optarg, NULL, 10); break;
+		case O_RESTARTS: restart_count = atoi(optarg); break;
+		default: usage_exit();
+		}
+	}
+	if (m->id == NULL || dir == NULL || rundir == NULL || m->pid <= 0 || m->berth == NULL ||
+	    m->root == NULL || m->runroot == NULL || parse_restart(m, restart) < 0)
+		usage_exit();
+
+	/* Our fds must not leak into helpers; the lock fd stays with us only. */
+	set_cloexec(lock_fd);
+	set_cloexec(m->in_fd);
+	set_cloexec(m->out_fd);
+	set_cloexec(m->err_fd);
+	set_cloexec(m->status_fd);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "berth-monitor");
+
+	m->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	m->rundirfd = open(rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m->dirfd < 0 || m->rundirfd < 0) {
+		fprintf(stderr, "berth-monitor: %s: %s\n", dir, strerror(errno));
+		return 125;
+	}
+	/* Hold an OFD read lock on monitor.lock for as long as we live: berth
+	 * tells a live monitor from a dead one by it, without pid reuse races. */
+	if (lock_fd < 0) {
+		lock_fd = openat(m->dirfd, CTR_MONITOR_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+		if (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) < 0) {
+			fprintf(stderr, "berth-monitor: locking %s: %s\n", CTR_MONITOR_LOCK,
+			        strerror(errno));
+			return 125;
+		}
+	}
+	/* chdir so that nothing of ours pins another directory */
+	if (fchdir(m->dirfd) < 0)
+		(void)0;
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	m->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	if (m->log_enabled) {
+		char name[160];
+		snprintf(name, sizeof(name), "%s-json.log", m->id);
+		int r = jsonlog_open(&m->log, m->dirfd, name, log_max_size, log_max_file);
+		if (r < 0) {
+			fprintf(stderr, "berth-monitor: opening log: %s\n", strerror(-r));
+			m->log_enabled = false;
+		}
+	}
+	m->listen_fd = open_listen(m);
+	if (m->listen_fd < 0)
+		fprintf(stderr, "berth-monitor: attach socket: %s\n", strerror(-m->listen_fd));
+	m->has_stdin = m->in_fd >= 0;
+	if (m->in_fd >= 0)
+		set_nonblock(m->in_fd);
+	if (m->out_fd >= 0)
+		set_nonblock(m->out_fd);
+	if (m->err_fd >= 0)
+		set_nonblock(m->err_fd);
+
+	m->oom_base = read_oom_count(m->oom_file);
+	ctr_state_read_at(m->dirfd, &m->st);
+	memcpy(m->st.status, "running", sizeof("running"));
+	m->st.pid = m->pid;
+	m->st.started_ns = started_ns ? started_ns : now_real();
+	m->st.exit_code = 0;
+	m->st.oom_killed = false;
+	m->st.manual_stop = false;
+	m->st.restart_count = restart_count;
+	m->st.error[0] = 0;
+	save_state(m);
+	if (client_fd >= 0) {
+		struct client *cl = client_add(m, client_fd);
+		if (cl) {
+			char req[128];
+			snprintf(req, sizeof(req), "attach %s", client_flags);
+			handle_request(m, cl, req);
+		}
+	}
+	if (m->status_fd >= 0) {
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "ok %d\n", m->pid);
+		if (write(m->status_fd, msg, (size_t)n) < 0)
+			(void)0;
+		close(m->status_fd);
+		m->status_fd = -1;
+	}
+	if (m->health_interval_ns > 0)
+		m->health_next_ns = now_mono() + m->health_interval_ns;
+	/* stdio now belongs to the log and clients only */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		close(devnull);
+	}
+
+	/* The init may already have exited before the signalfd existed. */
+	reap(m);
+	for (;;) {
+		struct pollfd pfds[MAX_CLIENTS + 5];
+		int idx_client[MAX_CLIENTS + 5];
+		int n = 0;
+		int i_sig = -1, i_out = -1, i_err = -1, i_listen = -1;
+		bool backlog = clients_backlogged(m);
+		pfds[n] = (struct pollfd){.fd = m->sig_fd, .events = POLLIN};
+		i_sig = n++;
+		if (m->out_fd >= 0 && !backlog) {
+			pfds[n] = (struct pollfd){.fd = m->out_fd, .events = POLLIN};
+			i_out = n++;
+		}
+		if (m->err_fd >= 0 && !backlog) {
+			pfds[n] = (struct pollfd){.fd = m->err_fd, .events = POLLIN};
+			i_err = n++;
+		}
+		if (m->listen_fd >= 0) {
+			pfds[n] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+			i_listen = n++;
+		}
+		int first_client = n;
+		for (int i = 0; i < m->nclients; i++) {
+			struct client *cl = &m->clients[i];
+			pfds[n] = (struct pollfd){.fd = cl->fd,
+			                          .events = POLLIN | (cl->outlen ? POLLOUT : 0)};
+			idx_client[n] = i;
+			n++;
+		}
+		/* timers */
+		int64_t now = now_mono(), next = -1;
+		if (m->kill_deadline_ns && !m->exited)
+			next = m->kill_deadline_ns;
+		if (m->restart_at_ns && (next < 0 || m->restart_at_ns < next))
+			next = m->restart_at_ns;
+		if (m->health_next_ns && !m->exited && !m->restart_at_ns &&
+		    (next < 0 || m->health_next_ns < next))
+			next = m->health_next_ns;
+		if (m->exited) {
+			int64_t dl = m->exited_at_ns + DRAIN_TIMEOUT_NS;
+			if (next < 0 || dl < next)
+				next = dl;
+		}
+		int timeout = -1;
+		if (next >= 0)
+			timeout = next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+		int r = poll(pfds, (nfds_t)n, timeout);
+		if (r < 0 && errno != EINTR)
+			return 125;
+		if (r > 0) {
+			if (pfds[i_sig].revents) {
+				struct signalfd_siginfo si;
+				while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si))
+					;
+				reap(m);
+			}
+			if (i_out >= 0 && pfds[i_out].revents)
+				read_output(m, &m->out_fd, MON_STDOUT);
+			if (i_err >= 0 && pfds[i_err].revents)
+				read_output(m, &m->err_fd, MON_STDERR);
+			if (i_listen >= 0 && (pfds[i_listen].revents & POLLIN)) {
+				int cfd =
+				    accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+				if (cfd >= 0)
+					client_add(m, cfd);
+			}
+			/* iterate clients from the end: closing swaps in the last one */
+			for (int k = n - 1; k >= first_client; k--) {
+				int i = idx_client[k];
+				if (i >= m->nclients || !pfds[k].revents)
+					continue;
+				struct client *cl = &m->clients[i];
+				bool ok = true;
+				if (pfds[k].revents & (POLLIN | POLLHUP | POLLERR))
+					ok = client_input(m, cl);
+				if (ok)
+					ok = client_flush(cl) || cl->outlen > 0;
+				if (!ok || (cl->close_after_flush && cl->outlen == 0))
+					client_close(m, i);
+			}
+		}
+		/* push out freshly queued output */
+		for (int i = 0; i < m->nclients; i++) {
+			struct client *cl = &m->clients[i];
+			if (cl->outlen && !client_flush(cl) && cl->outlen == 0)
+				client_close(m, i--);
+			else if (cl->close_after_flush && cl->outlen == 0)
+				client_close(m, i--);
+		}
+		now = now_mono();
+		if (m->kill_deadline_ns && !m->exited && now >= m->kill_deadline_ns) {
+			do_kill(m, SIGKILL);
+			m->kill_deadline_ns = 0;
+		}
+		if (m->exited && !m->restart_at_ns &&
+		    ((m->out_fd < 0 && m->err_fd < 0) ||
+		     now >= m->exited_at_ns + DRAIN_TIMEOUT_NS)) {
+			/* drain whatever is left without blocking */
+			while (m->out_fd >= 0 && read_output(m, &m->out_fd, MON_STDOUT) &&
+			       now_mono() < m->exited_at_ns + DRAIN_TIMEOUT_NS)
+				if (poll(&(struct pollfd){.fd = m->out_fd, .events = POLLIN}, 1,
+				         0) <= 0)
+					break;
+			if (m->out_fd >= 0) {
+				close(m->out_fd);
+				m->out_fd = -1;
+			}
+			if (m->err_fd >= 0) {
+				close(m->err_fd);
+				m->err_fd = -1;
+			}
+			m->exited = false; /* handled */
+			m->pid = 0;
+			after_exit(m);
+			continue;
+		}
+		if (m->restart_at_ns && now >= m->restart_at_ns)
+			do_restart(m);
+		if (m->health_next_ns && !m->exited && !m->restart_at_ns &&
+		    now >= m->health_next_ns) {
+			if (m->health_pid == 0)
+				m->health_pid = spawn_helper(m, "__health", NULL, NULL, -1);
+			m->health_next_ns = now + m->health_interval_ns;
+		}
+	}
 }

@@ -1,0 +1,155 @@
+/* Container state file (libc only; see statefile.h). */
+#include "container/statefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void ctr_state_init(struct ctr_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	memcpy(st->status, "created", sizeof("created"));
+}
+
+static void copy_field(char *dst, size_t cap, const char *v, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = 0;
+}
+
+static int64_t parse_i64(const char *v, size_t n)
+{
+	char tmp[32];
+	copy_field(tmp, sizeof(tmp), v, n);
+	return strtoll(tmp, NULL, 10);
+}
+
+void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len)
+{
+	ctr_state_init(st);
+	const char *p = buf, *end = buf + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *eq = memchr(p, '=', (size_t)(le - p));
+		if (eq) {
+			size_t kl = (size_t)(eq - p);
+			const char *v = eq + 1;
+			size_t vl = (size_t)(le - v);
+#define KEY(k) (kl == sizeof(k) - 1 && memcmp(p, k, kl) == 0)
+			if (KEY("status"))
+				copy_field(st->status, sizeof(st->status), v, vl);
+			else if (KEY("pid"))
+				st->pid = (int)parse_i64(v, vl);
+			else if (KEY("monitor_pid"))
+				st->monitor_pid = (int)parse_i64(v, vl);
+			else if (KEY("started"))
+				st->started_ns = parse_i64(v, vl);
+			else if (KEY("finished"))
+				st->finished_ns = parse_i64(v, vl);
+			else if (KEY("exit_code"))
+				st->exit_code = (int)parse_i64(v, vl);
+			else if (KEY("oom_killed"))
+				st->oom_killed = parse_i64(v, vl) != 0;
+			else if (KEY("manual_stop"))
+				st->manual_stop = parse_i64(v, vl) != 0;
+			else if (KEY("restart_count"))
+				st->restart_count = (int)parse_i64(v, vl);
+			else if (KEY("error"))
+				copy_field(st->error, sizeof(st->error), v, vl);
+#undef KEY
+		}
+		p = le + 1;
+	}
+}
+
+size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
+{
+	char err[sizeof(st->error)];
+	size_t i;
+	for (i = 0; st->error[i] && i < sizeof(err) - 1; i++)
+		err[i] = (st->error[i] == '\n' || st->error[i] == '\r') ? ' ' : st->error[i];
+	err[i] = 0;
+	int n = snprintf(buf, cap,
+	                 "status=%s\npid=%d\nmonitor_pid=%d\nstarted=%lld\nfinished=%lld\n"
+	                 "exit_code=%d\noom_killed=%d\nmanual_stop=%d\nrestart_count=%d\n"
+	                 "error=%s\n",
+	                 st->status, st->pid, st->monitor_pid, (long long)st->started_ns,
+	                 (long long)st->finished_ns, st->exit_code, st->oom_killed ? 1 : 0,
+	                 st->manual_stop ? 1 : 0, st->restart_count, err);
+	if (n < 0)
+		return 0;
+	return (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+int ctr_state_read_at(int dirfd, struct ctr_state *st)
+{
+	int fd = openat(dirfd, CTR_STATE_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		ctr_state_init(st);
+		return -e;
+	}
+	char buf[1024];
+	size_t len = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	ctr_state_parse(st, buf, len);
+	return 0;
+}
+
+int ctr_state_write_at(int dirfd, const struct ctr_state *st)
+{
+	char buf[1024];
+	size_t len = ctr_state_format(st, buf, sizeof(buf));
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), ".state.%d", (int)getpid());
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			unlinkat(dirfd, tmp, 0);
+			return -e;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, CTR_STATE_FILE) < 0) {
+		int e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return -e;
+	}
+	return 0;
+}
+
+bool ctr_monitor_alive_at(int dirfd)
+{
+	int fd = openat(dirfd, CTR_MONITOR_LOCK, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int r = fcntl(fd, F_OFD_GETLK, &fl);
+	close(fd);
+	return r == 0 && fl.l_type != F_UNLCK;
+}

@@ -1,0 +1,44 @@
+/* The live state of one container: root/containers/<id>/state.
+ *
+ * libc only: compiled into libberth and into berth-monitor, which owns the
+ * file while it runs (berth writes it only when no monitor is alive). The
+ * format is "key=value" lines, replaced atomically (temp file + rename),
+ * so readers never see a half-written state. */
+#ifndef BERTH_CONTAINER_STATEFILE_H
+#define BERTH_CONTAINER_STATEFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTR_STATE_FILE "state"
+#define CTR_MONITOR_LOCK "monitor.lock"
+
+struct ctr_state {
+	char status[16]; /* created, running, restarting, exited, dead */
+	int pid; /* container init, 0 when not running */
+	int monitor_pid;
+	int64_t started_ns; /* unix time in ns, 0 if never */
+	int64_t finished_ns;
+	int exit_code;
+	bool oom_killed;
+	bool manual_stop; /* stopped by the user: no restart */
+	int restart_count;
+	char error[256];
+};
+
+void ctr_state_init(struct ctr_state *st);
+/* Parse the text of a state file; unknown keys are ignored. */
+void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len);
+/* Format into buf; returns the length (truncated to cap-1). */
+size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap);
+/* Read dirfd/state. Returns 0, or -errno (-ENOENT: never started). */
+int ctr_state_read_at(int dirfd, struct ctr_state *st);
+/* Atomically replace dirfd/state. Returns 0 or -errno. */
+int ctr_state_write_at(int dirfd, const struct ctr_state *st);
+
+/* Whether a monitor holds dirfd/monitor.lock (an OFD read lock that the
+ * kernel drops when the monitor dies, however it dies). */
+bool ctr_monitor_alive_at(int dirfd);
+
+#endif

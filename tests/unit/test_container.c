@@ -1,0 +1,152 @@
+/* Unit tests of src/container: state file, json-file log writer. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/xalloc.h"
+#include "container/jsonlog.h"
+#include "container/statefile.h"
+#include "test.h"
+
+TEST(state_roundtrip)
+{
+	_cleanup_close_ int dfd = open(test_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	struct ctr_state st, back;
+	CHECK_INT_EQ(ctr_state_read_at(dfd, &back), -2); /* ENOENT */
+	CHECK_STR_EQ(back.status, "created");
+	ctr_state_init(&st);
+	memcpy(st.status, "exited", 7);
+	st.pid = 42;
+	st.exit_code = 137;
+	st.oom_killed = true;
+	st.restart_count = 3;
+	st.started_ns = 1700000000123456789LL;
+	st.finished_ns = 1700000001000000000LL;
+	memcpy(st.error, "multi\nline", 11);
+	CHECK_INT_EQ(ctr_state_write_at(dfd, &st), 0);
+	CHECK_INT_EQ(ctr_state_read_at(dfd, &back), 0);
+	CHECK_STR_EQ(back.status, "exited");
+	CHECK_INT_EQ(back.pid, 42);
+	CHECK_INT_EQ(back.exit_code, 137);
+	CHECK(back.oom_killed);
+	CHECK(!back.manual_stop);
+	CHECK_INT_EQ(back.restart_count, 3);
+	CHECK_INT_EQ(back.started_ns, 1700000000123456789LL);
+	CHECK_INT_EQ(back.finished_ns, 1700000001000000000LL);
+	CHECK_STR_EQ(back.error, "multi line");
+}
+
+TEST(state_parse_ignores_junk)
+{
+	struct ctr_state st;
+	const char *txt = "garbage\nstatus=running\nnewkey=1\npid=7\nstatus_extra=x\n=\n";
+	ctr_state_parse(&st, txt, strlen(txt));
+	CHECK_STR_EQ(st.status, "running");
+	CHECK_INT_EQ(st.pid, 7);
+	const char *big = "status=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	ctr_state_parse(&st, big, strlen(big));
+	CHECK_INT_EQ(strlen(st.status), sizeof(st.status) - 1);
+}
+
+TEST(monitor_lock_detects_holder)
+{
+	_cleanup_close_ int dfd = open(test_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(!ctr_monitor_alive_at(dfd));
+	int fd = openat(dfd, CTR_MONITOR_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK(!ctr_monitor_alive_at(dfd));
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+	CHECK(fcntl(fd, F_OFD_SETLK, &fl) == 0);
+	CHECK(ctr_monitor_alive_at(dfd));
+	close(fd);
+	CHECK(!ctr_monitor_alive_at(dfd));
+}
+
+TEST(jsonlog_format_like_docker)
+{
+	char out[512];
+	struct timespec ts = {.tv_sec = 1700000000, .tv_nsec = 120000000};
+	size_t n = jsonlog_format(out, sizeof(out), "hi <b>&\"\\\t\x01\n", 12, JSONLOG_STDOUT, &ts);
+	out[n] = 0;
+	CHECK_STR_EQ(out, "{\"log\":\"hi \\u003cb\\u003e\\u0026\\\"\\\\\\t\\u0001\\n\","
+	                  "\"stream\":\"stdout\",\"time\":\"2023-11-14T22:13:20.12Z\"}\n");
+	/* invalid UTF-8 becomes U+FFFD, valid multibyte passes through */
+	n = jsonlog_format(out, sizeof(out), "\xff\xc3\xa9", 3, JSONLOG_STDERR, &ts);
+	out[n] = 0;
+	CHECK(strstr(out, "\"log\":\"\\ufffd\xc3\xa9\"") != NULL);
+	CHECK(strstr(out, "\"stream\":\"stderr\"") != NULL);
+	/* every entry is valid JSON */
+	berth_error *e = NULL;
+	json_t *j = json_parse_buf(out, n, "log", &e);
+	CHECK(j != NULL);
+	json_decref(j);
+	ts.tv_nsec = 0;
+	n = jsonlog_time(out, sizeof(out), &ts);
+	CHECK_STR_EQ(out, "2023-11-14T22:13:20Z");
+	CHECK(jsonlog_format(out, 20, "too long for the buffer", 23, 0, &ts) == 0);
+}
+
+static int count_lines(const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (read_file(path, &data, &len, NULL) < 0)
+		return -1;
+	int n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += data[i] == '\n';
+	return n;
+}
+
+TEST(jsonlog_lines_partials_and_rotation)
+{
+	const char *dir = test_tmpdir();
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct jsonlog *l = xcalloc(1, sizeof(*l));
+	CHECK_INT_EQ(jsonlog_open(l, dfd, "c-json.log", 1000, 3), 0);
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, "one\ntw", 6), 0);
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDERR, "err\n", 4), 0);
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, "o\n", 2), 0);
+	_cleanup_free_ char *p = xasprintf("%s/c-json.log", dir);
+	CHECK_INT_EQ(count_lines(p), 3);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	CHECK(read_file(p, &data, &len, NULL) == 0);
+	CHECK(strstr(data, "{\"log\":\"two\\n\",\"stream\":\"stdout\"") != NULL);
+	CHECK(strstr(data, "{\"log\":\"err\\n\",\"stream\":\"stderr\"") != NULL);
+	/* a partial line is written at flush */
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, "tail", 4), 0);
+	CHECK_INT_EQ(count_lines(p), 3);
+	CHECK_INT_EQ(jsonlog_flush(l), 0);
+	CHECK_INT_EQ(count_lines(p), 4);
+	/* rotation keeps at most max_file files, each under max_size */
+	for (int i = 0; i < 100; i++)
+		CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, "0123456789012345678901234567\n", 29),
+		             0);
+	jsonlog_close(l);
+	struct stat st;
+	_cleanup_free_ char *p1 = xasprintf("%s.1", p);
+	_cleanup_free_ char *p2 = xasprintf("%s.2", p);
+	_cleanup_free_ char *p3 = xasprintf("%s.3", p);
+	CHECK(stat(p, &st) == 0 && st.st_size <= 1000);
+	CHECK(stat(p1, &st) == 0 && st.st_size <= 1000 && st.st_size > 900);
+	CHECK(stat(p2, &st) == 0 && st.st_size <= 1000);
+	CHECK(stat(p3, &st) < 0);
+	/* a line longer than the limit is split into entries of 16 KiB */
+	CHECK_INT_EQ(jsonlog_open(l, dfd, "long.log", 0, 1), 0);
+	char *big = xmalloc(40000);
+	memset(big, 'x', 40000);
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, big, 40000), 0);
+	CHECK_INT_EQ(jsonlog_write(l, JSONLOG_STDOUT, "\n", 1), 0);
+	jsonlog_close(l);
+	free(big);
+	free(l);
+	_cleanup_free_ char *pl = xasprintf("%s/long.log", dir);
+	CHECK_INT_EQ(count_lines(pl), 3);
+}
