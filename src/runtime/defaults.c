@@ -10,12 +10,23 @@
 #define HAVE_RT_SECCOMP 1
 #endif
 
-/* Docker's default capability set. */
-static const char *const docker_caps[] = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE",
+/* Docker's default capability set (NULL-terminated). */
+static const char *const docker_caps_v[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL,
 };
 
 static const char *const masked_paths[] = {
@@ -70,7 +81,7 @@ static json_t *idmap(unsigned host)
 
 json_t *rt_default_spec(bool rootless)
 {
-	json_t *caps = strarr(docker_caps, ARRAY_SIZE(docker_caps));
+	json_t *caps = strarr(docker_caps_v, ARRAY_SIZE(docker_caps_v) - 1);
 	json_t *process = json_pack(
 	    "{s:b,s:{s:i,s:i},s:[s],s:[s,s],s:s,s:{s:o,s:O,s:O},s:[{s:s,s:i,s:i}],s:b}", "terminal",
 	    0, "user", "uid", 0, "gid", 0, "args", "sh", "env",
@@ -120,7 +131,7 @@ json_t *rt_default_spec(bool rootless)
 	json_object_set_new(lnx, "readonlyPaths",
 	                    strarr(readonly_paths, ARRAY_SIZE(readonly_paths)));
 #ifdef HAVE_RT_SECCOMP
-	json_t *sc = seccomp_default_profile();
+	json_t *sc = seccomp_default_profile((char *const *)docker_caps_v);
 	if (sc)
 		json_object_set_new(lnx, "seccomp", sc);
 #endif

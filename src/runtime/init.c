@@ -32,6 +32,7 @@
 
 #include "base/cleanup.h"
 #include "runtime/internal.h"
+#include "runtime/seccomp.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -750,8 +751,9 @@ static void load_seccomp(rt_child_args *a, const rt_process *p)
 {
 	if (p->seccomp == NULL)
 		return;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, p->seccomp) < 0)
-		die(a, errno, "loading the seccomp filter");
+	int r = seccomp_load_prog(p->seccomp, p->seccomp_flags);
+	if (r < 0)
+		die(a, -r, "loading the seccomp filter");
 }
 
 static void set_user_and_caps(rt_child_args *a, const rt_process *p)

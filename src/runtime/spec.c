@@ -286,10 +286,7 @@ void rt_process_clear(rt_process *p)
 	for (size_t i = 0; i < p->nrlimits; i++)
 		free(p->rlimits[i].name);
 	free(p->rlimits);
-	if (p->seccomp) {
-		free(p->seccomp->filter);
-		free(p->seccomp);
-	}
+	free(p->seccomp); /* one allocation (seccomp.h) */
 	free(p->exe);
 	memset(p, 0, sizeof(*p));
 }
