@@ -261,7 +261,7 @@ static void handle_put(reg_client *c, CURL *h)
 
 struct resp {
 	long status;
-	char *content_type, *digest, *location, *range, *www_auth, *content_range;
+	char *content_type, *digest, *location, *range, *www_auth, *content_range, *link;
 	int64_t content_length;
 	strbuf body;
 	size_t body_limit;
@@ -285,8 +285,9 @@ static void resp_reset_headers(struct resp *r)
 	free(r->range);
 	free(r->www_auth);
 	free(r->content_range);
+	free(r->link);
 	r->content_type = r->digest = r->location = r->range = r->www_auth = r->content_range =
-	    NULL;
+	    r->link = NULL;
 	r->content_length = -1;
 	r->status = 0;
 	sb_free(&r->body);
@@ -369,6 +370,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 	    {"content-range", offsetof(struct resp, content_range)},
 	    {"content-type", offsetof(struct resp, content_type)},
 	    {"docker-content-digest", offsetof(struct resp, digest)},
+	    {"link", offsetof(struct resp, link)},
 	    {"location", offsetof(struct resp, location)},
 	    {"range", offsetof(struct resp, range)},
 	    {"www-authenticate", offsetof(struct resp, www_auth)},
@@ -1255,6 +1257,46 @@ int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, voi
 	req_free(&p);
 	resp_free(&pr);
 	return ret;
+}
+
+int reg_list_tags(reg_client *c, const char *repo, char ***tags, berth_error **err)
+{
+	if (ensure_base(c, err) < 0)
+		return -1;
+	_cleanup_free_ char *scope = scope_pull(repo);
+	char **v = xcalloc(1, sizeof(char *));
+	_cleanup_free_ char *next = url_for(c, "/v2/%s/tags/list", repo);
+	int ret = 0;
+	for (int page = 0; next && page < 10000 && ret == 0; page++) {
+		struct req q = {.method = "GET", .scope = scope, .follow = true};
+		q.url = steal_ptr(next);
+		struct resp r = {.content_length = -1, .body_limit = 64 << 20};
+		sb_init(&r.body);
+		ret = request(c, &q, &r, err);
+		if (ret == 0 && r.status != 200)
+			ret = status_error(&r, BERTH_E_NETWORK, err, "listing tags");
+		if (ret == 0) {
+			_cleanup_json_ json_t *j =
+			    json_loadb(r.body.buf ? r.body.buf : "", r.body.len, 0, NULL);
+			size_t i;
+			json_t *t;
+			json_array_foreach (json_object_get(j, "tags"), i, t) {
+				if (json_is_string(t))
+					v = strv_append(v, json_string_value(t));
+			}
+			_cleanup_free_ char *link = reg_link_next(r.link);
+			if (link)
+				next = absolute(c, link);
+		}
+		req_free(&q);
+		resp_free(&r);
+	}
+	if (ret < 0) {
+		strv_free(v);
+		return -1;
+	}
+	*tags = v;
+	return 0;
 }
 
 int reg_search(reg_client *c, const char *term, int limit, char **json_out, berth_error **err)

@@ -113,6 +113,9 @@ int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, voi
                       reg_progress_fn progress, void *progress_opaque,
                       char digest[DIGEST_STR_LEN + 1], uint64_t *size, berth_error **err);
 
+/* All tags of a repository (following Link pagination). */
+int reg_list_tags(reg_client *c, const char *repo, char ***tags, berth_error **err);
+
 /* GET /v1/search?q=&n= (the registries that offer it). Returns the JSON. */
 int reg_search(reg_client *c, const char *term, int limit, char **json_out, berth_error **err);
 
