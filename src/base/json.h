@@ -19,6 +19,11 @@ json_t *json_parse_file(const char *path, berth_error **err);
 /* Serialise (compact, keys in insertion order); caller frees. */
 char *json_dump_compact(const json_t *j);
 char *json_dump_pretty(const json_t *j);
+/* Serialise exactly as Go's encoding/json does (json.Marshal when indent is
+ * NULL, json.MarshalIndent(v, "", indent) otherwise): keys in insertion
+ * order, <, > and & escaped as \u003c \u003e \u0026, U+2028/U+2029
+ * escaped, shortest float form. Docker's digests are over these bytes. */
+char *json_dump_go(const json_t *j, const char *indent);
 
 /* Typed getters: return def / NULL when the key is missing or of another type. */
 const char *json_get_str(const json_t *obj, const char *key);
