@@ -151,6 +151,10 @@ int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err
 int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_error **err)
     __attribute__((warn_unused_result));
 
+/* Record a failed start (no monitor ran): State.Error and an exit code as
+ * Docker's (127 not found, 126 cannot invoke, 128 otherwise). */
+void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e);
+
 /* --- inspect --- */
 
 json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size);

@@ -41,22 +41,21 @@ void ctr_random_id(char out[CTR_ID_LEN + 1])
 
 /* Our own word lists for generated names. */
 static const char *const adjectives[] = {
-    "agile",   "amber",   "ancient", "bold",    "brave",   "bright", "calm",    "clever",
-    "cosmic",  "crisp",   "curious", "daring",  "eager",   "early",  "fair",    "fierce",
-    "gentle",  "golden",  "happy",   "hidden",  "humble",  "jolly",  "keen",    "kind",
-    "lively",  "lucid",   "mellow",  "merry",   "modest",  "nimble", "noble",   "patient",
-    "placid",  "proud",   "quiet",   "rapid",   "serene",  "sharp",  "shiny",   "silent",
-    "smooth",  "snowy",   "steady",  "stoic",   "sunny",   "swift",  "tender",  "tidy",
-    "upbeat",  "vivid",   "warm",    "wise",    "witty",   "zealous",
+    "agile",  "amber",   "ancient", "bold",   "brave",   "bright", "calm",   "clever", "cosmic",
+    "crisp",  "curious", "daring",  "eager",  "early",   "fair",   "fierce", "gentle", "golden",
+    "happy",  "hidden",  "humble",  "jolly",  "keen",    "kind",   "lively", "lucid",  "mellow",
+    "merry",  "modest",  "nimble",  "noble",  "patient", "placid", "proud",  "quiet",  "rapid",
+    "serene", "sharp",   "shiny",   "silent", "smooth",  "snowy",  "steady", "stoic",  "sunny",
+    "swift",  "tender",  "tidy",    "upbeat", "vivid",   "warm",   "wise",   "witty",  "zealous",
 };
 static const char *const surnames[] = {
-    "agnesi",   "archimedes", "babbage",  "banach",   "bell",      "bohr",     "boole",
-    "cantor",   "curie",      "darwin",   "dijkstra", "euclid",    "euler",    "faraday",
-    "fermat",   "feynman",    "gauss",    "germain",  "goedel",    "hamilton", "hilbert",
-    "hopper",   "hypatia",    "kepler",   "knuth",    "kovalevskaya", "lamarr", "laplace",
-    "leibniz",  "lovelace",   "maxwell",  "meitner",  "mendel",    "noether",  "newton",
-    "pascal",   "planck",     "poincare", "ramanujan", "riemann",  "ritchie",  "shannon",
-    "somerville", "tesla",    "thompson", "turing",   "volta",     "wiles",    "wu",
+    "agnesi",     "archimedes", "babbage",  "banach",    "bell",         "bohr",     "boole",
+    "cantor",     "curie",      "darwin",   "dijkstra",  "euclid",       "euler",    "faraday",
+    "fermat",     "feynman",    "gauss",    "germain",   "goedel",       "hamilton", "hilbert",
+    "hopper",     "hypatia",    "kepler",   "knuth",     "kovalevskaya", "lamarr",   "laplace",
+    "leibniz",    "lovelace",   "maxwell",  "meitner",   "mendel",       "noether",  "newton",
+    "pascal",     "planck",     "poincare", "ramanujan", "riemann",      "ritchie",  "shannon",
+    "somerville", "tesla",      "thompson", "turing",    "volta",        "wiles",    "wu",
 };
 
 char *ctr_random_name(void)
@@ -75,8 +74,7 @@ static void env_merge(json_t *env, json_t *add)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(add, i, v)
-	{
+	json_array_foreach (add, i, v) {
 		const char *kv = json_string_value(v);
 		if (kv == NULL)
 			continue;
@@ -85,8 +83,7 @@ static void env_merge(json_t *env, json_t *add)
 		bool replaced = false;
 		size_t j;
 		json_t *e;
-		json_array_foreach(env, j, e)
-		{
+		json_array_foreach (env, j, e) {
 			const char *ekv = json_string_value(e);
 			if (ekv && !strncmp(ekv, kv, kl) && (ekv[kl] == '=' || ekv[kl] == 0)) {
 				json_array_set(env, j, v);
@@ -142,8 +139,7 @@ char *ctr_command_string(json_t *argv)
 	sb_init(&sb);
 	size_t i;
 	json_t *v;
-	json_array_foreach(argv, i, v)
-	{
+	json_array_foreach (argv, i, v) {
 		const char *a = json_string_value(v);
 		if (a == NULL)
 			continue;
@@ -250,15 +246,15 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	bool has_path = false;
 	size_t i;
 	json_t *v;
-	json_array_foreach(env, i, v)
-	{
+	json_array_foreach (env, i, v) {
 		if (str_has_prefix(json_string_value(v), "PATH="))
 			has_path = true;
 	}
 	if (!has_path)
 		json_array_insert_new(
 		    env, 0,
-		    json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+		    json_string(
+		        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 
 	json_t *bep = json_object_get(body, "Entrypoint");
 	json_t *bcmd = json_object_get(body, "Cmd");
@@ -282,7 +278,8 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	json_object_set_new(c, "Cmd", cmd);
 	json_t *hc_body = json_object_get(body, "Healthcheck");
 	json_t *hc = json_is_object(hc_body) ? hc_body : json_object_get(ic, "Healthcheck");
-	if (json_is_object(hc) && json_is_object(hc_body) && json_is_object(json_object_get(ic, "Healthcheck"))) {
+	if (json_is_object(hc) && json_is_object(hc_body) &&
+	    json_is_object(json_object_get(ic, "Healthcheck"))) {
 		/* flags override field by field */
 		json_t *m = json_deep_copy(json_object_get(ic, "Healthcheck"));
 		json_object_update(m, hc_body);
@@ -312,8 +309,7 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	if (json_is_object(bh)) {
 		const char *k;
 		json_t *hv;
-		json_object_foreach(bh, k, hv)
-		{
+		json_object_foreach (bh, k, hv) {
 			json_object_set(h, k, hv);
 		}
 	}
@@ -329,8 +325,7 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	         strcmp(rpn, "unless-stopped"))
 		return berth_err(err, BERTH_E_INVALID, "invalid restart policy '%s'", rpn);
 	if (json_get_bool(h, "AutoRemove", 0) && rpn && strcmp(rpn, "no"))
-		return berth_err(err, BERTH_E_INVALID,
-		                 "Conflicting options: --restart and --rm");
+		return berth_err(err, BERTH_E_INVALID, "Conflicting options: --restart and --rm");
 	*config_out = steal_ptr(cguard);
 	*host_out = h;
 	return 0;

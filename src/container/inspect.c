@@ -25,14 +25,13 @@ static json_t *public_mounts(json_t *mounts)
 	json_t *out = json_array();
 	size_t i;
 	json_t *m;
-	json_array_foreach(mounts, i, m)
-	{
+	json_array_foreach (mounts, i, m) {
 		json_t *c = json_object();
 		const char *k;
 		json_t *v;
-		json_object_foreach(m, k, v)
-		{
-			if (!str_has_prefix(k, "x-") && strcmp(k, "TmpfsSize") && strcmp(k, "TmpfsMode"))
+		json_object_foreach (m, k, v) {
+			if (!str_has_prefix(k, "x-") && strcmp(k, "TmpfsSize") &&
+			    strcmp(k, "TmpfsMode"))
 				json_object_set(c, k, v);
 		}
 		json_array_append_new(out, c);
@@ -63,7 +62,8 @@ json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size)
 	json_object_set_new(st, "Error", json_string(r->st.error));
 	json_object_set_new(st, "StartedAt", time_json(r->st.started_ns));
 	json_object_set_new(st, "FinishedAt", time_json(r->st.finished_ns));
-	_cleanup_free_ char *hpath = xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
+	_cleanup_free_ char *hpath =
+	    xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
 	_cleanup_free_ char *hdata = NULL;
 	size_t hlen = 0;
 	if (read_file(hpath, &hdata, &hlen, NULL) == 0) {
@@ -106,7 +106,8 @@ json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size)
 	json_object_set_new(j, "GraphDriver", gd);
 	if (size) {
 		_cleanup_close_ int ufd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		json_object_set_new(j, "SizeRw", json_integer(ufd >= 0 ? volume_tree_size(ufd) : 0));
+		json_object_set_new(j, "SizeRw",
+		                    json_integer(ufd >= 0 ? volume_tree_size(ufd) : 0));
 	}
 	json_object_set_new(j, "Mounts", public_mounts(json_object_get(cfg, "Mounts")));
 	json_object_set(j, "Config", json_object_get(cfg, "Config"));
@@ -122,8 +123,8 @@ json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size)
 	json_object_set_new(ns, "SandboxKey", json_string(sk));
 	json_object_set_new(ns, "SecondaryIPAddresses", json_null());
 	json_object_set_new(ns, "SecondaryIPv6Addresses", json_null());
-	const char *fields[] = {"EndpointID", "Gateway", "GlobalIPv6Address", "IPAddress",
-	                        "IPv6Gateway", "MacAddress"};
+	const char *fields[] = {"EndpointID", "Gateway",     "GlobalIPv6Address",
+	                        "IPAddress",  "IPv6Gateway", "MacAddress"};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		const char *v = json_get_str(cfg, fields[i]);
 		json_object_set_new(ns, fields[i], json_string(v ? v : ""));

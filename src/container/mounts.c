@@ -18,8 +18,7 @@ static bool has_dest(json_t *mounts, const char *dst)
 {
 	size_t i;
 	json_t *m;
-	json_array_foreach(mounts, i, m)
-	{
+	json_array_foreach (mounts, i, m) {
 		if (str_eq(json_get_str(m, "Destination"), dst))
 			return true;
 	}
@@ -29,20 +28,21 @@ static bool has_dest(json_t *mounts, const char *dst)
 static int clean_dest(const char *d, berth_error **err)
 {
 	if (d == NULL || d[0] != '/')
-		return berth_err(err, BERTH_E_INVALID, "invalid mount config: mount path must be "
-		                                       "absolute");
+		return berth_err(err, BERTH_E_INVALID,
+		                 "invalid mount config: mount path must be "
+		                 "absolute");
 	if (!strcmp(d, "/"))
-		return berth_err(err, BERTH_E_INVALID, "invalid specification: destination can't "
-		                                       "be '/'");
+		return berth_err(err, BERTH_E_INVALID,
+		                 "invalid specification: destination can't "
+		                 "be '/'");
 	return 0;
 }
 
 static json_t *volume_mount(berth_store *s, const char *id, const char *name, const char *dst,
-                            bool rw, bool nocopy, json_t *labels, json_t *opts,
-                            berth_error **err)
+                            bool rw, bool nocopy, json_t *labels, json_t *opts, berth_error **err)
 {
-	volume_create_opts vo = {.name = name, .labels = labels, .options = opts,
-	                         .anonymous = name == NULL};
+	volume_create_opts vo = {
+	    .name = name, .labels = labels, .options = opts, .anonymous = name == NULL};
 	_cleanup_volume_info_ volume_info *v = NULL;
 	if (volume_create(s, &vo, &v, err) < 0)
 		return NULL;
@@ -61,8 +61,8 @@ static json_t *volume_mount(berth_store *s, const char *id, const char *name, co
 static json_t *bind_mount(const char *src, const char *dst, bool rw, const char *prop,
                           const char *mode)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", src,
-	                 "Destination", dst, "Mode", mode ? mode : "", "RW", rw, "Propagation",
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind", "Source", src, "Destination",
+	                 dst, "Mode", mode ? mode : "", "RW", rw, "Propagation",
 	                 prop && *prop ? prop : "rprivate");
 }
 
@@ -93,8 +93,7 @@ static int parse_bind(berth_store *s, const char *id, const char *spec, json_t *
 		         !strcmp(o, "rslave") || !strcmp(o, "private") || !strcmp(o, "rprivate"))
 			prop = o;
 		else
-			return berth_err(err, BERTH_E_INVALID,
-			                 "invalid mode: %s", o);
+			return berth_err(err, BERTH_E_INVALID, "invalid mode: %s", o);
 	}
 	if (has_dest(mounts, dst))
 		return berth_err(err, BERTH_E_INVALID, "Duplicate mount point: %s", dst);
@@ -129,15 +128,17 @@ static int parse_api_mount(berth_store *s, const char *id, json_t *spec, json_t 
 	if (str_eq(type, "bind")) {
 		struct stat st;
 		if (src == NULL || src[0] != '/')
-			return berth_err(err, BERTH_E_INVALID,
-			                 "invalid mount config for type \"bind\": invalid mount path: "
-			                 "'%s' mount path must be absolute",
-			                 src ? src : "");
+			return berth_err(
+			    err, BERTH_E_INVALID,
+			    "invalid mount config for type \"bind\": invalid mount path: "
+			    "'%s' mount path must be absolute",
+			    src ? src : "");
 		if (stat(src, &st) < 0)
-			return berth_err(err, BERTH_E_INVALID,
-			                 "invalid mount config for type \"bind\": bind source path does "
-			                 "not exist: %s",
-			                 src);
+			return berth_err(
+			    err, BERTH_E_INVALID,
+			    "invalid mount config for type \"bind\": bind source path does "
+			    "not exist: %s",
+			    src);
 		m = bind_mount(src, dst, rw,
 		               json_get_str(json_object_get(spec, "BindOptions"), "Propagation"),
 		               "");
@@ -151,9 +152,10 @@ static int parse_api_mount(berth_store *s, const char *id, json_t *spec, json_t 
 			return -1;
 	} else if (str_eq(type, "tmpfs")) {
 		if (src && *src)
-			return berth_err(err, BERTH_E_INVALID,
-			                 "invalid mount config for type \"tmpfs\": source must not be "
-			                 "specified");
+			return berth_err(
+			    err, BERTH_E_INVALID,
+			    "invalid mount config for type \"tmpfs\": source must not be "
+			    "specified");
 		json_t *to = json_object_get(spec, "TmpfsOptions");
 		m = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "tmpfs", "Source", "",
 		              "Destination", dst, "Mode", "", "RW", rw, "Propagation", "");
@@ -161,36 +163,35 @@ static int parse_api_mount(berth_store *s, const char *id, json_t *spec, json_t 
 			json_object_set_new(m, "TmpfsSize",
 			                    json_integer(json_get_int(to, "SizeBytes", 0)));
 		if (json_get_int(to, "Mode", 0) > 0)
-			json_object_set_new(m, "TmpfsMode", json_integer(json_get_int(to, "Mode", 0)));
+			json_object_set_new(m, "TmpfsMode",
+			                    json_integer(json_get_int(to, "Mode", 0)));
 	} else {
-		return berth_err(err, BERTH_E_INVALID, "invalid mount config: mount type unknown: "
-		                                       "\"%s\"",
+		return berth_err(err, BERTH_E_INVALID,
+		                 "invalid mount config: mount type unknown: "
+		                 "\"%s\"",
 		                 type);
 	}
 	json_array_append_new(mounts, m);
 	return 0;
 }
 
-int ctr_resolve_mounts(berth_store *s, const char *id, json_t *config, json_t *host,
-                       json_t **out, berth_error **err)
+int ctr_resolve_mounts(berth_store *s, const char *id, json_t *config, json_t *host, json_t **out,
+                       berth_error **err)
 {
 	json_t *mounts = json_array();
 	_cleanup_json_ json_t *guard = mounts;
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(host, "Binds"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "Binds"), i, v) {
 		if (parse_bind(s, id, json_string_value(v) ? json_string_value(v) : "", mounts,
 		               err) < 0)
 			return -1;
 	}
-	json_array_foreach(json_object_get(host, "Mounts"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "Mounts"), i, v) {
 		if (parse_api_mount(s, id, v, mounts, err) < 0)
 			return -1;
 	}
-	json_array_foreach(json_object_get(host, "VolumesFrom"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "VolumesFrom"), i, v) {
 		const char *spec = json_string_value(v);
 		if (spec == NULL)
 			continue;
@@ -203,8 +204,7 @@ int ctr_resolve_mounts(berth_store *s, const char *id, json_t *config, json_t *h
 			return -1;
 		size_t k;
 		json_t *m;
-		json_array_foreach(json_object_get(o->config, "Mounts"), k, m)
-		{
+		json_array_foreach (json_object_get(o->config, "Mounts"), k, m) {
 			const char *dst = json_get_str(m, "Destination");
 			if (has_dest(mounts, dst) || str_eq(json_get_str(m, "Type"), "tmpfs"))
 				continue;
@@ -221,8 +221,7 @@ int ctr_resolve_mounts(berth_store *s, const char *id, json_t *config, json_t *h
 		}
 	}
 	const char *k;
-	json_object_foreach(json_object_get(config, "Volumes"), k, v)
-	{
+	json_object_foreach (json_object_get(config, "Volumes"), k, v) {
 		if (has_dest(mounts, k) || json_object_get(json_object_get(host, "Tmpfs"), k))
 			continue;
 		json_t *m = volume_mount(s, id, NULL, k, true, false, NULL, NULL, err);
@@ -245,8 +244,7 @@ int ctr_record_volumes(berth_store *s, const char *id, json_t *mounts, berth_err
 		return -1;
 	size_t i;
 	json_t *m;
-	json_array_foreach(mounts, i, m)
-	{
+	json_array_foreach (mounts, i, m) {
 		if (!str_eq(json_get_str(m, "Type"), "volume"))
 			continue;
 		sqlite3_reset(st);
@@ -264,9 +262,9 @@ int ctr_init_volumes(berth_store *s, json_t *mounts, const char *rootfs, berth_e
 	(void)s;
 	size_t i;
 	json_t *m;
-	json_array_foreach(mounts, i, m)
-	{
-		if (!str_eq(json_get_str(m, "Type"), "volume") || json_get_bool(m, "x-nocopy", false))
+	json_array_foreach (mounts, i, m) {
+		if (!str_eq(json_get_str(m, "Type"), "volume") ||
+		    json_get_bool(m, "x-nocopy", false))
 			continue;
 		const char *src = json_get_str(m, "Source");
 		const char *dst = json_get_str(m, "Destination");

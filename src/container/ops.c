@@ -148,7 +148,8 @@ int container_wait(berth_store *s, ctr_record *r, int *exit_code, berth_error **
 	_cleanup_close_ int fd = container_monitor_connect(s, r->id, "wait", NULL);
 	if (fd >= 0) {
 		char line[64];
-		if (read_line(fd, line, sizeof(line)) > 0 && sscanf(line, "exit %d", exit_code) == 1)
+		if (read_line(fd, line, sizeof(line)) > 0 &&
+		    sscanf(line, "exit %d", exit_code) == 1)
 			return 0;
 	}
 	/* monitor gone in between: the state file has the answer */
@@ -240,7 +241,8 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 		if (volumes) {
 			_cleanup_stmt_ sqlite3_stmt *q = store_prepare(
 			    s,
-			    "SELECT volume FROM container_volumes WHERE container_id = ?1 AND anonymous"
+			    "SELECT volume FROM container_volumes WHERE container_id = ?1 AND "
+			    "anonymous"
 			    " AND NOT EXISTS (SELECT 1 FROM container_volumes o WHERE o.volume ="
 			    " container_volumes.volume AND o.container_id != ?1)",
 			    err);
@@ -478,4 +480,22 @@ out:
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
+}
+
+void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e)
+{
+	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || ctr_monitor_alive_at(dfd))
+		return;
+	struct ctr_state st;
+	ctr_state_read_at(dfd, &st);
+	memcpy(st.status, "created", sizeof("created"));
+	st.pid = 0;
+	st.exit_code = e == NULL                          ? 128
+	               : e->code == BERTH_E_CMD_NOT_FOUND ? 127
+	               : e->code == BERTH_E_CANNOT_INVOKE ? 126
+	                                                  : 128;
+	snprintf(st.error, sizeof(st.error), "%s", e ? e->msg : "start failed");
+	ctr_state_write_at(dfd, &st);
 }

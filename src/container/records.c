@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/container.h"
@@ -222,7 +223,8 @@ int container_lookup(berth_store *s, const char *ref, bool with_config, ctr_reco
 			if (q == 2 && sqlite3_step(st) == SQLITE_ROW) {
 				ctr_record_free(r);
 				return berth_err(err, BERTH_E_NOTFOUND,
-				                 "multiple IDs found with provided prefix: %s", ref);
+				                 "multiple IDs found with provided prefix: %s",
+				                 ref);
 			}
 			container_load_state(s, r);
 			*out = r;
@@ -288,9 +290,10 @@ int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_
 	if (ctr_validate_name(name, err) < 0)
 		return -1;
 	if (!strcmp(name, r->name))
-		return berth_err(err, BERTH_E_INVALID,
-		                 "Error when allocating new name: Renaming a container with the same "
-		                 "name as its current name");
+		return berth_err(
+		    err, BERTH_E_INVALID,
+		    "Error when allocating new name: Renaming a container with the same "
+		    "name as its current name");
 	_cleanup_tx_ berth_store *tx = NULL;
 	if (store_tx_begin(s, err) < 0)
 		return -1;
@@ -338,7 +341,8 @@ int ctr_validate_name(const char *name, berth_error **err)
 	bool ok = n >= 2;
 	for (size_t i = 0; ok && i < n; i++) {
 		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		ok = alnum || (i > 0 && (c == '_' || c == '.' || c == '-'));
 	}
 	if (!ok)

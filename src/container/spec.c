@@ -18,17 +18,20 @@
 /* Every capability the kernel knows, sorted by name (for --privileged and
  * --cap-add ALL). */
 static const char *const all_caps[] = {
-    "CAP_AUDIT_CONTROL",    "CAP_AUDIT_READ",      "CAP_AUDIT_WRITE",      "CAP_BLOCK_SUSPEND",
-    "CAP_BPF",              "CAP_CHECKPOINT_RESTORE", "CAP_CHOWN",         "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",  "CAP_FOWNER",          "CAP_FSETID",           "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",        "CAP_KILL",            "CAP_LEASE",            "CAP_LINUX_IMMUTABLE",
-    "CAP_MAC_ADMIN",        "CAP_MAC_OVERRIDE",    "CAP_MKNOD",            "CAP_NET_ADMIN",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",   "CAP_NET_RAW",          "CAP_PERFMON",
-    "CAP_SETFCAP",          "CAP_SETGID",          "CAP_SETPCAP",          "CAP_SETUID",
-    "CAP_SYSLOG",           "CAP_SYS_ADMIN",       "CAP_SYS_BOOT",         "CAP_SYS_CHROOT",
-    "CAP_SYS_MODULE",       "CAP_SYS_NICE",        "CAP_SYS_PACCT",        "CAP_SYS_PTRACE",
-    "CAP_SYS_RAWIO",        "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",         "CAP_SYS_TTY_CONFIG",
-    "CAP_WAKE_ALARM",
+    "CAP_AUDIT_CONTROL",   "CAP_AUDIT_READ",   "CAP_AUDIT_WRITE",
+    "CAP_BLOCK_SUSPEND",   "CAP_BPF",          "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",           "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",          "CAP_FSETID",       "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",       "CAP_KILL",         "CAP_LEASE",
+    "CAP_LINUX_IMMUTABLE", "CAP_MAC_ADMIN",    "CAP_MAC_OVERRIDE",
+    "CAP_MKNOD",           "CAP_NET_ADMIN",    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",   "CAP_NET_RAW",      "CAP_PERFMON",
+    "CAP_SETFCAP",         "CAP_SETGID",       "CAP_SETPCAP",
+    "CAP_SETUID",          "CAP_SYSLOG",       "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",        "CAP_SYS_CHROOT",   "CAP_SYS_MODULE",
+    "CAP_SYS_NICE",        "CAP_SYS_PACCT",    "CAP_SYS_PTRACE",
+    "CAP_SYS_RAWIO",       "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",  "CAP_WAKE_ALARM",
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -69,8 +72,7 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 		set = json_get_strv(caps, "bounding");
 		size_t i;
 		json_t *v;
-		json_array_foreach(json_object_get(host, "CapDrop"), i, v)
-		{
+		json_array_foreach (json_object_get(host, "CapDrop"), i, v) {
 			const char *n = json_string_value(v);
 			if (n && !strcasecmp(n, "ALL")) {
 				strv_free(set);
@@ -88,8 +90,7 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 			strv_free(set);
 			set = steal_ptr(keep);
 		}
-		json_array_foreach(json_object_get(host, "CapAdd"), i, v)
-		{
+		json_array_foreach (json_object_get(host, "CapAdd"), i, v) {
 			const char *n = json_string_value(v);
 			if (n && !strcasecmp(n, "ALL")) {
 				for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
@@ -147,8 +148,8 @@ static bool all_digits(const char *s)
 }
 
 /* User "name|uid[:group|gid]" -> process.user and HOME. */
-static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add,
-                      char **home, berth_error **err)
+static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
+                      berth_error **err)
 {
 	_cleanup_free_ char *u = xstrdup(user && *user ? user : "0");
 	char *g = strchr(u, ':');
@@ -166,9 +167,9 @@ static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_
 		}
 	} else {
 		if (!lookup_db(rootfd, "/etc/passwd", u, false, &pw))
-			return berth_err(err, BERTH_E_INVALID,
-			                 "unable to find user %s: no matching entries in passwd file",
-			                 u);
+			return berth_err(
+			    err, BERTH_E_INVALID,
+			    "unable to find user %s: no matching entries in passwd file", u);
 		uname = xstrdup(pw[0]);
 		uid = strtol(pw[2], NULL, 10);
 		if (strv_len(pw) >= 4)
@@ -184,10 +185,11 @@ static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_
 		} else {
 			_cleanup_strv_ char **gr = NULL;
 			if (!lookup_db(rootfd, "/etc/group", g, false, &gr))
-				return berth_err(err, BERTH_E_INVALID,
-				                 "unable to find group %s: no matching entries in group "
-				                 "file",
-				                 g);
+				return berth_err(
+				    err, BERTH_E_INVALID,
+				    "unable to find group %s: no matching entries in group "
+				    "file",
+				    g);
 			gid = strtol(gr[2], NULL, 10);
 		}
 	}
@@ -219,8 +221,7 @@ static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(group_add, i, v)
-	{
+	json_array_foreach (group_add, i, v) {
 		const char *ga = json_string_value(v);
 		if (ga == NULL)
 			continue;
@@ -230,10 +231,11 @@ static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_
 		} else {
 			_cleanup_strv_ char **gr = NULL;
 			if (!lookup_db(rootfd, "/etc/group", ga, false, &gr))
-				return berth_err(err, BERTH_E_INVALID,
-				                 "Unable to find group %s: no matching entries in group "
-				                 "file",
-				                 ga);
+				return berth_err(
+				    err, BERTH_E_INVALID,
+				    "Unable to find group %s: no matching entries in group "
+				    "file",
+				    ga);
 			gg = strtol(gr[2], NULL, 10);
 		}
 		json_array_append_new(extra, json_integer(gg));
@@ -250,11 +252,21 @@ static const struct {
 	const char *name;
 	const char *rlimit;
 } ulimits[] = {
-    {"as", "RLIMIT_AS"},         {"core", "RLIMIT_CORE"},       {"cpu", "RLIMIT_CPU"},
-    {"data", "RLIMIT_DATA"},     {"fsize", "RLIMIT_FSIZE"},     {"locks", "RLIMIT_LOCKS"},
-    {"memlock", "RLIMIT_MEMLOCK"}, {"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},
-    {"nofile", "RLIMIT_NOFILE"}, {"nproc", "RLIMIT_NPROC"},     {"rss", "RLIMIT_RSS"},
-    {"rtprio", "RLIMIT_RTPRIO"}, {"rttime", "RLIMIT_RTTIME"},   {"sigpending", "RLIMIT_SIGPENDING"},
+    {"as", "RLIMIT_AS"},
+    {"core", "RLIMIT_CORE"},
+    {"cpu", "RLIMIT_CPU"},
+    {"data", "RLIMIT_DATA"},
+    {"fsize", "RLIMIT_FSIZE"},
+    {"locks", "RLIMIT_LOCKS"},
+    {"memlock", "RLIMIT_MEMLOCK"},
+    {"msgqueue", "RLIMIT_MSGQUEUE"},
+    {"nice", "RLIMIT_NICE"},
+    {"nofile", "RLIMIT_NOFILE"},
+    {"nproc", "RLIMIT_NPROC"},
+    {"rss", "RLIMIT_RSS"},
+    {"rtprio", "RLIMIT_RTPRIO"},
+    {"rttime", "RLIMIT_RTTIME"},
+    {"sigpending", "RLIMIT_SIGPENDING"},
     {"stack", "RLIMIT_STACK"},
 };
 
@@ -269,8 +281,7 @@ static int apply_ulimits(json_t *proc, json_t *list, berth_error **err)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach (list, i, v) {
 		const char *name = json_get_str(v, "Name");
 		const char *type = NULL;
 		for (size_t k = 0; name && k < ARRAY_SIZE(ulimits); k++)
@@ -281,8 +292,7 @@ static int apply_ulimits(json_t *proc, json_t *list, berth_error **err)
 			                 name ? name : "");
 		size_t j;
 		json_t *e;
-		json_array_foreach(rl, j, e)
-		{
+		json_array_foreach (rl, j, e) {
 			if (str_eq(json_get_str(e, "type"), type)) {
 				json_array_remove(rl, j);
 				break;
@@ -327,8 +337,7 @@ static bool opts_have(json_t *opts, const char *o)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(opts, i, v)
-	{
+	json_array_foreach (opts, i, v) {
 		if (str_eq(json_string_value(v), o))
 			return true;
 	}
@@ -361,8 +370,7 @@ static int apply_mounts(berth_store *s, ctr_record *r, json_t *spec, json_t *hos
 	/* --tmpfs DEST[:OPTS] */
 	const char *k;
 	json_t *v;
-	json_object_foreach(json_object_get(host, "Tmpfs"), k, v)
-	{
+	json_object_foreach (json_object_get(host, "Tmpfs"), k, v) {
 		json_t *o = split_opts(json_string_value(v));
 		if (!opts_have(o, "exec") && !opts_have(o, "noexec"))
 			json_array_append_new(o, json_string("noexec"));
@@ -372,8 +380,7 @@ static int apply_mounts(berth_store *s, ctr_record *r, json_t *spec, json_t *hos
 	}
 	/* binds, volumes, --mount tmpfs: resolved at create time */
 	size_t i;
-	json_array_foreach(json_object_get(r->config, "Mounts"), i, v)
-	{
+	json_array_foreach (json_object_get(r->config, "Mounts"), i, v) {
 		const char *type = json_get_str(v, "Type");
 		const char *dst = json_get_str(v, "Destination");
 		if (dst == NULL)
@@ -382,10 +389,12 @@ static int apply_mounts(berth_store *s, ctr_record *r, json_t *spec, json_t *hos
 			json_t *o = json_array();
 			int64_t size = json_get_int(v, "TmpfsSize", 0);
 			if (size > 0)
-				json_array_append_new(o, json_sprintf("size=%lld", (long long)size));
+				json_array_append_new(o,
+				                      json_sprintf("size=%lld", (long long)size));
 			int64_t mode = json_get_int(v, "TmpfsMode", 0);
 			if (mode > 0)
-				json_array_append_new(o, json_sprintf("mode=%llo", (long long)mode));
+				json_array_append_new(o,
+				                      json_sprintf("mode=%llo", (long long)mode));
 			json_array_append_new(o, json_string("nosuid"));
 			json_array_append_new(o, json_string("nodev"));
 			if (!json_get_bool(v, "RW", true))
@@ -421,8 +430,9 @@ static int apply_namespaces(berth_store *s, json_t *linux_, json_t *host, berth_
 		if (container_lookup(s, net + 10, false, &o, err) < 0)
 			return -1;
 		if (strcmp(container_status(o), "running") && strcmp(container_status(o), "paused"))
-			return berth_err(err, BERTH_E_CONFLICT, "cannot join network of a non running "
-			                                        "container: %s",
+			return berth_err(err, BERTH_E_CONFLICT,
+			                 "cannot join network of a non running "
+			                 "container: %s",
 			                 o->id);
 		netpath = xasprintf("/proc/%d/ns/net", o->st.pid);
 	}
@@ -486,16 +496,17 @@ static void apply_resources(json_t *linux_, json_t *host)
 			json_object_set_new(c, "quota", json_integer(nano / 10000));
 		} else if (quota > 0) {
 			json_object_set_new(c, "quota", json_integer(quota));
-			json_object_set_new(c, "period", json_integer(period > 0 ? period : 100000));
+			json_object_set_new(c, "period",
+			                    json_integer(period > 0 ? period : 100000));
 		}
 		if (cpuset && *cpuset)
 			json_object_set_new(c, "cpus", json_string(cpuset));
 	}
 	json_t *pl = json_object_get(host, "PidsLimit");
 	if (json_is_integer(pl) && json_integer_value(pl) != 0)
-		json_object_set_new(obj_child(res, "pids"), "limit",
-		                    json_integer(json_integer_value(pl) < 0 ? -1
-		                                                            : json_integer_value(pl)));
+		json_object_set_new(
+		    obj_child(res, "pids"), "limit",
+		    json_integer(json_integer_value(pl) < 0 ? -1 : json_integer_value(pl)));
 }
 
 static int apply_devices(json_t *linux_, json_t *host, bool privileged, berth_error **err)
@@ -513,15 +524,15 @@ static int apply_devices(json_t *linux_, json_t *host, bool privileged, berth_er
 	json_t *devs = json_object_get(linux_, "devices");
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(host, "Devices"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "Devices"), i, v) {
 		const char *on_host = json_get_str(v, "PathOnHost");
 		const char *in_ctr = json_get_str(v, "PathInContainer");
 		const char *perms = json_get_str(v, "CgroupPermissions");
 		struct stat st;
 		if (on_host == NULL || stat(on_host, &st) < 0)
-			return berth_err_sys(err, errno, "error gathering device information while "
-			                                 "adding custom device \"%s\"",
+			return berth_err_sys(err, errno,
+			                     "error gathering device information while "
+			                     "adding custom device \"%s\"",
 			                     on_host ? on_host : "");
 		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
 			return berth_err(err, BERTH_E_INVALID, "%s is not a device", on_host);
@@ -530,12 +541,12 @@ static int apply_devices(json_t *linux_, json_t *host, bool privileged, berth_er
 			devs = json_array();
 			json_object_set_new(linux_, "devices", devs);
 		}
-		json_array_append_new(
-		    devs, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "path",
-		                    in_ctr && *in_ctr ? in_ctr : on_host, "type", type, "major",
-		                    (json_int_t)major(st.st_rdev), "minor",
-		                    (json_int_t)minor(st.st_rdev), "fileMode", st.st_mode & 07777,
-		                    "uid", 0, "gid", 0));
+		json_array_append_new(devs,
+		                      json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "path",
+		                                in_ctr && *in_ctr ? in_ctr : on_host, "type", type,
+		                                "major", (json_int_t)major(st.st_rdev), "minor",
+		                                (json_int_t)minor(st.st_rdev), "fileMode",
+		                                st.st_mode & 07777, "uid", 0, "gid", 0));
 		json_array_append_new(rules, json_pack("{s:b,s:s,s:I,s:I,s:s}", "allow", 1, "type",
 		                                       type, "major", (json_int_t)major(st.st_rdev),
 		                                       "minor", (json_int_t)minor(st.st_rdev),
@@ -557,8 +568,7 @@ static json_t *seccomp_from_profile(json_t *p)
 	json_t *arches = json_array();
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(p, "archMap"), i, v)
-	{
+	json_array_foreach (json_object_get(p, "archMap"), i, v) {
 		json_array_append(arches, json_object_get(v, "architecture"));
 		json_array_extend(arches, json_object_get(v, "subArchitectures"));
 	}
@@ -566,8 +576,7 @@ static json_t *seccomp_from_profile(json_t *p)
 		json_array_extend(arches, json_object_get(p, "architectures"));
 	json_object_set_new(o, "architectures", arches);
 	json_t *sys = json_array();
-	json_array_foreach(json_object_get(p, "syscalls"), i, v)
-	{
+	json_array_foreach (json_object_get(p, "syscalls"), i, v) {
 		json_t *inc = json_object_get(v, "includes");
 		/* rules that only apply with a capability or arch are left out */
 		if (json_object_size(inc) > 0)
@@ -585,8 +594,8 @@ static json_t *seccomp_from_profile(json_t *p)
 	return o;
 }
 
-static int apply_security(json_t *spec, json_t *proc, json_t *linux_, json_t *host,
-                          bool privileged, berth_error **err)
+static int apply_security(json_t *spec, json_t *proc, json_t *linux_, json_t *host, bool privileged,
+                          berth_error **err)
 {
 	if (privileged) {
 		json_object_del(linux_, "maskedPaths");
@@ -596,8 +605,7 @@ static int apply_security(json_t *spec, json_t *proc, json_t *linux_, json_t *ho
 		json_t *mounts = json_object_get(spec, "mounts");
 		size_t i;
 		json_t *m;
-		json_array_foreach(mounts, i, m)
-		{
+		json_array_foreach (mounts, i, m) {
 			if (str_eq(json_get_str(m, "destination"), "/sys") ||
 			    str_eq(json_get_str(m, "destination"), "/sys/fs/cgroup")) {
 				json_t *o = json_object_get(m, "options");
@@ -609,8 +617,7 @@ static int apply_security(json_t *spec, json_t *proc, json_t *linux_, json_t *ho
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(host, "SecurityOpt"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "SecurityOpt"), i, v) {
 		const char *o = json_string_value(v);
 		if (o == NULL)
 			continue;
@@ -683,8 +690,7 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 	bool has_home = false, has_term = false;
 	size_t i;
 	json_t *v;
-	json_array_foreach(envv, i, v)
-	{
+	json_array_foreach (envv, i, v) {
 		has_home |= str_has_prefix(json_string_value(v), "HOME=");
 		has_term |= str_has_prefix(json_string_value(v), "TERM=");
 	}

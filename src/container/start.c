@@ -51,8 +51,8 @@ char *ctr_find_helper(const ctr_env *env, const char *which)
 		given = env->init_exe;
 	if (given && *given)
 		return xstrdup(given);
-	const char *envvar = !strcmp(which, "berth-monitor") ? getenv("BERTH_MONITOR")
-	                                                      : getenv("BERTH_INIT");
+	const char *envvar =
+	    !strcmp(which, "berth-monitor") ? getenv("BERTH_MONITOR") : getenv("BERTH_INIT");
 	if (envvar && *envvar)
 		return xstrdup(envvar);
 	char exe[PATH_MAX];
@@ -62,17 +62,17 @@ char *ctr_find_helper(const ctr_env *env, const char *which)
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = 0;
-		const char *cands[] = {"%s/%s", "%s/src/monitor/%s", "%s/../libexec/berth/%s"};
+		const char *cands[] = {"", "/src/monitor", "/../libexec/berth"};
 		for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
-			char *p = xasprintf(cands[i], exe, which);
+			char *p = xasprintf("%s%s/%s", exe, cands[i], which);
 			if (access(p, X_OK) == 0)
 				return p;
 			free(p);
 		}
 	}
-	const char *sys[] = {"/usr/libexec/berth/%s", "/usr/local/libexec/berth/%s"};
+	const char *sys[] = {"/usr/libexec/berth", "/usr/local/libexec/berth"};
 	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
-		char *p = xasprintf(sys[i], which);
+		char *p = xasprintf("%s/%s", sys[i], which);
 		if (access(p, X_OK) == 0)
 			return p;
 		free(p);
@@ -136,8 +136,7 @@ static char *resolv_conf_content(json_t *host)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(dns, i, v)
-	{
+	json_array_foreach (dns, i, v) {
 		sb_printf(&sb, "nameserver %s\n", json_string_value(v));
 		kept++;
 	}
@@ -191,8 +190,7 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(host, "ExtraHosts"), i, v)
-	{
+	json_array_foreach (json_object_get(host, "ExtraHosts"), i, v) {
 		/* "name:ip" */
 		const char *e = json_string_value(v);
 		const char *colon = e ? strchr(e, ':') : NULL;
@@ -254,7 +252,8 @@ static int oom_file_for(const char *id, char **out)
 		return -1;
 	const char *mem = cgroup_controller_dir(h, "memory");
 	if (mem) {
-		*out = xasprintf("%s/%s", mem, cgroup_is_v2(h) ? "memory.events" : "memory.oom_control");
+		*out = xasprintf("%s/%s", mem,
+		                 cgroup_is_v2(h) ? "memory.events" : "memory.oom_control");
 		return 0;
 	}
 	const char *v2 = cgroup_controller_dir(h, "");
@@ -271,8 +270,10 @@ static int recv_fd(int sock)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = sizeof(u.buf)};
 	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
 		return -1;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
@@ -316,8 +317,8 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cpath);
 		unlinkat(rundirfd, "console.sock", 0);
-		if (rundirfd < 0 || lsock < 0 || bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    listen(lsock, 1) < 0)
+		if (rundirfd < 0 || lsock < 0 ||
+		    bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lsock, 1) < 0)
 			return berth_err_sys(err, errno, "console socket");
 		o.console_socket = cpath;
 	} else {
@@ -368,8 +369,8 @@ static int64_t health_interval(ctr_record *r)
 	return iv > 0 ? iv : 30LL * 1000000000;
 }
 
-static void child_start(berth_store *s, const ctr_env *env, ctr_record *r,
-                        const ctr_start_opts *o, int status_fd, int client_fd)
+static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                        int status_fd, int client_fd)
 {
 	berth_error *err = NULL;
 	_cleanup_free_ char *dir = container_dir(s, r->id);
@@ -459,11 +460,11 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r,
 
 	char **argv = NULL;
 #define ARG(...) argv = strv_append(argv, __VA_ARGS__)
-#define ARGF(...)                                     \
-	do {                                          \
-		char *_a = xasprintf(__VA_ARGS__);    \
-		argv = strv_append(argv, _a);         \
-		free(_a);                             \
+#define ARGF(...)                                  \
+	do {                                       \
+		char *_a = xasprintf(__VA_ARGS__); \
+		argv = strv_append(argv, _a);      \
+		free(_a);                          \
 	} while (0)
 	ARG("berth-monitor");
 	ARG("--id");
@@ -656,5 +657,34 @@ __attribute__((weak)) int container_network_detach(berth_store *s, const char *i
 	(void)id;
 	(void)config;
 	(void)err;
+	return 0;
+}
+
+int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record *r,
+                                  berth_error **err)
+{
+	/* run by the monitor, in its mount namespace (the overlay is still
+	 * mounted there); fds 0-2 are the new stdio, fd 3 the answer */
+	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_free_ char *rundir = container_rundir(s, r->id);
+	int stdio[3] = {0, 1, 2};
+	int master = -1;
+	pid_t pid = 0;
+	if (json_get_bool(json_object_get(r->config, "Config"), "Tty", false))
+		return berth_err(err, BERTH_E_UNSUPPORTED,
+		                 "restarting a container with a terminal is not supported yet");
+	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
+		return -1;
+	health_reset(s, r);
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	if (rt_start(&ctx, r->id, err) < 0) {
+		rt_delete(&ctx, r->id, true, NULL);
+		return -1;
+	}
+	char msg[32];
+	int n = snprintf(msg, sizeof(msg), "ok %d\n", (int)pid);
+	if (write_all(3, msg, (size_t)n) < 0)
+		return berth_err_sys(err, errno, "answering the monitor");
 	return 0;
 }

@@ -84,7 +84,8 @@ static int valid_name(const char *n, berth_error **err)
 	bool ok = len >= 2;
 	for (size_t i = 0; ok && i < len; i++) {
 		char c = n[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		ok = alnum || (i > 0 && (c == '_' || c == '.' || c == '-'));
 	}
 	if (!ok)
@@ -118,8 +119,7 @@ int volume_get(berth_store *s, const char *name, volume_info **out, berth_error 
 	return berth_err(err, BERTH_E_NOTFOUND, "get %s: no such volume", name);
 }
 
-int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out,
-                  berth_error **err)
+int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out, berth_error **err)
 {
 	*out = NULL;
 	if (volume_store_init(s, err) < 0)
@@ -148,10 +148,11 @@ int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out
 	const char *type = json_get_str(opts, "type");
 	const char *device = json_get_str(opts, "device");
 	if ((type && *type && !(device && *device)) || (!(type && *type) && device && *device))
-		return berth_err(err, BERTH_E_INVALID,
-		                 "create %s: invalid option: the 'type' and 'device' options must be "
-		                 "given together",
-		                 name);
+		return berth_err(
+		    err, BERTH_E_INVALID,
+		    "create %s: invalid option: the 'type' and 'device' options must be "
+		    "given together",
+		    name);
 	_cleanup_free_ char *data = xasprintf("%s/volumes/%s/_data", store_root(s), name);
 	if (mkdir_p(data, 0755, err) < 0)
 		return -1;
@@ -230,7 +231,8 @@ int volume_remove(berth_store *s, const char *name, bool force, berth_error **er
 	if (users && users[0])
 		return berth_err(err, BERTH_E_CONFLICT, "remove %s: volume is in use - [%s]", name,
 		                 users[0]);
-	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(s, "DELETE FROM volumes WHERE name = ?1", err);
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    store_prepare(s, "DELETE FROM volumes WHERE name = ?1", err);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -308,9 +310,9 @@ json_t *volume_inspect_json(const volume_info *v)
 
 /* ---- trees ---- */
 
-bool volume_dir_empty(int dirfd)
+bool volume_dir_empty(int dir_fd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return true;
 	DIR *d = fdopendir(fd);
@@ -330,9 +332,9 @@ bool volume_dir_empty(int dirfd)
 	return empty;
 }
 
-int64_t volume_tree_size(int dirfd)
+int64_t volume_tree_size(int dir_fd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	DIR *d = fdopendir(fd);
@@ -349,8 +351,8 @@ int64_t volume_tree_size(int dirfd)
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			                                          O_CLOEXEC);
+			int sub = openat(dirfd(d), e->d_name,
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				total += volume_tree_size(sub);
 				close(sub);
@@ -396,7 +398,8 @@ int volume_copy_tree(int srcfd, int dstfd, berth_error **err)
 				ret = berth_err_sys(err, errno, "creating %s", n);
 				break;
 			}
-			int s2 = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int s2 =
+			    openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int d2 = openat(dstfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 >= 0 && d2 >= 0)
 				ret = volume_copy_tree(s2, d2, err);
@@ -406,9 +409,10 @@ int volume_copy_tree(int srcfd, int dstfd, berth_error **err)
 				close(d2);
 			copy_meta(dstfd, n, &st, false);
 		} else if (S_ISREG(st.st_mode)) {
-			_cleanup_close_ int in = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			_cleanup_close_ int out =
-			    openat(dstfd, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			_cleanup_close_ int in =
+			    openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int out = openat(
+			    dstfd, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (in < 0 || out < 0) {
 				ret = berth_err_sys(err, errno, "copying %s", n);
 				break;

@@ -39,8 +39,8 @@ typedef struct volume_create_opts {
 } volume_create_opts;
 
 /* Create (or, for an existing named volume, return) a volume. */
-int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out,
-                  berth_error **err) __attribute__((warn_unused_result));
+int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out, berth_error **err)
+    __attribute__((warn_unused_result));
 int volume_get(berth_store *s, const char *name, volume_info **out, berth_error **err)
     __attribute__((warn_unused_result));
 int volume_list(berth_store *s, volume_info ***out, size_t *n, berth_error **err)
