@@ -282,7 +282,8 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 			break;
 		shown++;
 		char shortid[13];
-		snprintf(shortid, sizeof(shortid), "%s", r->id);
+		memcpy(shortid, r->id, 12);
+		shortid[12] = 0;
 		if (quiet) {
 			printf("%s\n", notrunc ? r->id : shortid);
 			continue;

@@ -140,14 +140,11 @@ int container_wait(berth_store *s, ctr_record *r, int *exit_code, berth_error **
     __attribute__((warn_unused_result));
 /* Remove: force kills a running container first; volumes also removes its
  * anonymous volumes. */
-int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, berth_error **err)
-    __attribute__((warn_unused_result));
+int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, berth_error **err);
 /* Post-exit cleanup (runtime state, cgroup); with rm also remove the
  * container and its anonymous volumes. Idempotent. */
-int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
-    __attribute__((warn_unused_result));
-int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err)
-    __attribute__((warn_unused_result));
+int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err);
+int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err);
 int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_error **err)
     __attribute__((warn_unused_result));
 

@@ -217,7 +217,8 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	_cleanup_json_ json_t *cguard = c;
 	const char *hostname = json_get_str(body, "Hostname");
 	char shortid[13];
-	snprintf(shortid, sizeof(shortid), "%s", id);
+	memcpy(shortid, id, 12);
+	shortid[12] = 0;
 	json_object_set_new(c, "Hostname", json_string(hostname && *hostname ? hostname : shortid));
 	const char *dn = json_get_str(body, "Domainname");
 	json_object_set_new(c, "Domainname", json_string(dn ? dn : ""));
@@ -331,65 +332,19 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	return 0;
 }
 
-int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr_create_opts *o,
-                     char **id_out, char ***warnings, berth_error **err)
+/* The record, its name and its volumes in one transaction. */
+static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
+                         const image_info *img, json_t *argv, json_t *config, json_t *host,
+                         berth_error **err)
 {
-	(void)env;
-	(void)warnings;
-	*id_out = NULL;
-	const char *image = json_get_str(body, "Image");
-	if (image == NULL || !*image)
-		return berth_err(err, BERTH_E_INVALID, "No image specified");
-	if (container_store_init(s, err) < 0)
-		return -1;
-	_cleanup_image_info_ image_info *img = NULL;
-	if (image_resolve(s, image, &img, err) < 0)
-		return -1;
-
-	char id[CTR_ID_LEN + 1];
-	ctr_random_id(id);
 	_cleanup_free_ char *gen = NULL;
-	const char *name = o && o->name && *o->name ? o->name : NULL;
-	if (name) {
-		if (name[0] == '/')
-			name++;
-		if (ctr_validate_name(name, err) < 0)
-			return -1;
-	}
-
-	_cleanup_json_ json_t *config = NULL, *host = NULL, *mounts = NULL;
-	if (build_config(body, img, id, &config, &host, err) < 0)
-		return -1;
-	json_t *argv = json_array();
-	_cleanup_json_ json_t *argv_guard = argv;
-	json_array_extend(argv, json_is_array(json_object_get(config, "Entrypoint"))
-	                            ? json_object_get(config, "Entrypoint")
-	                            : json_array());
-	if (json_is_array(json_object_get(config, "Cmd")))
-		json_array_extend(argv, json_object_get(config, "Cmd"));
-	if (json_array_size(argv) == 0)
-		return berth_err(err, BERTH_E_INVALID, "No command specified");
-
-	/* the container directory first: a crash before the record leaves only
-	 * an orphan directory, never a record without its files */
-	_cleanup_free_ char *dir = container_dir(s, id);
-	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
-	_cleanup_free_ char *work = xasprintf("%s/work", dir);
-	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
-	if (mkdir_p(upper, 0755, err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0) {
-		if (err && !*err)
-			berth_err_sys(err, errno, "creating %s", dir);
-		rm_rf(dir, NULL);
-		return -1;
-	}
-
+	_cleanup_json_ json_t *mounts = NULL;
 	_cleanup_tx_ berth_store *tx = NULL;
 	if (store_tx_begin(s, err) < 0)
-		goto fail;
+		return -1;
 	tx = s;
 	if (ctr_resolve_mounts(s, id, config, host, &mounts, err) < 0)
-		goto fail;
-
+		return -1;
 	json_t *rec = json_object();
 	_cleanup_json_ json_t *rec_guard = rec;
 	json_object_set_new(rec, "Path", json_incref(json_array_get(argv, 0)));
@@ -411,16 +366,15 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t created = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-
 	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
 	    s,
 	    "INSERT INTO containers (id, name, image, image_id, command, created, labels, config)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	    err);
 	if (st == NULL)
-		goto fail;
+		return -1;
 	for (int attempt = 0;; attempt++) {
-		if (name == NULL) {
+		if (name == NULL || gen) {
 			free(gen);
 			gen = ctr_random_name();
 			if (attempt > 5) {
@@ -429,7 +383,7 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 				gen = g2;
 			}
 		}
-		const char *use = name ? name : gen;
+		const char *use = gen ? gen : name;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, use, -1, SQLITE_STATIC);
@@ -442,27 +396,73 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE)
 			break;
-		if (rc == SQLITE_CONSTRAINT && name) {
-			ctr_name_conflict(s, name, err);
-			goto fail;
-		}
-		if (rc != SQLITE_CONSTRAINT || attempt > 20) {
-			store_sql_err(s, err, "recording container");
-			goto fail;
-		}
+		if (rc == SQLITE_CONSTRAINT && gen == NULL)
+			return ctr_name_conflict(s, name, err);
+		if (rc != SQLITE_CONSTRAINT || attempt > 20)
+			return store_sql_err(s, err, "recording container");
 	}
 	if (ctr_record_volumes(s, id, mounts, err) < 0)
-		goto fail;
+		return -1;
 	if (store_tx_commit(s, err) < 0)
-		goto fail;
+		return -1;
 	tx = NULL;
+	return 0;
+}
+
+int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr_create_opts *o,
+                     char **id_out, char ***warnings, berth_error **err)
+{
+	(void)env;
+	(void)warnings;
+	*id_out = NULL;
+	const char *image = json_get_str(body, "Image");
+	if (image == NULL || !*image)
+		return berth_err(err, BERTH_E_INVALID, "No image specified");
+	if (container_store_init(s, err) < 0)
+		return -1;
+	_cleanup_image_info_ image_info *img = NULL;
+	if (image_resolve(s, image, &img, err) < 0)
+		return -1;
+
+	char id[CTR_ID_LEN + 1];
+	ctr_random_id(id);
+	const char *name = o && o->name && *o->name ? o->name : NULL;
+	if (name) {
+		if (name[0] == '/')
+			name++;
+		if (ctr_validate_name(name, err) < 0)
+			return -1;
+	}
+
+	_cleanup_json_ json_t *config = NULL, *host = NULL;
+	if (build_config(body, img, id, &config, &host, err) < 0)
+		return -1;
+	json_t *argv = json_array();
+	_cleanup_json_ json_t *argv_guard = argv;
+	if (json_is_array(json_object_get(config, "Entrypoint")))
+		json_array_extend(argv, json_object_get(config, "Entrypoint"));
+	if (json_is_array(json_object_get(config, "Cmd")))
+		json_array_extend(argv, json_object_get(config, "Cmd"));
+	if (json_array_size(argv) == 0)
+		return berth_err(err, BERTH_E_INVALID, "No command specified");
+
+	/* the container directory first: a crash before the record leaves only
+	 * an orphan directory, never a record without its files */
+	_cleanup_free_ char *dir = container_dir(s, id);
+	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", dir);
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (mkdir_p(upper, 0755, err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0) {
+		if (err && !*err)
+			berth_err_sys(err, errno, "creating %s", dir);
+		rm_rf(dir, NULL);
+		return -1;
+	}
+
+	if (insert_record(s, id, name, image, img, argv, config, host, err) < 0) {
+		rm_rf(dir, NULL);
+		return -1;
+	}
 	*id_out = xstrdup(id);
 	return 0;
-fail:
-	if (tx) {
-		store_tx_rollback(s);
-		tx = NULL;
-	}
-	rm_rf(dir, NULL);
-	return -1;
 }

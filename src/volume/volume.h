@@ -50,8 +50,7 @@ void volume_infos_free(volume_info **v, size_t n);
 char **volume_users(berth_store *s, const char *name);
 /* Remove a volume; refused while a container uses it (force: also when it
  * does not exist). */
-int volume_remove(berth_store *s, const char *name, bool force, berth_error **err)
-    __attribute__((warn_unused_result));
+int volume_remove(berth_store *s, const char *name, bool force, berth_error **err);
 /* Remove unused volumes (all: also named ones; else anonymous only, as
  * Docker >= 23). filters: label=… strv. *removed gets the names. */
 int volume_prune(berth_store *s, bool all, char *const *label_filters, char ***removed,
