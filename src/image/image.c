@@ -320,6 +320,14 @@ int image_containers_using(berth_store *s, const char *id, int64_t *total, int64
 	return 0;
 }
 
+void image_containers_count(berth_store *s, const char *id, int64_t *total, int64_t *running)
+{
+	berth_error *e = NULL;
+	if (image_containers_using(s, id, total, running, NULL, &e) < 0)
+		*total = *running = 0;
+	berth_error_free(e);
+}
+
 /* --- listing --- */
 
 void image_summaries_free(image_summary *v, size_t n)
@@ -1056,7 +1064,6 @@ int image_disk_usage(berth_store *s, image_df *out, berth_error **err)
 	memset(out, 0, sizeof(*out));
 	if (image_store_init(s, err) < 0)
 		return -1;
-	_cleanup_image_info_ image_info *unused = NULL;
 	_cleanup_stmt_ sqlite3_stmt *st =
 	    store_prepare(s,
 	                  "SELECT COUNT(*),"

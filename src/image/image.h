@@ -145,8 +145,8 @@ typedef struct image_history_entry {
 	char *comment;
 	char **tags; /* familiar, for the top entry */
 } image_history_entry;
-int image_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
-                  berth_error **err) __attribute__((warn_unused_result));
+int image_get_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
+                      berth_error **err) __attribute__((warn_unused_result));
 void image_history_free(image_history_entry *v, size_t n);
 
 typedef struct image_df {
@@ -155,6 +155,9 @@ typedef struct image_df {
 } image_df;
 int image_disk_usage(berth_store *s, image_df *out, berth_error **err)
     __attribute__((warn_unused_result));
+
+/* Containers using an image (0 without the containers module). */
+void image_containers_count(berth_store *s, const char *id, int64_t *total, int64_t *running);
 
 /* Parse a Docker config "created" time to Unix seconds (0 if unknown). */
 int64_t image_time_unix(const char *rfc3339);

@@ -28,7 +28,7 @@
 
 enum comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
 
-typedef struct decomp {
+struct image_decomp {
 	ingest_read_fn read;
 	void *opaque;
 	enum comp kind;
@@ -38,7 +38,8 @@ typedef struct decomp {
 	z_stream z;
 	bool z_init, z_end;
 	ZSTD_DStream *zs;
-} decomp;
+};
+typedef struct image_decomp decomp;
 
 static int fill_in(decomp *d, berth_error **err)
 {
@@ -157,6 +158,30 @@ static void decomp_free(decomp *d)
 	free(d->in);
 }
 
+image_decomp *image_decomp_new(ingest_read_fn rd, void *opaque, berth_error **err)
+{
+	decomp *d = xcalloc(1, sizeof(*d));
+	if (decomp_init(d, rd, opaque, err) < 0) {
+		decomp_free(d);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+ssize_t image_decomp_read(void *d, void *buf, size_t n, berth_error **err)
+{
+	return decomp_read(d, buf, n, err);
+}
+
+void image_decomp_free(image_decomp *d)
+{
+	if (d == NULL)
+		return;
+	decomp_free(d);
+	free(d);
+}
+
 /* --- ingest --- */
 
 ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err)
@@ -229,6 +254,9 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
 	_cleanup_blob_writer_ blob_writer *w = NULL;
 	if (keep_blob && blob_writer_new(s, &w, err) < 0)
 		return -1;
+	/* layer_apply hashes every byte we send it: the blob's digest */
+	if (w)
+		blob_writer_trust(w);
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return berth_err_sys(err, errno, "socketpair");
@@ -278,6 +306,11 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
 			berth_error_free(job.err);
 		rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
 		return -1;
+	}
+	if (peer_gone) {
+		/* the unpacker stopped reading: its digest does not cover the blob */
+		rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
+		return berth_err(err, BERTH_E_INVALID, "layer data after the end of the archive");
 	}
 	if (expected_diff_id && strcmp(expected_diff_id, job.res.diff_id) != 0) {
 		rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
