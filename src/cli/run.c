@@ -821,6 +821,17 @@ static int attached_session(berth_store *s, ctr_record *r, int sock, bool in, bo
 	return code;
 }
 
+/* run/create/start: 126/127 when the command cannot run, else 125. */
+static int run_fail(berth_error *err)
+{
+	fprintf(stderr, "Error: %s\n", err ? err->msg : "failed");
+	if (err && err->code == BERTH_E_CMD_NOT_FOUND)
+		return EXIT_NOT_FOUND;
+	if (err && err->code == BERTH_E_CANNOT_INVOKE)
+		return EXIT_CANNOT_INVOKE;
+	return EXIT_BERTH_FAILED;
+}
+
 static void write_cidfile(const char *path, const char *id)
 {
 	if (path == NULL)
@@ -866,7 +877,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		if (err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image"))
 			fprintf(stderr, "Unable to find image '%s' locally\n",
 			        json_get_str(body, "Image"));
-		return cli_fail(err);
+		return run_fail(err);
 	}
 	for (size_t i = 0; warnings && warnings[i]; i++)
 		fprintf(stderr, "WARNING: %s\n", warnings[i]);
@@ -877,13 +888,13 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	}
 	_cleanup_ctr_record_ ctr_record *r = NULL;
 	if (container_lookup(s, id, true, &r, &err) < 0)
-		return cli_fail(err);
+		return run_fail(err);
 	if (f.detach) {
 		if (container_start(s, &env, r, NULL, NULL, &err) < 0) {
 			/* --rm: a container that never started is removed too */
 			if (f.rm)
 				container_remove(s, r, true, true, NULL);
-			return cli_fail(err);
+			return run_fail(err);
 		}
 		printf("%s\n", id);
 		return 0;
@@ -906,7 +917,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 			container_remove(s, r, true, true, NULL);
 		else
 			container_set_exit_error(s, r, err);
-		return cli_fail(err);
+		return run_fail(err);
 	}
 	return attached_session(s, r, sock, want_in, f.tty, f.detach_keys, f.sig_proxy, f.rm);
 }
@@ -984,7 +995,7 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
 				    xasprintf("attach stdout,stderr%s", in ? ",stdin" : "");
 				sock = container_monitor_connect(s, r->id, req, &err);
 				if (sock < 0)
-					return cli_fail(err);
+					return run_fail(err);
 				return attached_session(s, r, sock, in, tty, dk, true, false);
 			}
 			ctr_start_opts so = {.attach = true,
@@ -993,7 +1004,7 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
 			                     .attach_stderr = true,
 			                     .cleanup_by_client = true};
 			if (container_start(s, &env, r, &so, &sock, &err) < 0)
-				return cli_fail(err);
+				return run_fail(err);
 			return attached_session(s, r, sock, in, tty, dk, true, rm);
 		}
 		if (!running && container_start(s, &env, r, NULL, NULL, &err) < 0) {

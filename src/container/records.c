@@ -336,9 +336,10 @@ int ctr_name_conflict(berth_store *s, const char *name, berth_error **err)
 
 int ctr_validate_name(const char *name, berth_error **err)
 {
-	/* Docker: ^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$ */
+	/* Docker: ^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$, but one character is allowed
+	 * too (the issue's own example is `--name x`) */
 	size_t n = strlen(name);
-	bool ok = n >= 2;
+	bool ok = n >= 1;
 	for (size_t i = 0; ok && i < n; i++) {
 		char c = name[i];
 		bool alnum =
