@@ -117,6 +117,9 @@ def test_user_workdir_entrypoint_in_container(busybox, tmp_path):
                                                             ["/bin/sh", "-c"])
     out = run_in(b, tmp_path, "uwe", "id -u; pwd")
     assert out == ["65534", "/home/x"]
+    # and in a container run from the image
+    p = b.run("run", "--rm", "--network", "none", "uwe", "id -u; pwd; echo $0")
+    assert p.stdout.decode().split() == ["65534", "/home/x", "/bin/sh"]
 
 
 def test_copy_add_dockerignore(busybox, tmp_path):
