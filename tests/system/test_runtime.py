@@ -437,6 +437,9 @@ def test_invalid_configs_refused(rt, tmp_path, bb_root):
         lambda c: c["process"].update(apparmorProfile="docker-default"),
         lambda c: c["process"].update(cwd="relative"),
         lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}),
+        lambda c: c["linux"].update(netDevices={"lo": {}}),
+        lambda c: c["linux"].update(intelRdt={"closID": "x"}),
+        lambda c: c["process"].update(scheduler={"policy": "SCHED_DEADLINE"}),
         lambda c: c.update(mounts=[{"destination": "/x", "type": "bind",
                                     "source": "/nonexistent-src", "options": ["bind"]}]),
     ]
