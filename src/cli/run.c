@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/clistore.h"
 #include "container/container.h"
+#include "network/network.h"
 #include "runtime/runtime.h"
 
 enum {
@@ -70,6 +71,8 @@ enum {
 	O_ADD_HOST,
 	O_IP,
 	O_ALIAS,
+	O_IP6,
+	O_MAC,
 	O_CIDFILE,
 	O_OOM_ADJ,
 	O_IPC,
@@ -120,11 +123,13 @@ static const struct option run_opts[] = {
     {"init", no_argument, NULL, O_INIT},
     {"interactive", no_argument, NULL, 'i'},
     {"ip", required_argument, NULL, O_IP},
+    {"ip6", required_argument, NULL, O_IP6},
     {"ipc", required_argument, NULL, O_IPC},
     {"label", required_argument, NULL, 'l'},
     {"label-file", required_argument, NULL, O_LABEL_FILE},
     {"log-driver", required_argument, NULL, O_LOG_DRIVER},
     {"log-opt", required_argument, NULL, O_LOG_OPT},
+    {"mac-address", required_argument, NULL, O_MAC},
     {"memory", required_argument, NULL, 'm'},
     {"memory-reservation", required_argument, NULL, O_MEM_RES},
     {"memory-swap", required_argument, NULL, O_MEM_SWAP},
@@ -730,6 +735,8 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 		}
 		case O_IP: json_object_set_new(body, "x-ip", json_string(optarg)); break;
 		case O_ALIAS: arr_add(body, "x-aliases", optarg); break;
+		case O_IP6: json_object_set_new(body, "x-ip6", json_string(optarg)); break;
+		case O_MAC: json_object_set_new(body, "x-mac", json_string(optarg)); break;
 		case O_CIDFILE: f->cidfile = optarg; break;
 		case O_OOM_ADJ:
 			json_object_set_new(host, "OomScoreAdj", json_integer(atoi(optarg)));
@@ -873,6 +880,8 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
+	if (net_create_body_fixup(body, &err) < 0)
+		return cli_fail(err);
 	if (container_create(s, &env, body, &co, &id, &warnings, &err) < 0) {
 		if (err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image"))
 			fprintf(stderr, "Unable to find image '%s' locally\n",

@@ -186,5 +186,9 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
                              berth_error **err);
 /* Called on cleanup, after the container stopped. */
 int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err);
+/* Docker's NetworkSettings (Networks, Ports, IPAddress, ...), or NULL. */
+json_t *container_network_settings(berth_store *s, const char *id);
+/* ps's PORTS column: "127.0.0.1:8080->80/tcp, ..." (caller frees). */
+char *container_network_ports_text(berth_store *s, const char *id);
 
 #endif

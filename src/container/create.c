@@ -354,6 +354,12 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	json_object_set_new(rec, "Args", args);
 	json_object_set(rec, "Config", config);
 	json_object_set(rec, "HostConfig", host);
+	/* the network module reads NetworkingConfig (aliases, --ip) at start */
+	json_t *netcfg = json_object_get(host, "x-NetworkingConfig");
+	if (netcfg) {
+		json_object_set(rec, "NetworkingConfig", netcfg);
+		json_object_del(host, "x-NetworkingConfig");
+	}
 	json_object_set(rec, "Mounts", mounts);
 	json_object_set_new(rec, "Platform", json_string("linux"));
 	json_object_set_new(rec, "Driver", json_string("overlay2"));
@@ -437,6 +443,8 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	_cleanup_json_ json_t *config = NULL, *host = NULL;
 	if (build_config(body, img, id, &config, &host, err) < 0)
 		return -1;
+	if (json_is_object(json_object_get(body, "NetworkingConfig")))
+		json_object_set(host, "x-NetworkingConfig", json_object_get(body, "NetworkingConfig"));
 	json_t *argv = json_array();
 	_cleanup_json_ json_t *argv_guard = argv;
 	if (json_is_array(json_object_get(config, "Entrypoint")))

@@ -134,5 +134,11 @@ json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size)
 	json_t *nets = json_object_get(cfg, "Networks");
 	json_object_set_new(ns, "Networks", nets ? json_incref(nets) : json_object());
 	json_object_set_new(j, "NetworkSettings", ns);
+	json_t *net = container_network_settings(s, r->id);
+	if (net) {
+		json_object_del(net, "SandboxKey");
+		json_object_update(ns, net);
+		json_decref(net);
+	}
 	return j;
 }
