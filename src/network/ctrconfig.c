@@ -281,9 +281,11 @@ int net_ctr_config_apply_docker(const net_ctr_config *c, json_t *body)
 	}
 	if (c->mac)
 		json_object_set_new(body, "MacAddress", json_string(c->mac));
-	if ((c->aliases && c->aliases[0]) || c->ipv4 || c->ipv6) {
+	if ((c->aliases && c->aliases[0]) || c->ipv4 || c->ipv6 || c->mac) {
 		const char *net = c->mode ? c->mode : "bridge";
 		json_t *ep = json_object();
+		if (c->mac)
+			json_object_set_new(ep, "MacAddress", json_string(c->mac));
 		if (c->aliases && c->aliases[0])
 			json_object_set_new(ep, "Aliases", json_from_strv(c->aliases));
 		if (c->ipv4 || c->ipv6)
