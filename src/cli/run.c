@@ -72,6 +72,8 @@ enum {
 	O_ADD_HOST,
 	O_IP,
 	O_ALIAS,
+	O_IP6,
+	O_MAC,
 	O_CIDFILE,
 	O_OOM_ADJ,
 	O_IPC,
@@ -122,11 +124,13 @@ static const struct option run_opts[] = {
     {"init", no_argument, NULL, O_INIT},
     {"interactive", no_argument, NULL, 'i'},
     {"ip", required_argument, NULL, O_IP},
+    {"ip6", required_argument, NULL, O_IP6},
     {"ipc", required_argument, NULL, O_IPC},
     {"label", required_argument, NULL, 'l'},
     {"label-file", required_argument, NULL, O_LABEL_FILE},
     {"log-driver", required_argument, NULL, O_LOG_DRIVER},
     {"log-opt", required_argument, NULL, O_LOG_OPT},
+    {"mac-address", required_argument, NULL, O_MAC},
     {"memory", required_argument, NULL, 'm'},
     {"memory-reservation", required_argument, NULL, O_MEM_RES},
     {"memory-swap", required_argument, NULL, O_MEM_SWAP},
@@ -720,6 +724,8 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 		case O_DNS_OPT:
 		case O_ADD_HOST:
 		case O_IP:
+		case O_IP6:
+		case O_MAC:
 		case O_ALIAS: {
 			const char *flag = c == O_EXPOSE       ? "expose"
 			                   : c == O_DNS        ? "dns"
@@ -727,6 +733,8 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			                   : c == O_DNS_OPT    ? "dns-option"
 			                   : c == O_ADD_HOST   ? "add-host"
 			                   : c == O_IP         ? "ip"
+			                   : c == O_IP6        ? "ip6"
+			                   : c == O_MAC        ? "mac-address"
 			                                       : "network-alias";
 			if (net_ctr_config_flag(&f->net, flag, optarg, err) < 0)
 				return -1;
