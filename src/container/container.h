@@ -127,6 +127,20 @@ int container_relay(int sock, const ctr_relay_opts *o, int *exit_code, bool *det
 /* After an attached run: tell the monitor the client did the cleanup. */
 void container_ack_cleanup(int sock);
 
+/* --- exec --- */
+
+typedef struct ctr_exec_opts {
+	char **argv;
+	char **env; /* KEY=VALUE overrides (KEY alone removes) */
+	const char *user, *workdir;
+	bool tty, privileged;
+	int stdio[3]; /* -1: inherit */
+	const char *console_socket; /* with tty */
+} ctr_exec_opts;
+
+int container_exec(berth_store *s, ctr_record *r, const ctr_exec_opts *o, pid_t *pid,
+                   berth_error **err) __attribute__((warn_unused_result));
+
 /* --- stop / kill / wait / remove --- */
 
 /* Docker's stop: the stop signal, then SIGKILL after timeout seconds
@@ -152,6 +166,22 @@ int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_
  * Docker's (127 not found, 126 cannot invoke, 128 otherwise). */
 void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e);
 
+/* --- filesystem (fs.c) --- */
+
+/* The container's filesystem as a tar stream (docker export). */
+int container_export(berth_store *s, ctr_record *r, int out_fd, berth_error **err);
+/* "A /path", "C /path", "D /path" lines, sorted (docker diff). */
+int container_diff(berth_store *s, ctr_record *r, char ***lines, berth_error **err);
+/* docker cp: host_path "-" is a tar stream on stdout / stdin. */
+int container_cp_from(berth_store *s, ctr_record *r, const char *ctr_path, const char *host_path,
+                      bool archive, berth_error **err);
+int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const char *ctr_path,
+                    bool archive, berth_error **err);
+/* docker update: resources and restart policy; body is an UpdateConfig. */
+int container_update(berth_store *s, ctr_record *r, json_t *update, berth_error **err);
+/* Pids of the container's processes. */
+int container_pids(berth_store *s, ctr_record *r, pid_t **pids, size_t *n, berth_error **err);
+
 /* --- inspect --- */
 
 json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size);
@@ -162,15 +192,18 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 int container_healthcheck_run(berth_store *s, ctr_record *r, berth_error **err)
     __attribute__((warn_unused_result));
 
-/* --- network hook --- */
+/* --- network hooks (nethook.c, served by src/network) --- */
 
 /* Called by start between creating the container (its network namespace
- * exists: /proc/<pid>/ns/net) and starting it. The network module replaces
- * the weak default (which only brings up nothing: loopback is up already in
- * a new namespace from the runtime) with bridge attachment. */
+ * exists: /proc/<pid>/ns/net) and starting it: leases, veths, published
+ * ports, hosts/resolv.conf. Nothing for --network none|host. */
 int container_network_attach(berth_store *s, const char *id, json_t *config, pid_t pid,
                              berth_error **err);
 /* Called on cleanup, after the container stopped. */
 int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err);
+/* Docker's NetworkSettings now; NULL if unknown. */
+json_t *container_network_settings(berth_store *s, const char *id);
+/* ps's PORTS column. */
+char *container_network_ports_text(berth_store *s, const char *id);
 
 #endif

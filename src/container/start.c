@@ -496,9 +496,14 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	int64_t hi = health_interval(r);
 	if (hi > 0)
 		ARGF("--health-interval=%lld", (long long)hi);
+	int tty_in = -1;
 	if (tty) {
 		ARG("--tty");
 		ARGF("--stdout-fd=%d", master);
+		if (open_stdin) {
+			tty_in = dup(master);
+			ARGF("--stdin-fd=%d", tty_in);
+		}
 	} else {
 		if (open_stdin)
 			ARGF("--stdin-fd=%d", in[1]);
@@ -524,7 +529,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0]};
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
@@ -635,29 +640,6 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 		return berth_err(err, code, "%s", buf + off);
 	return berth_err(err, BERTH_E_GENERIC, "starting container %s: the start process died",
 	                 r->id);
-}
-
-/* Default network hooks: the runtime's new network namespace has its
- * loopback up already; the network module overrides these. */
-__attribute__((weak)) int container_network_attach(berth_store *s, const char *id, json_t *config,
-                                                   pid_t pid, berth_error **err)
-{
-	(void)s;
-	(void)id;
-	(void)config;
-	(void)pid;
-	(void)err;
-	return 0;
-}
-
-__attribute__((weak)) int container_network_detach(berth_store *s, const char *id, json_t *config,
-                                                   berth_error **err)
-{
-	(void)s;
-	(void)id;
-	(void)config;
-	(void)err;
-	return 0;
 }
 
 int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record *r,
