@@ -63,23 +63,26 @@ save(os.path.join(work, "ten.tar"),
 EOF
 ls -l "$work"/big.tar "$work"/ten.tar | awk '{print "image archive:", $NF, $5, "bytes"}'
 
-# --- docker-registry ---
-dport=$(free_port)
-mkdir -p "$work/dreg"
-cat >"$work/dreg.yml" <<EOF
+# --- docker-registry: a fresh one per run, so that every push uploads ---
+start_dreg() {
+  local port dir
+  port=$(free_port)
+  dir=$(mktemp -d "$work/dreg.XXXXXX")
+  cat >"$dir.yml" <<EOF
 version: 0.1
 log:
   level: error
 storage:
   filesystem:
-    rootdirectory: $work/dreg
+    rootdirectory: $dir
 http:
-  addr: 127.0.0.1:$dport
+  addr: 127.0.0.1:$port
 EOF
-/usr/bin/docker-registry serve "$work/dreg.yml" >/dev/null 2>&1 &
-pids+=($!)
-REG=127.0.0.1:$dport
-for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+  /usr/bin/docker-registry serve "$dir.yml" >/dev/null 2>&1 &
+  pids+=($!)
+  REG=127.0.0.1:$port
+  for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+}
 
 B="$berth --root $work/broot --runroot $work/brun"
 $B load -i "$work/big.tar" >/dev/null
@@ -96,8 +99,9 @@ measure() { # key command...
   python3 -c "print($e - $s)" >>"$work/t.$key"
 }
 
-for img in big ten; do
-  for r in $(seq "$runs"); do
+for r in $(seq "$runs"); do
+  start_dreg
+  for img in big ten; do
     # berth: push to a new repository, then pull into an empty store
     $B tag bench/$img:latest $REG/berth-$img-$r:latest
     measure berth-push-$img $B push $REG/berth-$img-$r:latest
@@ -123,11 +127,11 @@ done
 
 # --- raw limit: curl + sha256 + tar -x of the big layer as berth pushed it ---
 man=$(curl -fs -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-  http://$REG/v2/berth-big-1/manifests/latest)
+  http://$REG/v2/berth-big-$runs/manifests/latest)
 bigdigest=$(python3 -c 'import json,sys;print(max(json.loads(sys.argv[1])["layers"],key=lambda l:l["size"])["digest"])' "$man")
 for r in $(seq "$runs"); do
   rm -rf "$work/raw"; mkdir "$work/raw"
-  measure raw-pull-big bash -c "curl -fs http://$REG/v2/berth-big-1/blobs/$bigdigest | tee >(sha256sum >/dev/null) | tar -xzf - -C $work/raw"
+  measure raw-pull-big bash -c "curl -fs http://$REG/v2/berth-big-$runs/blobs/$bigdigest | tee >(sha256sum >/dev/null) | tar -xzf - -C $work/raw"
 done
 
 # --- 16 concurrent pulls: berth registry serve vs docker-registry ---
@@ -136,9 +140,9 @@ pids+=($!)
 for _ in $(seq 100); do grep -q Listening "$work/breg.out" 2>/dev/null && break; sleep 0.05; done
 BREG=$(awk '{print $3}' "$work/breg.out")
 skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
-  docker://$REG/skopeo-big-1:latest docker://$BREG/big:latest
+  docker://$REG/skopeo-big-$runs:latest docker://$BREG/big:latest
 skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
-  docker://$REG/skopeo-big-1:latest docker://$REG/big:latest
+  docker://$REG/skopeo-big-$runs:latest docker://$REG/big:latest
 pull16() { # registry
   local reg=$1
   local m blobs
