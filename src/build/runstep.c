@@ -15,6 +15,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "build/builder.h"
+#include "build/spec.h"
 #include "build/step.h"
 
 /* ---- RUN ---- */
@@ -31,100 +32,13 @@ static bool is_proxy_arg(const char *k)
 	return false;
 }
 
-typedef struct mount_req {
-	char *type, *target, *source, *from, *id, *mode, *uid, *gid, *env;
-	bool readonly, required, rw_set;
-} mount_req;
-
-static void mount_req_clear(mount_req *m)
-{
-	free(m->type);
-	free(m->target);
-	free(m->source);
-	free(m->from);
-	free(m->id);
-	free(m->mode);
-	free(m->uid);
-	free(m->gid);
-	free(m->env);
-}
-
-static int parse_mount(sstate *st, const char *spec, mount_req *m, berth_error **err)
-{
-	memset(m, 0, sizeof(*m));
-	_cleanup_strv_ char **kv = str_split(spec, ',');
-	for (char **p = kv; *p; p++) {
-		char *eq = strchr(*p, '=');
-		_cleanup_free_ char *k = xstrndup(*p, eq ? (size_t)(eq - *p) : strlen(*p));
-		_cleanup_free_ char *v = NULL;
-		if (bs_expand(st, eq ? eq + 1 : "", &v, err) < 0)
-			return -1;
-		char **dst = NULL;
-		if (!strcmp(k, "type"))
-			dst = &m->type;
-		else if (!strcmp(k, "target") || !strcmp(k, "dst") || !strcmp(k, "destination"))
-			dst = &m->target;
-		else if (!strcmp(k, "source") || !strcmp(k, "src"))
-			dst = &m->source;
-		else if (!strcmp(k, "from"))
-			dst = &m->from;
-		else if (!strcmp(k, "id"))
-			dst = &m->id;
-		else if (!strcmp(k, "mode"))
-			dst = &m->mode;
-		else if (!strcmp(k, "uid"))
-			dst = &m->uid;
-		else if (!strcmp(k, "gid"))
-			dst = &m->gid;
-		else if (!strcmp(k, "env"))
-			dst = &m->env;
-		else if (!strcmp(k, "ro") || !strcmp(k, "readonly"))
-			m->readonly = !eq || !strcmp(v, "true");
-		else if (!strcmp(k, "rw") || !strcmp(k, "readwrite")) {
-			m->readonly = eq && strcmp(v, "true");
-			m->rw_set = true;
-		} else if (!strcmp(k, "required"))
-			m->required = !eq || !strcmp(v, "true");
-		else if (!strcmp(k, "sharing") || !strcmp(k, "size"))
-			; /* accepted: one builder process shares cache dirs under a lock-free model */
-		else
-			return berth_err(err, BERTH_E_INVALID, "unexpected key '%s' in '%s'", k,
-			                 *p);
-		if (dst) {
-			free(*dst);
-			*dst = steal_ptr(v);
-		}
-	}
-	if (m->type == NULL)
-		m->type = xstrdup("bind");
-	if (strcmp(m->type, "bind") && strcmp(m->type, "cache") && strcmp(m->type, "tmpfs") &&
-	    strcmp(m->type, "secret") && strcmp(m->type, "ssh"))
-		return berth_err(err, BERTH_E_INVALID, "unsupported mount type \"%s\"", m->type);
-	if (!strcmp(m->type, "ssh"))
-		return berth_err(err, BERTH_E_UNSUPPORTED, "--mount=type=ssh is not supported");
-	if (!strcmp(m->type, "secret") && m->target == NULL && m->id == NULL && m->env == NULL)
-		return berth_err(err, BERTH_E_INVALID, "secret mount needs an id or a target");
-	if (strcmp(m->type, "secret") && m->target == NULL)
-		return berth_err(err, BERTH_E_INVALID, "mount type=%s requires a target", m->type);
-	if (!strcmp(m->type, "bind") && !m->rw_set)
-		m->readonly = true;
-	return 0;
-}
-
 /* --secret id=x,src=path | id=x,env=VAR | id=x (env var x or file x) */
 static char *secret_source(builder *b, const char *id, char **tmp, berth_error **err)
 {
 	for (char **s = b->o->secrets; s && *s; s++) {
-		_cleanup_strv_ char **kv = str_split(*s, ',');
-		const char *sid = NULL, *src = NULL, *env = NULL;
-		for (char **p = kv; *p; p++) {
-			if (str_has_prefix(*p, "id="))
-				sid = *p + 3;
-			else if (str_has_prefix(*p, "src=") || str_has_prefix(*p, "source="))
-				src = strchr(*p, '=') + 1;
-			else if (str_has_prefix(*p, "env="))
-				env = *p + 4;
-		}
+		_cleanup_free_ char *sid = NULL, *src = NULL, *env = NULL;
+		if (build_secret_parse(*s, &sid, &src, &env, err) < 0)
+			return NULL;
 		if (!sid || strcmp(sid, id))
 			continue;
 		if (src)
@@ -231,7 +145,7 @@ int bld_run(sstate *st, const df_instr *in, berth_error **err)
 	/* mounts */
 	_cleanup_strv_ char **mspecs = df_flag_all(in, "mount");
 	size_t nm = strv_len(mspecs);
-	mount_req *mr = xcalloc(nm + 1, sizeof(*mr));
+	build_mount_spec *mr = xcalloc(nm + 1, sizeof(*mr));
 	run_mount *rmv = xcalloc(nm + 1, sizeof(*rmv));
 	size_t nrm = 0;
 	roview *views = xcalloc(nm + 1, sizeof(*views));
@@ -246,7 +160,7 @@ int bld_run(sstate *st, const df_instr *in, berth_error **err)
 	sb_init(&extra);
 	sb_printf(&extra, "network=%s", network);
 	for (size_t i = 0; i < nm; i++) {
-		if (parse_mount(st, mspecs[i], &mr[i], err) < 0)
+		if (build_mount_parse(mspecs[i], st->b->df->escape, bld_lookup, st, &mr[i], err) < 0)
 			goto out;
 		sb_printf(&extra, ";mount=%s", mspecs[i]);
 	}
@@ -271,7 +185,7 @@ int bld_run(sstate *st, const df_instr *in, berth_error **err)
 	if (bld_mount(st, &r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < nm; i++) {
-		mount_req *m = &mr[i];
+		build_mount_spec *m = &mr[i];
 		run_mount *rm = &rmv[nrm];
 		_cleanup_free_ char *tj = m->target ? bs_workdir_join(st, m->target) : NULL;
 		if (!strcmp(m->type, "secret")) {
@@ -436,7 +350,7 @@ out:
 	sb_free(&extra);
 	bld_steproot_clear(b, &r);
 	for (size_t i = 0; i < nm; i++) {
-		mount_req_clear(&mr[i]);
+		build_mount_spec_clear(&mr[i]);
 		bld_view_clear(b, &views[i]);
 	}
 	for (size_t i = 0; i < nrm; i++) {
