@@ -160,7 +160,8 @@ int bld_run(sstate *st, const df_instr *in, berth_error **err)
 	sb_init(&extra);
 	sb_printf(&extra, "network=%s", network);
 	for (size_t i = 0; i < nm; i++) {
-		if (build_mount_parse(mspecs[i], st->b->df->escape, bld_lookup, st, &mr[i], err) < 0)
+		if (build_mount_parse(mspecs[i], st->b->df->escape, bld_lookup, st, &mr[i], err) <
+		    0)
 			goto out;
 		sb_printf(&extra, ";mount=%s", mspecs[i]);
 	}

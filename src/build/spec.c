@@ -117,11 +117,15 @@ int build_secret_parse(const char *spec, char **id, char **src, char **env, bert
 		if (eq == NULL)
 			goto bad;
 		_cleanup_free_ char *k = xstrndup(*p, (size_t)(eq - *p));
-		char **dst = !strcmp(k, "id")                              ? id
-		             : !strcmp(k, "src") || !strcmp(k, "source")   ? src
-		             : !strcmp(k, "env")                           ? env
-		             : !strcmp(k, "type")                          ? &type
-		                                                           : NULL;
+		char **dst = NULL;
+		if (!strcmp(k, "id"))
+			dst = id;
+		else if (!strcmp(k, "src") || !strcmp(k, "source"))
+			dst = src;
+		else if (!strcmp(k, "env"))
+			dst = env;
+		else if (!strcmp(k, "type"))
+			dst = &type;
 		if (dst == NULL)
 			goto bad;
 		free(*dst);
@@ -161,9 +165,11 @@ int build_output_parse(const char *spec, char **type, char **dest, berth_error *
 	} else {
 		_cleanup_strv_ char **kv = str_split(spec, ',');
 		for (char **p = kv; *p; p++) {
-			char **dst = str_has_prefix(*p, "type=")   ? type
-			             : str_has_prefix(*p, "dest=") ? dest
-			                                           : NULL;
+			char **dst = NULL;
+			if (str_has_prefix(*p, "type="))
+				dst = type;
+			else if (str_has_prefix(*p, "dest="))
+				dst = dest;
 			if (dst == NULL) {
 				free(*type);
 				free(*dest);
@@ -182,9 +188,9 @@ int build_output_parse(const char *spec, char **type, char **dest, berth_error *
 		free(*dest);
 		*type = *dest = NULL;
 		if (bad_type)
-			return berth_err(err, BERTH_E_UNSUPPORTED,
-			                 "--output \"%s\": only type=local and type=tar are supported",
-			                 spec);
+			return berth_err(
+			    err, BERTH_E_UNSUPPORTED,
+			    "--output \"%s\": only type=local and type=tar are supported", spec);
 		return berth_err(err, BERTH_E_INVALID,
 		                 "invalid --output \"%s\": type and dest are needed", spec);
 	}
