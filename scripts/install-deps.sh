@@ -8,6 +8,7 @@ PKGS=(
   libsqlite3-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev
   libyaml-dev libseccomp-dev libcap-dev libmnl-dev libnftables-dev libnftnl-dev
   libmicrohttpd-dev libzstd-dev zlib1g-dev
+  libcrypt-dev
   # run time helpers and the offline base image
   busybox-static iproute2 nftables ca-certificates
   musl-tools

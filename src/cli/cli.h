@@ -51,5 +51,8 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_container_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_df(cli_ctx *ctx, int argc, char **argv);
 int cmd_system_prune(cli_ctx *ctx, int argc, char **argv);
+/* Hidden commands (layer_debug.c). */
+int cmd_layer_apply_debug(cli_ctx *ctx, int argc, char **argv);
+int cmd_layer_diff_debug(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -57,6 +57,9 @@ struct command {
 
 /* Sorted by name for bsearch. */
 static const struct command commands[] = {
+    /* hidden (names starting with "_" are not listed), for tests and benchmarks */
+    {"__layer-apply", cmd_layer_apply_debug, "Unpack a layer tar into a new directory"},
+    {"__layer-diff", cmd_layer_diff_debug, "Write a directory as a layer tar"},
     {"attach", cmd_attach,
      "Attach local standard input, output, and error streams to a running container"},
     {"build", cmd_build, "Build an image from a Dockerfile"},
@@ -129,7 +132,8 @@ static void usage(FILE *out)
 	    "  -v, --version          Print version information and quit\n\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		if (commands[i].name[0] != '_')
+			fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\nRun 'berth COMMAND --help' for more information on a command.\n");
 }
 

@@ -425,6 +425,27 @@ static void read_v2_ctrls(struct cg_dir *d)
 		d->ctrls = strv_append(d->ctrls, tok);
 }
 
+/* Key of a hierarchy in the per-hierarchy form of cgroup_path(): its
+ * first controller, "" for cgroup2. */
+static const char *hier_key(const struct cg_hier *hi)
+{
+	return hi->v2 ? "" : hi->ctrls[0];
+}
+
+/* "@key=/path;key=/path": the in-hierarchy path for hierarchy hi, or NULL. */
+static char *encoded_lookup(const char *enc, const struct cg_hier *hi)
+{
+	_cleanup_strv_ char **ents = str_split(enc + 1, ';');
+	const char *key = hier_key(hi);
+	for (char **e = ents; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		if (eq && (size_t)(eq - *e) == strlen(key) && strncmp(*e, key, strlen(key)) == 0 &&
+		    eq[1] == '/')
+			return xstrdup(eq + 1);
+	}
+	return NULL;
+}
+
 static int build_handle(const char *cgroups_path, const char *id, cgroup_handle **out,
                         berth_error **err)
 {
@@ -439,37 +460,61 @@ static int build_handle(const char *cgroups_path, const char *id, cgroup_handle 
 		given = xasprintf("/berth/%s", id);
 		cgroups_path = given;
 	}
-	if (clean_path(cgroups_path, &clean, err) < 0)
+	bool encoded = cgroups_path[0] == '@';
+	if (!encoded && clean_path(cgroups_path, &clean, err) < 0)
 		return -1;
-	if (strcmp(clean, "/") == 0)
+	if (!encoded && strcmp(clean, "/") == 0)
 		return berth_err(err, BERTH_E_INVALID,
 		                 "linux.cgroupsPath \"%s\": the root cgroup cannot be used",
 		                 cgroups_path);
-	cgroup_handle *h = xcalloc(1, sizeof(*h));
+	_cleanup_cgroup_ cgroup_handle *h = xcalloc(1, sizeof(*h));
 	h->v2host = l.unified;
+	_cleanup_sb_ strbuf enc = {0};
+	sb_append(&enc, "@");
+	char *main_path = NULL;
+	bool uniform = true;
 	for (size_t i = 0; i < l.n; i++) {
 		if (!hier_selected(&l, &l.h[i]))
 			continue;
-		char *cgpath = NULL, *fs = NULL;
-		resolve_in(&l.h[i], clean, &cgpath, &fs);
+		_cleanup_free_ char *cgpath = NULL, *fs = NULL;
+		if (encoded) {
+			_cleanup_free_ char *raw = encoded_lookup(cgroups_path, &l.h[i]);
+			if (raw == NULL)
+				continue;
+			if (clean_path(raw, &cgpath, err) < 0)
+				return -1;
+			fs = join_path(l.h[i].mountpoint, cgpath);
+		} else {
+			resolve_in(&l.h[i], clean, &cgpath, &fs);
+		}
+		sb_printf(&enc, "%s%s=%s", enc.len > 1 ? ";" : "", hier_key(&l.h[i]), cgpath);
 		h->d = xreallocarray(h->d, h->n + 1, sizeof(*h->d));
 		h->d[h->n++] = (struct cg_dir){
 		    .ctrls = strv_dup(l.h[i].ctrls),
-		    .fs = fs,
+		    .fs = steal_ptr(fs),
 		    .mountpoint = xstrdup(l.h[i].mountpoint),
 		    .dfd = -1,
 		    .v2 = l.h[i].v2,
 		};
-		bool main_dir = h->path == NULL && (l.unified || !l.h[i].v2) &&
-		                (l.h[i].v2 || !str_has_prefix(l.h[i].ctrls[0], "name="));
-		if (main_dir)
-			h->path = cgpath;
-		else
-			free(cgpath);
+		if (main_path == NULL)
+			main_path = xstrdup(cgpath);
+		else if (strcmp(main_path, cgpath) != 0)
+			uniform = false;
 	}
-	if (h->path == NULL)
-		h->path = xstrdup(clean[0] == '/' ? clean : "/");
-	*out = h;
+	if (h->n == 0) {
+		free(main_path);
+		return berth_err(err, BERTH_E_NOTFOUND,
+		                 "cgroup path \"%s\" names no hierarchy here", cgroups_path);
+	}
+	/* One path for all hierarchies reads as itself; otherwise (a
+	 * relative path below differing own cgroups) the per-hierarchy form. */
+	if (uniform) {
+		h->path = main_path;
+	} else {
+		free(main_path);
+		h->path = sb_steal(&enc);
+	}
+	*out = steal_ptr(h);
 	return 0;
 }
 

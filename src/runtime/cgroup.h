@@ -60,8 +60,12 @@ int cgroup_stats_read(cgroup_handle *h, cgroup_stats *st, berth_error **err);
 /* rmdir the cgroup (and any sub-cgroups) in every hierarchy, retrying
  * briefly while exiting processes leave. Missing directories are fine. */
 int cgroup_destroy(cgroup_handle *h, berth_error **err);
-/* The cgroup's path below the hierarchy root: the cgroup2 one on a v2
- * host, the first v1 controller hierarchy's otherwise. */
+/* Where the cgroup is, in a form cgroup_open() finds again from any
+ * process (record it in the container state): the path below the
+ * hierarchy root ("/berth/ID") when it is the same in every hierarchy,
+ * else, for a relative cgroupsPath below differing own cgroups, one path
+ * per hierarchy: "@memory=/a/b;cpu=/b;=/b" (key: first controller, "" for
+ * cgroup2). */
 const char *cgroup_path(const cgroup_handle *h);
 /* True when resources are applied through cgroup v2 (unified host). */
 bool cgroup_is_v2(const cgroup_handle *h);

@@ -103,7 +103,7 @@ int blob_writer_finish(blob_writer *w, const char *expected, char digest[DIGEST_
 	close(w->fd);
 	w->fd = -1;
 	if (staged_name)
-		*staged_name = xstrdup(w->name);
+		*staged_name = steal_ptr(w->name);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "base/cleanup.h"
 #include "base/digest.h"
 #include "base/fs.h"
@@ -140,4 +141,23 @@ TEST(json_helpers)
 	CHECK(json_parse_buf("{", 1, "broken", &e) == NULL);
 	CHECK(e && strstr(e->msg, "broken") != NULL);
 	berth_error_free(e);
+}
+
+TEST(base64_roundtrip)
+{
+	_cleanup_free_ char *a = base64_encode("user:pass", 9);
+	CHECK_STR_EQ(a, "dXNlcjpwYXNz");
+	_cleanup_free_ char *b = base64_encode("ab", 2);
+	CHECK_STR_EQ(b, "YWI=");
+	char *out = NULL;
+	size_t n = 0;
+	CHECK(base64_decode("YWI=", 4, &out, &n) == 0);
+	CHECK_INT_EQ(n, 2);
+	CHECK_STR_EQ(out, "ab");
+	free(out);
+	CHECK(base64_decode("YWI", 3, &out, &n) == 0);
+	CHECK_STR_EQ(out, "ab");
+	free(out);
+	CHECK(base64_decode("Y!I=", 4, &out, &n) < 0);
+	CHECK(base64_decode("Y", 1, &out, &n) < 0);
 }

@@ -13,6 +13,8 @@
 
 #include "base/cleanup.h"
 #include "base/config.h"
+#include "base/fs.h"
+#include "base/str.h"
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "network/addr.h"
@@ -280,4 +282,447 @@ TEST(nft_script_and_apply)
 	CHECK(nft_table_delete("berth_test1", &e) == 0);
 	CHECK(nft_table_exists("other", &e) == 1);
 	berth_error_free(e);
+}
+
+/* --- engine tests: a private "host" namespace, containers are child
+ * processes in namespaces of their own --- */
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "network/net_int.h"
+#include "network/network.h"
+#include "network/portspec.h"
+#include "store/store.h"
+
+/* A process in a new network namespace, waiting to be killed. */
+static pid_t spawn_netns_proc(int *nsfd)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	*nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	return pid;
+}
+
+static void kill_proc(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int open_engine(berth_store **s, berth_config **cfg, net_ctx *nc)
+{
+	const char *tmp = test_tmpdir();
+	_cleanup_free_ char *root = xasprintf("%s/root", tmp);
+	_cleanup_free_ char *run = xasprintf("%s/run", tmp);
+	const char *doc = "{\"bridge\": \"tdef0\", \"default-subnet\": \"10.250.0.0/24\","
+	                  " \"dns\": [\"127.0.0.1:1\"]}";
+	if (berth_config_parse(doc, strlen(doc), "t", cfg, NULL) < 0)
+		return -1;
+	if (store_open(root, run, s, NULL) < 0)
+		return -1;
+	memset(nc, 0, sizeof(*nc));
+	nc->store = *s;
+	nc->cfg = *cfg;
+	return network_init(nc, NULL);
+}
+
+/* In namespace nsfd: is addr configured on ifname? */
+static bool ns_has_addr(int nsfd, const char *ip)
+{
+	nl_sock *nl = NULL;
+	if (nl_open(nsfd, &nl, NULL) < 0)
+		return false;
+	net_addr want, *v = NULL;
+	size_t n = 0;
+	bool found = false;
+	if (net_addr_parse(ip, &want, NULL) == 0 &&
+	    nl_addr_list(nl, want.family, &v, &n, NULL) == 0)
+		for (size_t i = 0; i < n; i++)
+			found |= net_addr_eq(&v[i], &want);
+	free(v);
+	nl_close(nl);
+	return found;
+}
+
+/* Listen on port in namespace nsfd; returns the socket. */
+static int ns_listen(int nsfd, int port)
+{
+	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (setns(nsfd, CLONE_NEWNET) < 0)
+		return -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (r == 0)
+		r = listen(fd, 8);
+	if (setns(self, CLONE_NEWNET) < 0)
+		abort();
+	if (r < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Connect to ip:port from here; on success the listener accepts and we
+ * return the peer address the server saw. */
+static int tcp_roundtrip(const char *ip, int port, int lfd, char peer[NET_ADDR_STRLEN])
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	_cleanup_close_ int a = accept4(lfd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
+	if (a < 0)
+		return -1;
+	inet_ntop(AF_INET, &from.sin_addr, peer, NET_ADDR_STRLEN);
+	return 0;
+}
+
+static void lo_up(void)
+{
+	nl_sock *nl = NULL;
+	if (nl_open(-1, &nl, NULL) == 0) {
+		int lo = nl_link_index(nl, "lo", NULL);
+		nl_link_set_up(nl, lo, NULL);
+		nl_close(nl);
+	}
+}
+
+TEST(network_engine_attach_publish_release)
+{
+	CHECK(private_netns() >= 0);
+	lo_up();
+	berth_store *s = NULL;
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	CHECK(open_engine(&s, &cfg, &nc) == 0);
+	berth_error *e = NULL;
+	net_create_opts o = {.name = "n1", .subnet = "10.250.1.0/24"};
+	network *n1 = NULL;
+	if (network_create(&nc, &o, &n1, &e) < 0) {
+		test_failed(__FILE__, __LINE__, "create: %s", e->msg);
+		return;
+	}
+	/* overlapping subnet refused */
+	net_create_opts o2 = {.name = "n2", .subnet = "10.250.1.128/25"};
+	CHECK(network_create(&nc, &o2, NULL, &e) < 0);
+	CHECK(e && strstr(e->msg, "overlaps"));
+	berth_error_clear(&e);
+
+	int ns1, ns2;
+	pid_t p1 = spawn_netns_proc(&ns1), p2 = spawn_netns_proc(&ns2);
+	CHECK(p1 > 0 && p2 > 0);
+	net_ctr_config c1cfg, c2cfg;
+	net_ctr_config_init(&c1cfg);
+	net_ctr_config_init(&c2cfg);
+	CHECK(net_ctr_config_flag(&c1cfg, "network", "n1", &e) == 1);
+	CHECK(net_ctr_config_flag(&c1cfg, "publish", "127.0.0.1:18080:80", &e) == 1);
+	CHECK(net_ctr_config_flag(&c1cfg, "publish", "80", &e) == 1); /* random host port */
+	CHECK(net_ctr_config_flag(&c1cfg, "network-alias", "web", &e) == 1);
+	CHECK(net_ctr_config_flag(&c2cfg, "network", "n1", &e) == 1);
+	CHECK(net_ctr_config_flag(&c2cfg, "ip", "10.250.1.77", &e) == 1);
+	CHECK(net_ctr_config_flag(&c2cfg, "publish", "127.0.0.1:18080:80", &e) == 1);
+	const char *id1 = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *id2 = "2222222222222222222222222222222222222222222222222222222222222222";
+	net_ctr c1 = {.id = id1, .name = "c1", .cfg = &c1cfg};
+	net_ctr c2 = {.id = id2, .name = "c2", .cfg = &c2cfg};
+	CHECK(network_ctr_create(&nc, &c1, &e) == 0);
+	CHECK(network_ctr_create(&nc, &c2, &e) == 0);
+	const char *etc = test_tmpdir();
+	net_start st1 = {.netns_fd = ns1, .owner = p1, .etc_dir = etc};
+	json_t *set = NULL;
+	if (network_ctr_start(&nc, &c1, &st1, &set, &e) < 0) {
+		test_failed(__FILE__, __LINE__, "start: %s", e->msg);
+		return;
+	}
+	CHECK(ns_has_addr(ns1, "10.250.1.2"));
+	json_t *ep = json_object_get(json_object_get(set, "Networks"), "n1");
+	CHECK_STR_EQ(json_get_str(ep, "IPAddress"), "10.250.1.2");
+	CHECK_STR_EQ(json_get_str(ep, "MacAddress"), "02:42:0a:fa:01:02");
+	json_t *p80 = json_object_get(json_object_get(set, "Ports"), "80/tcp");
+	CHECK(json_array_size(p80) == 2);
+	int random_port = 0;
+	for (size_t i = 0; i < 2; i++) {
+		json_t *b = json_array_get(p80, i);
+		if (!strcmp(json_get_str(b, "HostIp"), "0.0.0.0"))
+			random_port = atoi(json_get_str(b, "HostPort"));
+	}
+	CHECK(random_port >= 1024);
+	json_decref(set);
+	/* hosts and resolv.conf as Docker writes them for a user network */
+	_cleanup_free_ char *hosts = NULL, *resolv = NULL;
+	size_t len;
+	_cleanup_free_ char *hp = xasprintf("%s/hosts", etc),
+	                    *rp = xasprintf("%s/resolv.conf", etc);
+	CHECK(read_file(hp, &hosts, &len, NULL) == 0);
+	CHECK(strstr(hosts, "127.0.0.1\tlocalhost\n"));
+	CHECK(strstr(hosts, "10.250.1.2\t111111111111\n"));
+	CHECK(read_file(rp, &resolv, &len, NULL) == 0);
+	CHECK(strstr(resolv, "nameserver 10.250.1.1\n"));
+
+	/* the same host port for c2: a clear error, nothing left behind */
+	net_start st2 = {.netns_fd = ns2, .owner = p2};
+	CHECK(network_ctr_start(&nc, &c2, &st2, NULL, &e) < 0);
+	CHECK(e && strstr(e->msg, "port is already allocated"));
+	berth_error_clear(&e);
+	CHECK(!ns_has_addr(ns2, "10.250.1.77"));
+	net_ctr_config_clear(&c2cfg);
+	net_ctr_config_init(&c2cfg);
+	CHECK(net_ctr_config_flag(&c2cfg, "network", "n1", &e) == 1);
+	CHECK(network_ctr_start(&nc, &c2, &st2, NULL, &e) == 0);
+	CHECK(ns_has_addr(ns2, "10.250.1.77")); /* the --ip recorded at create */
+
+	/* published port from the host's loopback reaches c1 */
+	int l1 = ns_listen(ns1, 80);
+	CHECK(l1 >= 0);
+	char peer[NET_ADDR_STRLEN];
+	CHECK(tcp_roundtrip("127.0.0.1", 18080, l1, peer) == 0);
+	/* c2 reaches c1 directly on the network, its source kept */
+	{
+		_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		CHECK(setns(ns2, CLONE_NEWNET) == 0);
+		int r = tcp_roundtrip("10.250.1.2", 80, l1, peer);
+		CHECK(setns(self, CLONE_NEWNET) == 0);
+		CHECK(r == 0);
+		CHECK_STR_EQ(peer, "10.250.1.77");
+	}
+	/* and from the host through the gateway address, source kept */
+	CHECK(tcp_roundtrip("10.250.1.1", random_port, l1, peer) == 0);
+	CHECK_STR_EQ(peer, "10.250.1.1");
+	/* the 127.0.0.1 binding is not on the other addresses */
+	CHECK(tcp_roundtrip("10.250.1.1", 18080, l1, peer) < 0);
+
+	/* stop releases the lease, the veth and the rule */
+	char veth[16];
+	net_veth_name(id1, n1->id, veth);
+	nl_sock *nl = NULL;
+	CHECK(nl_open(-1, &nl, &e) == 0);
+	nl_link_info li;
+	CHECK(nl_link_get(nl, veth, &li, &e) == 1);
+	CHECK(network_ctr_stop(&nc, id1, &e) == 0);
+	CHECK(nl_link_get(nl, veth, &li, &e) == 0);
+	CHECK(tcp_roundtrip("127.0.0.1", 18080, l1, peer) < 0);
+	close(l1);
+	set = network_ctr_settings(&nc, id1, &e);
+	CHECK(json_object_size(json_object_get(set, "Ports")) == 0);
+	json_decref(set);
+
+	/* kill -9 of c2's process: the next call reclaims its lease */
+	kill_proc(p2);
+	CHECK(network_reclaim(&nc, &e) == 0);
+	CHECK_INT_EQ(network_count_members(&nc, n1->id, true, &e), 0);
+	/* a network with members cannot be removed; after rm it can */
+	CHECK(network_remove(&nc, "n1", &e) < 0);
+	berth_error_clear(&e);
+	CHECK(network_ctr_remove(&nc, id1, &e) == 0);
+	CHECK(network_ctr_remove(&nc, id2, &e) == 0);
+	CHECK(network_remove(&nc, "n1", &e) == 0);
+	CHECK(nl_link_get(nl, n1->bridge, &li, &e) == 0);
+	_cleanup_free_ char *table = nft_table_name(n1->id);
+	CHECK(nft_table_exists(table, &e) == 0);
+	kill_proc(p1);
+	nl_close(nl);
+	network_free(n1);
+	net_ctr_config_clear(&c1cfg);
+	net_ctr_config_clear(&c2cfg);
+	store_close(s);
+	berth_config_free(cfg);
+	berth_error_free(e);
+}
+
+/* 50 containers started at once get 50 distinct addresses. */
+TEST(network_engine_parallel_ipam)
+{
+	CHECK(private_netns() >= 0);
+	berth_store *s = NULL;
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	CHECK(open_engine(&s, &cfg, &nc) == 0);
+	berth_error *e = NULL;
+	CHECK(network_ensure_default(&nc, &e) == 0);
+	store_close(s);
+	enum { N = 50 };
+	pid_t kids[N], owners[N];
+	int pipes[N][2];
+	for (int i = 0; i < N; i++) {
+		int nsfd;
+		owners[i] = spawn_netns_proc(&nsfd);
+		CHECK(owners[i] > 0);
+		CHECK(pipe(pipes[i]) == 0);
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			berth_store *cs = NULL;
+			net_ctx cnc;
+			berth_config *ccfg = NULL;
+			char rb[1];
+			if (read(pipes[i][0], rb, 1) != 1) /* start together */
+				_exit(3);
+			if (open_engine(&cs, &ccfg, &cnc) < 0)
+				_exit(2);
+			char id[65];
+			snprintf(id, sizeof(id), "%064d", i + 1);
+			char name[16];
+			snprintf(name, sizeof(name), "c%d", i);
+			net_ctr_config cc;
+			net_ctr_config_init(&cc);
+			net_ctr c = {.id = id, .name = name, .cfg = &cc};
+			net_start st = {.netns_fd = nsfd, .owner = owners[i]};
+			berth_error *ce = NULL;
+			if (network_ctr_start(&cnc, &c, &st, NULL, &ce) < 0) {
+				fprintf(stderr, "start %d: %s\n", i, ce->msg);
+				_exit(1);
+			}
+			_exit(0);
+		}
+		close(nsfd);
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(write(pipes[i][1], "g", 1) == 1);
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		int status;
+		waitpid(kids[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	CHECK_INT_EQ(failed, 0);
+	CHECK(open_engine(&s, &cfg, &nc) == 0);
+	sqlite3_stmt *st = NULL;
+	CHECK(sqlite3_prepare_v2(store_db(s),
+	                         "SELECT count(DISTINCT ipv4), count(*) FROM network_endpoints"
+	                         " WHERE ipv4 IS NOT NULL",
+	                         -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	CHECK_INT_EQ(sqlite3_column_int(st, 0), N);
+	CHECK_INT_EQ(sqlite3_column_int(st, 1), N);
+	sqlite3_finalize(st);
+	/* and the kernel agrees: N veths on the bridge */
+	nl_sock *nl = NULL;
+	CHECK(nl_open(-1, &nl, &e) == 0);
+	nl_link_info *links = NULL;
+	size_t nlinks = 0;
+	CHECK(nl_link_list(nl, &links, &nlinks, &e) == 0);
+	int br = nl_link_index(nl, "tdef0", &e);
+	int ports = 0;
+	for (size_t i = 0; i < nlinks; i++)
+		ports += links[i].master == br;
+	free(links);
+	CHECK_INT_EQ(ports, N);
+	for (int i = 0; i < N; i++)
+		kill_proc(owners[i]);
+	/* all owners dead: everything is reclaimed */
+	CHECK(network_reclaim(&nc, &e) == 0);
+	CHECK(nl_link_list(nl, &links, &nlinks, &e) == 0);
+	ports = 0;
+	for (size_t i = 0; i < nlinks; i++)
+		ports += links[i].master == br;
+	free(links);
+	CHECK_INT_EQ(ports, 0);
+	nl_close(nl);
+	store_close(s);
+	berth_config_free(cfg);
+}
+
+TEST(portspec_parse)
+{
+	port_binding *b = NULL;
+	size_t n = 0;
+	CHECK(port_spec_parse("8080:80", &b, &n, NULL) == 0);
+	CHECK(n == 1 && b[0].host_port == 8080 && b[0].ctr_port == 80 && !b[0].host_ip[0] &&
+	      b[0].proto == IPPROTO_TCP);
+	free(b);
+	CHECK(port_spec_parse("127.0.0.1:8080:80/udp", &b, &n, NULL) == 0);
+	CHECK(n == 1 && b[0].proto == IPPROTO_UDP);
+	CHECK_STR_EQ(b[0].host_ip, "127.0.0.1");
+	free(b);
+	CHECK(port_spec_parse("127.0.0.1::80", &b, &n, NULL) == 0);
+	CHECK(n == 1 && b[0].host_port == 0);
+	free(b);
+	CHECK(port_spec_parse("[::1]:8080:80", &b, &n, NULL) == 0);
+	CHECK_STR_EQ(b[0].host_ip, "::1");
+	free(b);
+	CHECK(port_spec_parse("8000-8002:9000-9002", &b, &n, NULL) == 0);
+	CHECK(n == 3 && b[2].host_port == 8002 && b[2].ctr_port == 9002);
+	free(b);
+	CHECK(port_spec_parse("8000-8010:80", &b, &n, NULL) == 0);
+	CHECK(n == 1 && b[0].host_port == 8000 && b[0].host_port_end == 8010);
+	free(b);
+	CHECK(port_spec_parse("80", &b, &n, NULL) == 0);
+	CHECK(n == 1 && b[0].host_port == 0 && b[0].ctr_port == 80);
+	free(b);
+	berth_error *e = NULL;
+	CHECK(port_spec_parse("8000-8002:80-81", &b, &n, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(port_spec_parse("80/sctpx", &b, &n, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(port_spec_parse("1.2.3:80:80", &b, &n, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(port_spec_parse("70000", &b, &n, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(port_spec_parse("a:b:c:d", &b, &n, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(port_spec_parse("", &b, &n, &e) < 0);
+	berth_error_free(e);
+}
+
+TEST(ctr_config_json_roundtrip)
+{
+	net_ctr_config c;
+	net_ctr_config_init(&c);
+	CHECK(net_ctr_config_flag(&c, "publish", "127.0.0.1:8080:80", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "publish", "53/udp", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "expose", "9000-9001", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "add-host", "db:10.0.0.5", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "add-host", "gw:host-gateway", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "add-host", "bad", NULL) < 0);
+	CHECK(net_ctr_config_flag(&c, "dns", "not-ip", NULL) < 0);
+	CHECK(net_ctr_config_flag(&c, "mac-address", "02:42:ac:11:00:09", NULL) == 1);
+	CHECK(net_ctr_config_flag(&c, "volume", "/x", NULL) == 0);
+	json_t *j = net_ctr_config_to_json(&c);
+	json_t *pb = json_object_get(j, "PortBindings");
+	CHECK_STR_EQ(json_get_str(json_array_get(json_object_get(pb, "80/tcp"), 0), "HostIp"),
+	             "127.0.0.1");
+	CHECK_STR_EQ(json_get_str(json_array_get(json_object_get(pb, "80/tcp"), 0), "HostPort"),
+	             "8080");
+	CHECK(json_object_get(json_object_get(j, "ExposedPorts"), "9001/tcp") != NULL);
+	net_ctr_config d;
+	CHECK(net_ctr_config_from_json(j, &d, NULL) == 0);
+	CHECK_INT_EQ(d.nports, 2);
+	CHECK_STR_EQ(d.extra_hosts[1], "gw:host-gateway");
+	CHECK_STR_EQ(d.mac, "02:42:ac:11:00:09");
+	CHECK(strv_len(d.expose) == 2);
+	json_decref(j);
+	net_ctr_config_clear(&c);
+	net_ctr_config_clear(&d);
 }

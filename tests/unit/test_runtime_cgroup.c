@@ -508,6 +508,15 @@ TEST(cgroup_default_path_and_relative_rules)
 	    xasprintf("/sys/fs/cgroup/memory%s/%s", strcmp(own, "/") == 0 ? "" : own, rel);
 	CHECK_STR_EQ(cgroup_controller_dir(h, "memory"), memdir);
 	CHECK(dir_exists(memdir));
+	/* cgroup_path() reopens the same directories, from another cgroup too. */
+	_cleanup_cg_ cgroup_handle *again = NULL;
+	CHECK(cgroup_open(cgroup_path(h), NULL, &again, &e) == 0);
+	CHECK_STR_EQ(cgroup_controller_dir(again, "memory"), memdir);
+	CHECK_STR_EQ(cgroup_controller_dir(again, "cpu"), cgroup_controller_dir(h, "cpu"));
+	CHECK_STR_EQ(cgroup_controller_dir(again, ""), cgroup_controller_dir(h, ""));
+	if (strcmp(own, "/") != 0)
+		CHECK(cgroup_path(h)[0] == '@');
+	cgroup_handle_free(steal_ptr(again));
 	CHECK(cgroup_destroy(h, &e) == 0);
 	cg_guard(&h);
 	CHECK(!dir_exists(memdir));

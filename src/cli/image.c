@@ -1,0 +1,410 @@
+/* berth image (group), import, tag, rmi, image inspect, history, image prune */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "cli/clistore.h"
+#include "cli/format.h"
+#include "image/image.h"
+
+int cmd_image(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		cli_cmd_fn fn;
+	} subs[] = {
+	    /* sorted */
+	    {"history", cmd_history}, {"import", cmd_import}, {"inspect", cmd_image_inspect},
+	    {"load", cmd_load},       {"ls", cmd_images},     {"prune", cmd_image_prune},
+	    {"pull", cmd_pull},       {"push", cmd_push},     {"rm", cmd_rmi},
+	    {"save", cmd_save},       {"tag", cmd_tag},
+	};
+	if (argc < 2 || !strcmp(argv[1], "--help")) {
+		printf("Usage:  berth image COMMAND\n\nManage images\n\nCommands:\n");
+		for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+			printf("  %s\n", subs[i].name);
+		return 0;
+	}
+	const char *sub = !strcmp(argv[1], "list")  ? "ls"
+	                  : !strcmp(argv[1], "rmi") ? "rm"
+	                                            : argv[1];
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		if (!strcmp(sub, subs[i].name)) {
+			optind = 0;
+			return subs[i].fn(ctx, argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "berth: 'image %s' is not a berth command.\nSee 'berth image --help'\n",
+	        argv[1]);
+	return EXIT_BERTH_FAILED;
+}
+
+int cmd_import(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_PLATFORM = 256, OPT_HELP };
+	static const struct option opts[] = {
+	    {"change", required_argument, NULL, 'c'},
+	    {"message", required_argument, NULL, 'm'},
+	    {"platform", required_argument, NULL, OPT_PLATFORM},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	_cleanup_strv_ char **changes = NULL;
+	image_import_opts io = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "+c:m:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': changes = strv_append(changes, optarg); break;
+		case 'm': io.message = optarg; break;
+		case OPT_PLATFORM: io.platform = optarg; break;
+		case OPT_HELP:
+			printf("Usage:  berth import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]\n\n"
+			       "Import the contents from a tarball to create a filesystem image\n");
+			return 0;
+		default: return cli_usage_error("import", "unknown flag");
+		}
+	}
+	int nargs = argc - optind;
+	if (nargs < 1 || nargs > 2)
+		return cli_usage_error("import", "\"import\" requires at least 1 and at most 2 "
+		                                 "arguments.");
+	const char *src = argv[optind];
+	if (str_has_prefix(src, "http://") || str_has_prefix(src, "https://"))
+		return cli_failf(EXIT_BERTH_FAILED, "importing from a URL is not supported");
+	_cleanup_close_ int fd = -1;
+	if (!strcmp(src, "-")) {
+		io.fd = STDIN_FILENO;
+	} else {
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return cli_failf(EXIT_BERTH_FAILED, "open %s: %s", src, strerror(errno));
+		io.fd = fd;
+	}
+	/* Docker's client streams a file as "-", so the comment says so. */
+	io.source = "-";
+	io.changes = changes;
+	io.reference = nargs == 2 ? argv[optind + 1] : NULL;
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_error_ berth_error *err = NULL;
+	char id[DIGEST_STR_LEN + 1];
+	if (image_import(s, &io, id, &err) < 0)
+		return cli_fail(err);
+	printf("%s\n", id);
+	return 0;
+}
+
+int cmd_tag(cli_ctx *ctx, int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("Usage:  berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
+		       "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n");
+		return 0;
+	}
+	if (argc != 3)
+		return cli_usage_error("tag", "\"tag\" requires exactly 2 arguments.");
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_error_ berth_error *err = NULL;
+	if (image_tag(s, argv[1], argv[2], &err) < 0)
+		return cli_fail(err);
+	return 0;
+}
+
+int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_NOPRUNE = 256, OPT_HELP };
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"no-prune", no_argument, NULL, OPT_NOPRUNE},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	image_remove_opts ro = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': ro.force = true; break;
+		case OPT_NOPRUNE: ro.no_prune = true; break;
+		case OPT_HELP:
+			printf("Usage:  berth rmi [OPTIONS] IMAGE [IMAGE...]\n\nRemove one or more "
+			       "images\n\nOptions:\n  -f, --force      Force removal of the image\n"
+			       "      --no-prune   Do not delete untagged parents\n");
+			return 0;
+		default: return cli_usage_error("rmi", "unknown flag");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("rmi", "\"rmi\" requires at least 1 argument.");
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	for (int i = optind; i < argc; i++) {
+		_cleanup_error_ berth_error *err = NULL;
+		_cleanup_strv_ char **report = NULL;
+		if (image_remove(s, argv[i], &ro, &report, &err) < 0) {
+			fprintf(stderr, "Error: %s\n", err->msg);
+			rc = 1;
+			continue;
+		}
+		for (char **l = report; l && *l; l++)
+			printf("%s\n", *l);
+	}
+	fflush(stdout);
+	return rc;
+}
+
+int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_HELP = 256 };
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *format = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': format = optarg; break;
+		case OPT_HELP:
+			printf("Usage:  berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
+			       "Display detailed information on one or more images\n\nOptions:\n"
+			       "  -f, --format string   Format the output using the given Go "
+			       "template\n");
+			return 0;
+		default: return cli_usage_error("image inspect", "unknown flag");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("image inspect",
+		                       "\"inspect\" requires at least 1 argument.");
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_json_ json_t *all = json_array();
+	_cleanup_strv_ char **errors = NULL;
+	for (int i = optind; i < argc; i++) {
+		_cleanup_error_ berth_error *err = NULL;
+		_cleanup_image_info_ image_info *img = NULL;
+		if (image_resolve(s, argv[i], &img, &err) < 0) {
+			errors = strv_append(errors, err->msg);
+			continue;
+		}
+		json_t *o = image_inspect_json(s, img);
+		if (format && *format && strcmp(format, "json") != 0) {
+			_cleanup_free_ char *errmsg = NULL;
+			_cleanup_free_ char *out = cli_template_render(format, o, &errmsg);
+			json_decref(o);
+			if (out == NULL)
+				return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+			printf("%s\n", out);
+			continue;
+		}
+		json_array_append_new(all, o);
+	}
+	if (!format || !*format || !strcmp(format, "json")) {
+		_cleanup_free_ char *out = json_dumps(all, JSON_INDENT(4));
+		printf("%s\n", out ? out : "[]");
+	}
+	fflush(stdout);
+	for (char **e = errors; e && *e; e++)
+		fprintf(stderr, "Error: %s\n", *e);
+	return errors ? 1 : 0;
+}
+
+int cmd_history(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_FORMAT = 256, OPT_NOTRUNC, OPT_HELP };
+	static const struct option opts[] = {
+	    {"human", optional_argument, NULL, 'H'},
+	    {"no-trunc", no_argument, NULL, OPT_NOTRUNC},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	bool human = true, no_trunc = false, quiet = false;
+	const char *format = NULL;
+	/* -H=false is Go's flag syntax: rewrite to --human=false */
+	for (int i = 1; i < argc; i++)
+		if (str_has_prefix(argv[i], "-H="))
+			human = !(!strcmp(argv[i] + 3, "false") || !strcmp(argv[i] + 3, "0")),
+			argv[i] = (char *)"-H";
+	bool human_set_by_eq = false;
+	for (int i = 1; i < argc; i++)
+		if (str_has_prefix(argv[i], "--human="))
+			human_set_by_eq = true;
+	int c;
+	bool h_default = human;
+	while ((c = getopt_long(argc, argv, "+Hq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			if (optarg)
+				human = !(!strcmp(optarg, "false") || !strcmp(optarg, "0"));
+			else
+				human = h_default;
+			break;
+		case 'q': quiet = true; break;
+		case OPT_NOTRUNC: no_trunc = true; break;
+		case OPT_FORMAT: format = optarg; break;
+		case OPT_HELP:
+			printf("Usage:  berth history [OPTIONS] IMAGE\n\nShow the history of an "
+			       "image\n");
+			return 0;
+		default: return cli_usage_error("history", "unknown flag");
+		}
+	}
+	(void)human_set_by_eq;
+	if (argc - optind != 1)
+		return cli_usage_error("history", "\"history\" requires exactly 1 argument.");
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_error_ berth_error *err = NULL;
+	image_history_entry *h = NULL;
+	size_t n = 0;
+	if (image_history(s, argv[optind], &h, &n, &err) < 0)
+		return cli_fail(err);
+	if (quiet) {
+		for (size_t i = 0; i < n; i++) {
+			if (no_trunc)
+				printf("%s\n", h[i].id);
+			else if (str_has_prefix(h[i].id, "sha256:"))
+				printf("%.12s\n", digest_hex(h[i].id));
+			else
+				printf("%s\n", h[i].id);
+		}
+		image_history_free(h, n);
+		return 0;
+	}
+	_cleanup_free_ char *errmsg = NULL;
+	_cleanup_format_ cli_format *f = cli_format_new(
+	    format, "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+	    &errmsg);
+	if (f == NULL) {
+		image_history_free(h, n);
+		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	}
+	for (size_t i = 0; i < n && !errmsg; i++) {
+		_cleanup_free_ char *id = NULL;
+		if (str_has_prefix(h[i].id, "sha256:") && !no_trunc)
+			id = xstrndup(digest_hex(h[i].id), 12);
+		else
+			id = xstrdup(h[i].id);
+		_cleanup_free_ char *since = NULL, *at = NULL, *size = NULL;
+		if (human) {
+			since = cli_since(h[i].created_unix);
+			size = cli_size3(h[i].size);
+		} else {
+			struct timespec ts = {.tv_sec = (time_t)h[i].created_unix};
+			char *t = time_rfc3339nano(&ts);
+			/* Docker prints RFC 3339 without fractions here */
+			char *dot = strchr(t, '.');
+			if (dot) {
+				dot[0] = 'Z';
+				dot[1] = 0;
+			}
+			since = t;
+			size = xasprintf("%lld", (long long)h[i].size);
+		}
+		at = cli_time_str(h[i].created_unix);
+		_cleanup_free_ char *by = xstrdup(h[i].created_by);
+		for (char *p = by; *p; p++)
+			if (*p == '\t')
+				*p = ' ';
+		if (!no_trunc && strlen(by) > 45) {
+			/* Docker's Ellipsis: 44 characters and "…" */
+			_cleanup_free_ char *cut = xstrndup(by, 44);
+			free(by);
+			by = xasprintf("%s…", cut);
+		}
+		_cleanup_json_ json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Comment",
+		                                     h[i].comment, "CreatedAt", at, "CreatedBy", by,
+		                                     "CreatedSince", since, "ID", id, "Size", size);
+		cli_format_row(f, stdout, r, &errmsg);
+	}
+	image_history_free(h, n);
+	if (errmsg)
+		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	static const cli_column cols[] = {
+	    {"ID", "IMAGE"},
+	    {"CreatedSince", "CREATED"},
+	    {"CreatedAt", "CREATED AT"},
+	    {"CreatedBy", "CREATED BY"},
+	    {"Size", "SIZE"},
+	    {"Comment", "COMMENT"},
+	};
+	cli_format_flush(f, stdout, cols, ARRAY_SIZE(cols));
+	return 0;
+}
+
+int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_HELP = 256, OPT_FILTER };
+	static const struct option opts[] = {
+	    {"all", no_argument, NULL, 'a'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"filter", required_argument, NULL, OPT_FILTER},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	bool all = false, force = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "+af", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': all = true; break;
+		case 'f': force = true; break;
+		case OPT_FILTER:
+			return cli_failf(EXIT_BERTH_FAILED, "image prune --filter is not supported "
+			                                    "yet");
+		case OPT_HELP:
+			printf(
+			    "Usage:  berth image prune [OPTIONS]\n\nRemove unused images\n\n"
+			    "Options:\n  -a, --all     Remove all unused images, not just dangling "
+			    "ones\n  -f, --force   Do not prompt for confirmation\n");
+			return 0;
+		default: return cli_usage_error("image prune", "unknown flag");
+		}
+	}
+	if (!force) {
+		printf("%s", all ? "WARNING! This will remove all images without at least one "
+		                   "container associated to them.\n"
+		                 : "WARNING! This will remove all dangling images.\n");
+		printf("Are you sure you want to continue? [y/N] ");
+		fflush(stdout);
+		char line[64] = "";
+		if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
+			return 0;
+	}
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_strv_ char **report = NULL;
+	int64_t reclaimed = 0;
+	if (image_prune(s, all, &report, &reclaimed, &err) < 0)
+		return cli_fail(err);
+	if (report) {
+		printf("Deleted Images:\n");
+		for (char **l = report; *l; l++)
+			printf("%s\n", *l);
+		printf("\n");
+	}
+	_cleanup_free_ char *sz = human_size((double)reclaimed);
+	printf("Total reclaimed space: %s\n", sz);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/* Internals shared by the image operation files (not used outside
+ * src/image). */
+#ifndef BERTH_IMAGE_IMAGE_INT_H
+#define BERTH_IMAGE_IMAGE_INT_H
+
+#include <sys/types.h>
+
+#include "image/image.h"
+
+/* One layer of an image about to be committed. */
+typedef struct image_layer_in {
+	char diff_id[DIGEST_STR_LEN + 1];
+	char chain_id[DIGEST_STR_LEN + 1];
+	char parent[DIGEST_STR_LEN + 1]; /* parent chain, "" for the base */
+	int64_t size;
+	char *staged_dir; /* in staging, or NULL when the layer is already stored */
+	char *staged_blob; /* the uncompressed tar in staging, or NULL */
+} image_layer_in;
+
+/* Under the store lock, in one transaction: move staged blobs and layers
+ * into place, store the config blob, insert the image (if new) with its
+ * layer references, and point tags (full names) at it. Fails with
+ * BERTH_E_NOTFOUND when a layer is neither staged nor stored (it was
+ * removed concurrently; stage it and try again). *replaced gets the IDs of
+ * images that lost a tag to this one and are now untagged. */
+int image_commit(berth_store *s, const char *config, size_t config_len, const char *id,
+                 image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
+                 berth_error **err) __attribute__((warn_unused_result));
+
+/* Load one image's record by exact ID (NOTFOUND when absent). */
+int image_get(berth_store *s, const char *id, image_info **out, berth_error **err)
+    __attribute__((warn_unused_result));
+
+/* Containers using image id (0 when the containers module is absent);
+ * *running gets those running, *first one container ID (caller frees). */
+int image_containers_using(berth_store *s, const char *id, int64_t *total, int64_t *running,
+                           char **first, berth_error **err);
+
+/* Seconds since the epoch from an RFC 3339 time. */
+int64_t image_time_unix(const char *rfc3339);
+
+/* A byte source: read up to n bytes into buf; 0 at the end. */
+typedef ssize_t (*ingest_read_fn)(void *opaque, void *buf, size_t n, berth_error **err);
+/* ingest_read_fn over an int fd (opaque points at the int). */
+ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err);
+
+/* Read a layer (tar, tar+gzip, tar+zstd) from rd in one pass: unpack it into
+ * a new staged layer directory (layer_apply in a second thread) and, when
+ * keep_blob, write the uncompressed tar to a staged blob. Fills diff_id,
+ * size, staged_dir, staged_blob of out (chain/parent are the caller's).
+ * Fails with BERTH_E_CORRUPT when expected_diff_id is given and differs. */
+int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
+                       const char *expected_diff_id, image_layer_in *out, berth_error **err)
+    __attribute__((warn_unused_result));
+/* Remove what is still staged for l and free its names. */
+void image_layer_in_clear(berth_store *s, image_layer_in *l);
+
+/* A container config object with Docker's keys and order (new object;
+ * c may be NULL). */
+json_t *image_canonical_config(json_t *c);
+
+#endif
