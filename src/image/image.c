@@ -1056,7 +1056,6 @@ int image_disk_usage(berth_store *s, image_df *out, berth_error **err)
 	memset(out, 0, sizeof(*out));
 	if (image_store_init(s, err) < 0)
 		return -1;
-	_cleanup_image_info_ image_info *unused = NULL;
 	_cleanup_stmt_ sqlite3_stmt *st =
 	    store_prepare(s,
 	                  "SELECT COUNT(*),"
