@@ -3,8 +3,13 @@
 Every test gets fresh --root/--runroot directories, so tests run in parallel
 and never touch the host's real state. Tests that need root fail (not skip)
 when they cannot have it."""
+import ipaddress
+import json
 import os
+import random
+import secrets
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 
@@ -27,12 +32,16 @@ def require_root():
 class Berth:
     """Runs the real berth binary against a private root."""
 
-    def __init__(self, root, runroot):
+    def __init__(self, root, runroot, config=None):
         self.root = root
         self.runroot = runroot
+        self.config = config
 
     def cmd(self, *args):
-        return [BERTH, "--root", self.root, "--runroot", self.runroot] + [str(a) for a in args]
+        c = [BERTH, "--root", self.root, "--runroot", self.runroot]
+        if self.config:
+            c += ["--config", self.config]
+        return c + [str(a) for a in args]
 
     def run(self, *args, check=True, input=None, timeout=120, env=None):
         p = subprocess.run(self.cmd(*args), input=input, capture_output=True,
@@ -46,12 +55,68 @@ class Berth:
         return self.run(*args, **kw).stdout.decode()
 
 
+def _host_routes():
+    p = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                       text=True)
+    nets = []
+    for line in p.stdout.splitlines():
+        dst = line.split()[0] if line.split() else ""
+        if dst in ("default", "local", "broadcast", "unreachable", "prohibit", "blackhole"):
+            dst = line.split()[1] if dst != "default" and len(line.split()) > 1 else ""
+        if not dst:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(dst, strict=False))
+        except ValueError:
+            pass
+    return nets
+
+
+def free_test_subnet():
+    """A random 10.2xx.y.0/24 that no host route overlaps (for tests)."""
+    routes = _host_routes()
+    for _ in range(200):
+        n = ipaddress.ip_network("10.%d.%d.0/24" % (random.randint(200, 254),
+                                                    random.randint(0, 255)))
+        if not any(n.overlaps(r) for r in routes):
+            return str(n)
+    raise RuntimeError("no free test subnet")
+
+
+def unique_bridge():
+    return "bt%s" % secrets.token_hex(5)
+
+
+def cleanup_networks(root):
+    """Remove the bridges and nftables tables of a test root's networks."""
+    db = os.path.join(root, "berth.db")
+    if not os.path.exists(db):
+        return
+    try:
+        con = sqlite3.connect(db, timeout=10)
+        rows = con.execute("SELECT id, bridge FROM networks").fetchall()
+        con.close()
+    except sqlite3.Error:
+        return
+    for nid, bridge in rows:
+        subprocess.run(["nft", "delete", "table", "inet", "berth_" + nid[:12]],
+                       capture_output=True)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
 @pytest.fixture
 def berth(tmp_path):
+    """A private root; its default network gets a bridge name and subnet of
+    its own (in a config file), so parallel tests never share one."""
     root = tmp_path / "root"
     runroot = tmp_path / "run"
-    b = Berth(str(root), str(runroot))
+    config = tmp_path / "berth.json"
+    config.write_text(json.dumps({"bridge": unique_bridge(),
+                                  "default-subnet": free_test_subnet(),
+                                  "dns": ["127.0.0.1:1"]}))
+    b = Berth(str(root), str(runroot), str(config))
     yield b
+    cleanup_networks(str(root))
 
 
 @pytest.fixture(scope="session")

@@ -92,11 +92,9 @@ int berth_config_load(const char *path, berth_config **out, berth_error **err)
 			*out = c;
 			return 0;
 		}
-		if (err && *err == NULL)
-			*err = e;
-		else
-			berth_error_free(e);
-		return berth_err_prefix(err, "reading the configuration file");
+		berth_err(err, BERTH_E_INVALID, "reading the configuration file: %s", e->msg);
+		berth_error_free(e);
+		return -1;
 	}
 	if (berth_config_parse(data, len, p, out, err) < 0)
 		return -1;

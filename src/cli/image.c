@@ -276,7 +276,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	_cleanup_error_ berth_error *err = NULL;
 	image_history_entry *h = NULL;
 	size_t n = 0;
-	if (image_history(s, argv[optind], &h, &n, &err) < 0)
+	if (image_get_history(s, argv[optind], &h, &n, &err) < 0)
 		return cli_fail(err);
 	if (quiet) {
 		for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "network/dns.h"
 #include "network/network.h"
 #include "store/store.h"
@@ -168,41 +169,6 @@ static json_t *ls_row(const network *n)
 	return row;
 }
 
-/* A small template: {{.Field}} and {{json .}}, with \t and \n. */
-static void render(const char *tmpl, json_t *row, strbuf *out)
-{
-	const char *p = tmpl;
-	while (*p) {
-		if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n')) {
-			sb_appendc(out, p[1] == 't' ? '\t' : '\n');
-			p += 2;
-			continue;
-		}
-		if (p[0] == '{' && p[1] == '{') {
-			const char *end = strstr(p, "}}");
-			if (end) {
-				_cleanup_free_ char *expr = xstrndup(p + 2, (size_t)(end - p - 2));
-				char *e = expr;
-				while (*e == ' ')
-					e++;
-				size_t l = strlen(e);
-				while (l && e[l - 1] == ' ')
-					e[--l] = 0;
-				if (!strcmp(e, "json .")) {
-					_cleanup_free_ char *js = json_dump_compact(row);
-					sb_append(out, js);
-				} else if (e[0] == '.') {
-					const char *s = json_get_str(row, e + 1);
-					sb_append(out, s ? s : "<no value>");
-				}
-				p = end + 2;
-				continue;
-			}
-		}
-		sb_appendc(out, *p++);
-	}
-}
-
 static bool filter_match(const network *n, char **filters)
 {
 	for (char **f = filters; f && *f; f++) {
@@ -282,58 +248,39 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
 		net_cli_close(&nc);
 		return cli_fail(err);
 	}
-	/* Docker's order: bridge, host, none, then by name; we list ours,
-	 * plus host and none as Docker does. */
-	strbuf out;
-	sb_init(&out);
-	bool table = format == NULL || str_has_prefix(format, "table");
-	const char *tmpl = format ? (str_has_prefix(format, "table") ? format + 5 : format) : "";
-	while (*tmpl == ' ')
-		tmpl++;
-	if (quiet) {
-		for (size_t i = 0; i < n; i++)
-			if (filter_match(v[i], filters)) {
-				if (notrunc)
-					sb_printf(&out, "%s\n", v[i]->id);
-				else
-					sb_printf(&out, "%.12s\n", v[i]->id);
-			}
-	} else if (format && strcmp(format, "table") != 0 && !(table && !*tmpl)) {
-		if (!strcmp(format, "json"))
-			tmpl = "{{json .}}";
-		if (table) {
-			_cleanup_json_ json_t *hdr = json_pack(
-			    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", "NETWORK ID", "Name", "NAME",
-			    "Driver", "DRIVER", "Scope", "SCOPE", "IPv6", "IPV6", "Internal",
-			    "INTERNAL", "Labels", "LABELS", "CreatedAt", "CREATED AT");
-			render(tmpl, hdr, &out);
-			sb_appendc(&out, '\n');
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (!filter_match(v[i], filters))
-				continue;
-			_cleanup_json_ json_t *row = ls_row(v[i]);
-			if (notrunc)
-				json_object_set_new(row, "ID", json_string(v[i]->id));
-			render(tmpl, row, &out);
-			sb_appendc(&out, '\n');
-		}
-	} else {
-		sb_printf(&out, "%-15s%-20s%-10s%s\n", "NETWORK ID", "NAME", "DRIVER", "SCOPE");
-		for (size_t i = 0; i < n; i++) {
-			if (!filter_match(v[i], filters))
-				continue;
-			_cleanup_free_ char *id =
-			    notrunc ? xstrdup(v[i]->id) : xasprintf("%.12s", v[i]->id);
-			sb_printf(&out, "%-15s%-20s%-10s%s\n", id, v[i]->name, v[i]->driver,
-			          "local");
+	char *errmsg = NULL;
+	_cleanup_format_ cli_format *f =
+	    cli_format_new(quiet ? "{{.ID}}" : format,
+	                   "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", &errmsg);
+	if (f == NULL) {
+		network_list_free(v, n);
+		net_cli_close(&nc);
+		rc = cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+		free(errmsg);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!filter_match(v[i], filters))
+			continue;
+		_cleanup_json_ json_t *row = ls_row(v[i]);
+		if (notrunc)
+			json_object_set_new(row, "ID", json_string(v[i]->id));
+		if (cli_format_row(f, stdout, row, &errmsg) < 0) {
+			rc = cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+			free(errmsg);
+			break;
 		}
 	}
-	fputs(out.buf ? out.buf : "", stdout);
-	sb_free(&out);
+	static const cli_column cols[] = {
+	    {"ID", "NETWORK ID"}, {"Name", "NAME"},
+	    {"Driver", "DRIVER"}, {"Scope", "SCOPE"},
+	    {"IPv6", "IPV6"},     {"Internal", "INTERNAL"},
+	    {"Labels", "LABELS"}, {"CreatedAt", "CREATED AT"},
+	};
+	cli_format_flush(f, stdout, cols, ARRAY_SIZE(cols));
 	network_list_free(v, n);
 	net_cli_close(&nc);
-	return 0;
+	return rc;
 }
 
 static int net_inspect(cli_ctx *ctx, int argc, char **argv)
@@ -384,61 +331,17 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 		size_t i;
 		json_t *j;
 		json_array_foreach (arr, i, j) {
-			strbuf out;
-			sb_init(&out);
-			if (!strcmp(format, "json")) {
-				_cleanup_free_ char *s = json_dump_compact(j);
-				sb_append(&out, s);
-			} else {
-				/* {{.Field}} of the top level; {{json .X}} dumps X */
-				const char *p = format;
-				while (*p) {
-					const char *b = strstr(p, "{{");
-					if (b == NULL) {
-						sb_append(&out, p);
-						break;
-					}
-					sb_appendn(&out, p, (size_t)(b - p));
-					const char *e = strstr(b, "}}");
-					if (e == NULL) {
-						sb_append(&out, b);
-						break;
-					}
-					_cleanup_free_ char *expr =
-					    xstrndup(b + 2, (size_t)(e - b - 2));
-					char *x = expr;
-					while (*x == ' ')
-						x++;
-					size_t l = strlen(x);
-					while (l && x[l - 1] == ' ')
-						x[--l] = 0;
-					bool js = str_has_prefix(x, "json ");
-					if (js)
-						x += 5;
-					json_t *v = j;
-					if (strcmp(x, ".") != 0) {
-						_cleanup_strv_ char **parts = str_split(x + 1, '.');
-						for (char **pp = parts; pp && *pp && v; pp++)
-							v = json_object_get(v, *pp);
-					}
-					if (v == NULL)
-						sb_append(&out, "<no value>");
-					else if (js || !json_is_string(v)) {
-						if (json_is_string(v) && !js) {
-							sb_append(&out, json_string_value(v));
-						} else {
-							_cleanup_free_ char *s =
-							    json_dump_compact(v);
-							sb_append(&out, s);
-						}
-					} else {
-						sb_append(&out, json_string_value(v));
-					}
-					p = e + 2;
-				}
+			char *errmsg = NULL;
+			_cleanup_free_ char *out = !strcmp(format, "json")
+			                               ? json_dump_compact(j)
+			                               : cli_template_render(format, j, &errmsg);
+			if (out == NULL) {
+				rc = cli_failf(EXIT_BERTH_FAILED, "%s",
+				               errmsg ? errmsg : "template");
+				free(errmsg);
+				break;
 			}
-			printf("%s\n", out.buf ? out.buf : "");
-			sb_free(&out);
+			printf("%s\n", out);
 		}
 	} else {
 		_cleanup_free_ char *s = json_dump_pretty(arr);

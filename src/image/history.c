@@ -21,8 +21,8 @@ void image_history_free(image_history_entry *v, size_t n)
 	free(v);
 }
 
-int image_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
-                  berth_error **err)
+int image_get_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
+                      berth_error **err)
 {
 	*out = NULL;
 	*n = 0;

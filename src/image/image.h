@@ -145,8 +145,8 @@ typedef struct image_history_entry {
 	char *comment;
 	char **tags; /* familiar, for the top entry */
 } image_history_entry;
-int image_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
-                  berth_error **err) __attribute__((warn_unused_result));
+int image_get_history(berth_store *s, const char *name, image_history_entry **out, size_t *n,
+                      berth_error **err) __attribute__((warn_unused_result));
 void image_history_free(image_history_entry *v, size_t n);
 
 typedef struct image_df {

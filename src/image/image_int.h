@@ -52,11 +52,39 @@ ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err);
 int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
                        const char *expected_diff_id, image_layer_in *out, berth_error **err)
     __attribute__((warn_unused_result));
+/* A reader giving the uncompressed bytes of rd (gzip, zstd or plain,
+ * detected by magic). image_decomp_read is an ingest_read_fn. */
+typedef struct image_decomp image_decomp;
+image_decomp *image_decomp_new(ingest_read_fn rd, void *opaque, berth_error **err);
+ssize_t image_decomp_read(void *d, void *buf, size_t n, berth_error **err);
+void image_decomp_free(image_decomp *d);
+
 /* Remove what is still staged for l and free its names. */
 void image_layer_in_clear(berth_store *s, image_layer_in *l);
 
 /* A container config object with Docker's keys and order (new object;
  * c may be NULL). */
 json_t *image_canonical_config(json_t *c);
+
+/* --- save --- */
+
+typedef struct image_save_item {
+	image_info *img;
+	char **tags; /* full names to record for it */
+} image_save_item;
+int image_save_collect(berth_store *s, char *const *names, image_save_item **out, size_t *n,
+                       berth_error **err);
+void image_save_items_free(image_save_item *v, size_t n);
+int image_save_oci(berth_store *s, image_save_item *items, size_t n, int fd, berth_error **err);
+
+/* Tar output helpers (Go archive/tar headers via image/tar.h). */
+int image_tar_dir(int fd, const char *name, int64_t mtime, berth_error **err);
+int image_tar_file(int fd, const char *name, const void *data, size_t len, int64_t mtime,
+                   berth_error **err);
+int image_tar_symlink(int fd, const char *name, const char *target, int64_t mtime,
+                      berth_error **err);
+int image_tar_blob(int fd, berth_store *s, const char *name, const char *digest, int64_t mtime,
+                   berth_error **err);
+int image_tar_end(int fd, berth_error **err);
 
 #endif

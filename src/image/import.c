@@ -28,7 +28,7 @@
 
 enum comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
 
-typedef struct decomp {
+struct image_decomp {
 	ingest_read_fn read;
 	void *opaque;
 	enum comp kind;
@@ -38,7 +38,8 @@ typedef struct decomp {
 	z_stream z;
 	bool z_init, z_end;
 	ZSTD_DStream *zs;
-} decomp;
+};
+typedef struct image_decomp decomp;
 
 static int fill_in(decomp *d, berth_error **err)
 {
@@ -155,6 +156,30 @@ static void decomp_free(decomp *d)
 	if (d->zs)
 		ZSTD_freeDStream(d->zs);
 	free(d->in);
+}
+
+image_decomp *image_decomp_new(ingest_read_fn rd, void *opaque, berth_error **err)
+{
+	decomp *d = xcalloc(1, sizeof(*d));
+	if (decomp_init(d, rd, opaque, err) < 0) {
+		decomp_free(d);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+ssize_t image_decomp_read(void *d, void *buf, size_t n, berth_error **err)
+{
+	return decomp_read(d, buf, n, err);
+}
+
+void image_decomp_free(image_decomp *d)
+{
+	if (d == NULL)
+		return;
+	decomp_free(d);
+	free(d);
 }
 
 /* --- ingest --- */

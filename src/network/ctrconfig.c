@@ -235,3 +235,110 @@ int net_ctr_config_from_json(const json_t *j, net_ctr_config *c, berth_error **e
 	}
 	return 0;
 }
+
+/* --- Docker's ContainerCreate shape --- */
+
+static void set_strv_key(json_t *o, const char *key, char **v)
+{
+	if (v && v[0])
+		json_object_set_new(o, key, json_from_strv(v));
+}
+
+int net_ctr_config_apply_docker(const net_ctr_config *c, json_t *body)
+{
+	json_t *h = json_object_get(body, "HostConfig");
+	if (!json_is_object(h)) {
+		h = json_object();
+		json_object_set_new(body, "HostConfig", h);
+	}
+	_cleanup_json_ json_t *flat = net_ctr_config_to_json(c);
+	if (c->mode)
+		json_object_set_new(h, "NetworkMode", json_string(c->mode));
+	json_object_set(h, "PortBindings", json_object_get(flat, "PortBindings"));
+	json_object_set_new(h, "PublishAllPorts", json_boolean(c->publish_all));
+	set_strv_key(h, "Dns", c->dns);
+	set_strv_key(h, "DnsSearch", c->dns_search);
+	set_strv_key(h, "DnsOptions", c->dns_options);
+	set_strv_key(h, "ExtraHosts", c->extra_hosts);
+	if (c->expose && c->expose[0]) {
+		json_t *ex = json_object_get(body, "ExposedPorts");
+		if (!json_is_object(ex)) {
+			ex = json_object();
+			json_object_set_new(body, "ExposedPorts", ex);
+		}
+		json_object_update(ex, json_object_get(flat, "ExposedPorts"));
+	}
+	/* -p implies EXPOSE, as in Docker */
+	for (size_t i = 0; i < c->nports; i++) {
+		json_t *ex = json_object_get(body, "ExposedPorts");
+		if (!json_is_object(ex)) {
+			ex = json_object();
+			json_object_set_new(body, "ExposedPorts", ex);
+		}
+		_cleanup_free_ char *k =
+		    xasprintf("%u/%s", c->ports[i].ctr_port, port_proto_name(c->ports[i].proto));
+		json_object_set_new(ex, k, json_object());
+	}
+	if (c->mac)
+		json_object_set_new(body, "MacAddress", json_string(c->mac));
+	if ((c->aliases && c->aliases[0]) || c->ipv4 || c->ipv6) {
+		const char *net = c->mode ? c->mode : "bridge";
+		json_t *ep = json_object();
+		if (c->aliases && c->aliases[0])
+			json_object_set_new(ep, "Aliases", json_from_strv(c->aliases));
+		if (c->ipv4 || c->ipv6)
+			json_object_set_new(ep, "IPAMConfig",
+			                    json_pack("{s:s,s:s}", "IPv4Address",
+			                              c->ipv4 ? c->ipv4 : "", "IPv6Address",
+			                              c->ipv6 ? c->ipv6 : ""));
+		json_object_set_new(body, "NetworkingConfig",
+		                    json_pack("{s:{s:o}}", "EndpointsConfig", net, ep));
+	}
+	return 0;
+}
+
+int net_ctr_config_from_docker(const json_t *record, net_ctr_config *c, berth_error **err)
+{
+	net_ctr_config_init(c);
+	const json_t *h = json_object_get(record, "HostConfig");
+	const json_t *cf = json_object_get(record, "Config");
+	_cleanup_json_ json_t *flat = json_object();
+	const char *keys[] = {"NetworkMode", "PortBindings", "PublishAllPorts", "Dns",
+	                      "DnsSearch",   "DnsOptions",   "ExtraHosts"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(h, keys[i]);
+		if (v)
+			json_object_set(flat, keys[i], v);
+	}
+	if (json_object_get(cf, "ExposedPorts"))
+		json_object_set(flat, "ExposedPorts", json_object_get(cf, "ExposedPorts"));
+	const char *mac = json_get_str(cf, "MacAddress");
+	if (mac == NULL)
+		mac = json_get_str(record, "MacAddress");
+	if (mac)
+		json_object_set_new(flat, "MacAddress", json_string(mac));
+	const char *mode = json_get_str(h, "NetworkMode");
+	json_t *eps =
+	    json_object_get(json_object_get(record, "NetworkingConfig"), "EndpointsConfig");
+	json_t *ep = json_object_get(eps, mode && *mode ? mode : "bridge");
+	if (ep == NULL && json_object_size(eps) == 1) {
+		void *it = json_object_iter(eps);
+		ep = json_object_iter_value(it);
+	}
+	if (ep) {
+		if (json_object_get(ep, "Aliases"))
+			json_object_set(flat, "Aliases", json_object_get(ep, "Aliases"));
+		json_t *ipam = json_object_get(ep, "IPAMConfig");
+		if (json_get_str(ipam, "IPv4Address"))
+			json_object_set(flat, "IPv4Address", json_object_get(ipam, "IPv4Address"));
+		if (json_get_str(ipam, "IPv6Address"))
+			json_object_set(flat, "IPv6Address", json_object_get(ipam, "IPv6Address"));
+	}
+	if (net_ctr_config_from_json(flat, c, err) < 0)
+		return -1;
+	if (c->mode && !strcmp(c->mode, "default")) {
+		free(c->mode);
+		c->mode = xstrdup("bridge");
+	}
+	return 0;
+}

@@ -1050,6 +1050,25 @@ int network_reclaim(net_ctx *nc, berth_error **err)
 	for (char **d = dead; d && *d && r == 0; d++)
 		r = network_ctr_stop(nc, *d, err);
 	strv_free(dead);
+	if (r < 0)
+		return -1;
+	/* members whose container record is gone (removed, or a crash in
+	 * the middle of a removal) */
+	if (!store_table_exists(nc->store, "containers"))
+		return 0;
+	_cleanup_stmt_ sqlite3_stmt *gone =
+	    store_prepare(nc->store,
+	                  "SELECT DISTINCT container_id FROM network_endpoints"
+	                  " WHERE container_id NOT IN (SELECT id FROM containers)",
+	                  err);
+	if (gone == NULL)
+		return -1;
+	char **orphans = NULL;
+	while (sqlite3_step(gone) == SQLITE_ROW)
+		orphans = strv_append(orphans, (const char *)sqlite3_column_text(gone, 0));
+	for (char **d = orphans; d && *d && r == 0; d++)
+		r = network_ctr_remove(nc, *d, err);
+	strv_free(orphans);
 	return r;
 }
 

@@ -131,6 +131,14 @@ int net_ctr_config_add_exposed(net_ctr_config *c, const json_t *exposed, berth_e
  * "ExposedPorts"}. */
 json_t *net_ctr_config_to_json(const net_ctr_config *c);
 int net_ctr_config_from_json(const json_t *j, net_ctr_config *c, berth_error **err);
+/* Write the config into Docker's ContainerCreate body: HostConfig's
+ * NetworkMode, PortBindings, PublishAllPorts, Dns, DnsSearch, DnsOptions,
+ * ExtraHosts; ExposedPorts (also for each -p), MacAddress, and
+ * NetworkingConfig.EndpointsConfig (aliases, --ip, --ip6). */
+int net_ctr_config_apply_docker(const net_ctr_config *c, json_t *body);
+/* Read it back from a container record {"Config", "HostConfig",
+ * "NetworkingConfig"} (or a ContainerCreate body with HostConfig). */
+int net_ctr_config_from_docker(const json_t *record, net_ctr_config *c, berth_error **err);
 
 typedef struct net_ctr {
 	const char *id;

@@ -726,3 +726,164 @@ TEST(ctr_config_json_roundtrip)
 	net_ctr_config_clear(&c);
 	net_ctr_config_clear(&d);
 }
+
+#include "network/dns.h"
+
+/* Ask the DNS server at server:53 for name/type; returns the rcode and
+ * fills the first answer's address. */
+static int dns_ask(const char *server, const char *name, int type, net_addr *ans, int *nans)
+{
+	uint8_t q[512] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+	size_t off = 12;
+	const char *p = name;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		q[off++] = (uint8_t)l;
+		memcpy(q + off, p, l);
+		off += l;
+		p += l + (dot ? 1 : 0);
+	}
+	q[off++] = 0;
+	q[off++] = 0;
+	q[off++] = (uint8_t)type;
+	q[off++] = 0;
+	q[off++] = 1;
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
+	inet_pton(AF_INET, server, &sa.sin_addr);
+	struct timeval tv = {.tv_sec = 3};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (sendto(fd, q, off, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	uint8_t r[512];
+	ssize_t n = recv(fd, r, sizeof(r), 0);
+	if (n < 12 || r[0] != 0x12 || r[1] != 0x34 || !(r[2] & 0x80))
+		return -1;
+	*nans = r[6] << 8 | r[7];
+	if (*nans > 0 && (size_t)n >= off + 12) {
+		size_t dl = r[off + 11];
+		ans->family = dl == 4 ? AF_INET : AF_INET6;
+		memcpy(ans->b, r + off + 12, dl);
+	}
+	return r[3] & 0xf;
+}
+
+TEST(dns_server_names_aliases_forwarding)
+{
+	CHECK(private_netns() >= 0);
+	lo_up();
+	berth_store *s = NULL;
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	CHECK(open_engine(&s, &cfg, &nc) == 0);
+	berth_error *e = NULL;
+	net_create_opts o = {.name = "dn", .subnet = "10.250.3.0/24"};
+	network *n = NULL;
+	CHECK(network_create(&nc, &o, &n, &e) == 0);
+	int ns1;
+	pid_t p1 = spawn_netns_proc(&ns1);
+	net_ctr_config cc;
+	net_ctr_config_init(&cc);
+	CHECK(net_ctr_config_flag(&cc, "network", "dn", &e) == 1);
+	CHECK(net_ctr_config_flag(&cc, "network-alias", "Web", &e) == 1);
+	const char *id1 = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+	net_ctr c1 = {.id = id1, .name = "first", .cfg = &cc};
+	net_start st = {.netns_fd = ns1, .owner = p1};
+	CHECK(network_ctr_start(&nc, &c1, &st, NULL, &e) == 0);
+
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t srv = fork();
+	if (srv == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		berth_store *s2 = NULL;
+		berth_config *cfg2 = NULL;
+		net_ctx nc2;
+		if (open_engine(&s2, &cfg2, &nc2) < 0)
+			_exit(2);
+		_exit(network_dns_serve(&nc2, n->id, ready[1], NULL) < 0 ? 1 : 0);
+	}
+	close(ready[1]);
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	close(ready[0]);
+
+	net_addr a;
+	int na = 0;
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "first", DNS_TYPE_A, &a, &na), DNS_RCODE_OK);
+	CHECK_INT_EQ(na, 1);
+	_cleanup_free_ char *s1 = net_addr_str(&a);
+	CHECK_STR_EQ(s1, "10.250.3.2");
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "WEB", DNS_TYPE_A, &a, &na), DNS_RCODE_OK);
+	CHECK_INT_EQ(na, 1);
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "abcdef012345", DNS_TYPE_A, &a, &na), DNS_RCODE_OK);
+	CHECK_INT_EQ(na, 1);
+	/* AAAA of a v4-only container: found, no answers */
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "first", DNS_TYPE_AAAA, &a, &na), DNS_RCODE_OK);
+	CHECK_INT_EQ(na, 0);
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "nosuch", DNS_TYPE_A, &a, &na), DNS_RCODE_NXDOMAIN);
+	/* other names go to the configured resolver (127.0.0.1:1, nobody):
+	 * a quick SERVFAIL, not a hang */
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "example.invalid", DNS_TYPE_A, &a, &na),
+	             DNS_RCODE_SERVFAIL);
+	/* a container started now resolves at once */
+	int ns2;
+	pid_t p2 = spawn_netns_proc(&ns2);
+	const char *id2 = "bbcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+	net_ctr_config c2cfg;
+	net_ctr_config_init(&c2cfg);
+	CHECK(net_ctr_config_flag(&c2cfg, "network", "dn", &e) == 1);
+	net_ctr c2 = {.id = id2, .name = "second", .cfg = &c2cfg};
+	net_start st2 = {.netns_fd = ns2, .owner = p2};
+	CHECK(network_ctr_start(&nc, &c2, &st2, NULL, &e) == 0);
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "second", DNS_TYPE_A, &a, &na), DNS_RCODE_OK);
+	_cleanup_free_ char *s2 = net_addr_str(&a);
+	CHECK_STR_EQ(s2, "10.250.3.3");
+	/* stopped: gone from DNS */
+	CHECK(network_ctr_stop(&nc, id2, &e) == 0);
+	CHECK_INT_EQ(dns_ask("10.250.3.1", "second", DNS_TYPE_A, &a, &na), DNS_RCODE_NXDOMAIN);
+	/* removing the network ends the server */
+	CHECK(network_ctr_remove(&nc, id1, &e) == 0);
+	CHECK(network_ctr_remove(&nc, id2, &e) == 0);
+	CHECK(network_remove(&nc, "dn", &e) == 0);
+	int status = 0;
+	for (int i = 0; i < 40 && waitpid(srv, &status, WNOHANG) == 0; i++)
+		usleep(100000);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	kill_proc(p1);
+	kill_proc(p2);
+	network_free(n);
+	net_ctr_config_clear(&cc);
+	net_ctr_config_clear(&c2cfg);
+	store_close(s);
+	berth_config_free(cfg);
+}
+
+TEST(dns_parse_and_reply)
+{
+	/* a query for "a.b" type A */
+	const uint8_t q[] = {0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'A', 1, 'b', 0, 0, 1, 0, 1};
+	dns_query dq;
+	CHECK(dns_parse_query(q, sizeof(q), &dq) == 0);
+	CHECK_STR_EQ(dq.name, "a.b");
+	CHECK_INT_EQ(dq.qtype, DNS_TYPE_A);
+	net_addr a;
+	CHECK(net_addr_parse("10.0.0.9", &a, NULL) == 0);
+	uint8_t out[512];
+	size_t n = dns_build_reply(q, &dq, &a, 1, DNS_RCODE_OK, out, sizeof(out));
+	CHECK_INT_EQ(n, sizeof(q) + 16);
+	CHECK(out[2] & 0x80);
+	CHECK_INT_EQ(out[7], 1);
+	CHECK(memcmp(out + n - 4, a.b, 4) == 0);
+	/* truncated / compressed / two questions: refused */
+	CHECK(dns_parse_query(q, 15, &dq) < 0);
+	uint8_t bad[sizeof(q)];
+	memcpy(bad, q, sizeof(q));
+	bad[12] = 0xc0;
+	CHECK(dns_parse_query(bad, sizeof(bad), &dq) < 0);
+	memcpy(bad, q, sizeof(q));
+	bad[5] = 2;
+	CHECK(dns_parse_query(bad, sizeof(bad), &dq) < 0);
+}

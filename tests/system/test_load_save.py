@@ -1,0 +1,272 @@
+"""berth load / save against the Docker- and skopeo-written fixtures."""
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import FIXTURES, require_root
+
+LAYERS_ID = "sha256:c625e13fa27f020ff66923ed2d6779c09d01e5d75e9e8ee472fa81c9e9bf0aa1"
+BUSYBOX_ID = "sha256:d2cdb43fdcb782df1479598f40621cffd4d3f40cc71156951445bef5c70634b1"
+OCI_ID = "sha256:013ba93eee3fca51d0212aa06c899bb4c717e5d4ce9f52c2b73cd16755f5a942"
+DIFF_IDS = [
+    "sha256:d848b80508bfe8fe971527426066a6e610a0a05f8908e60ddac169324004edb6",
+    "sha256:c2c7273b06e4f04251c711df4c3ec1e13e59e050fe06bbcb55c5c44625490536",
+    "sha256:42061d1174c14406f7ec339e1ace453c3ec3af97f2a23fd3e45803708d1ed93e",
+    "sha256:a41f8662e2e0fe2c4c9d30fc02c7536d93b6a75e7054a4ae5a6c5c4a3dbe70c2",
+    "sha256:e0d716a56e591b8672ba52da0d6b443be462176ef49fa6f596d6b0b560dceef4",
+    "sha256:bfac5e2d7db9918dc50b75dd985c4904e40fb1d12255de03580e962620bc1f00",
+]
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+def inspect(berth, name):
+    return json.loads(berth.out("image", "inspect", name))[0]
+
+
+def check_layers_config(img):
+    c = img["Config"]
+    assert img["RepoTags"] == ["fixture/layers:1"]
+    assert img["RootFS"] == {"Type": "layers", "Layers": DIFF_IDS}
+    assert c["User"] == "root"
+    assert c["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "FIXTURE_NAME=layers", "FIXTURE_VERSION=1"]
+    assert c["WorkingDir"] == "/data"
+    assert c["ExposedPorts"] == {"8080/tcp": {}}
+    assert c["Labels"] == {"org.example.fixture": "layers", "org.example.purpose": "format-compat"}
+    assert c["Entrypoint"] == ["/bin/sh", "-c"]
+    assert c["Cmd"] == ["cat /data/only"]
+
+
+def lower_dirs(img):
+    d = img["GraphDriver"]["Data"]
+    dirs = [d["UpperDir"]]
+    if "LowerDir" in d:
+        dirs += d["LowerDir"].split(":")
+    return dirs  # top first
+
+
+def check_merged_view(tmp_path, img):
+    """Mount the layer dirs as an overlay and check the fixture's facts."""
+    require_root()
+    mnt = tmp_path / "merged"
+    mnt.mkdir()
+    dirs = lower_dirs(img)
+    assert len(dirs) == 6
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=" + ":".join(dirs), str(mnt)], check=True)
+    try:
+        data = mnt / "data"
+        assert sorted(os.listdir(data)) == ["hard", "only", "owned", "soft", "suid"]
+        hard, only = os.stat(data / "hard"), os.stat(data / "only")
+        assert hard.st_ino == only.st_ino and hard.st_nlink == 2
+        assert oct(hard.st_mode & 0o7777) == "0o644" and (hard.st_uid, hard.st_gid) == (0, 0)
+        assert (data / "only").read_text() == "new\n"
+        assert os.readlink(data / "soft") == "only"
+        assert (data / "soft").read_text() == "new\n"
+        suid = os.stat(data / "suid")
+        assert oct(suid.st_mode & 0o7777) == "0o4755" and suid.st_uid == 0
+        assert (data / "suid").read_text() == "suid\n"
+        owned = os.stat(data / "owned")
+        assert (owned.st_uid, owned.st_gid) == (1000, 1000)
+        assert oct(owned.st_mode & 0o7777) == "0o644"
+        assert (mnt / "bin" / "busybox").is_file()
+        assert oct(os.stat(mnt / "tmp").st_mode & 0o7777) == "0o1777"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    # the layers themselves hold overlay whiteouts / opaque markers
+    base = list(reversed(dirs))  # base first
+    wb = os.stat(os.path.join(base[2], "data", "b"))
+    assert os.major(wb.st_rdev) == 0 and os.minor(wb.st_rdev) == 0 and (wb.st_mode & 0o170000) == 0o020000
+    assert os.getxattr(os.path.join(base[3], "data"), "trusted.overlay.opaque") == b"y"
+
+
+def test_load_layers_docker_save(berth, tmp_path):
+    out = berth.out("load", "-i", fixture("layers-docker-save.tar"))
+    assert out == "Loaded image: fixture/layers:1\n"
+    img = inspect(berth, "fixture/layers:1")
+    assert img["Id"] == LAYERS_ID
+    check_layers_config(img)
+    assert img["Architecture"] == "amd64" and img["Os"] == "linux"
+    assert img["DockerVersion"] == "20.10.24+dfsg1"
+    check_merged_view(tmp_path, img)
+    assert os.listdir(os.path.join(berth.root, "tmp")) == []
+
+
+def test_load_oci_archive(berth, tmp_path):
+    out = berth.out("load", "-i", fixture("layers-oci-archive.tar"))
+    assert out == "Loaded image: fixture/layers:1\n"
+    img = inspect(berth, "fixture/layers:1")
+    assert img["Id"] == OCI_ID
+    check_layers_config(img)
+    check_merged_view(tmp_path, img)
+
+
+def test_load_two_images_shared_symlinked_layer(berth, tmp_path):
+    out = berth.out("load", "-i", fixture("two-images-docker-save.tar"))
+    assert out == "Loaded image: busybox:latest\nLoaded image: fixture/layers:1\n"
+    bb = inspect(berth, "busybox")
+    assert bb["Id"] == BUSYBOX_ID
+    assert bb["RootFS"]["Layers"] == DIFF_IDS[:1]
+    assert bb["Config"]["Cmd"] == ["/bin/sh"] and bb["Comment"] == "Imported from -"
+    lay = inspect(berth, "fixture/layers:1")
+    assert lay["Id"] == LAYERS_ID
+    # one shared base layer on disk
+    assert bb["GraphDriver"]["Data"]["UpperDir"] == lower_dirs(lay)[-1]
+    assert len(os.listdir(os.path.join(berth.root, "layers"))) == 6
+    check_merged_view(tmp_path, lay)
+    # removing one image keeps the shared layer
+    berth.run("rmi", "fixture/layers:1")
+    assert os.path.isdir(bb["GraphDriver"]["Data"]["UpperDir"])
+    assert len(os.listdir(os.path.join(berth.root, "layers"))) == 1
+
+
+def test_load_busybox_stdin_and_quiet(berth):
+    with open(fixture("busybox-docker-save.tar"), "rb") as f:
+        out = berth.out("load", "-q", input=f.read())
+    assert out == "Loaded image: busybox:latest\n"
+    img = inspect(berth, "busybox:latest")
+    assert img["Id"] == BUSYBOX_ID
+    up = img["GraphDriver"]["Data"]["UpperDir"]
+    assert os.stat(os.path.join(up, "bin", "busybox")).st_size == 1982256
+    assert os.readlink(os.path.join(up, "bin", "sh")) == "/bin/busybox"
+    assert oct(os.stat(os.path.join(up, "tmp")).st_mode & 0o7777) == "0o1777"
+    # loading again is idempotent
+    assert berth.out("load", "-i", fixture("busybox-docker-save.tar")) == "Loaded image: busybox:latest\n"
+    assert berth.out("images", "-q") == BUSYBOX_ID[7:19] + "\n"
+
+
+@pytest.mark.parametrize("comp", ["gzip", "zstd"])
+def test_load_compressed(berth, tmp_path, comp):
+    src = fixture("busybox-docker-save.tar")
+    dst = tmp_path / ("bb.tar." + comp)
+    with open(dst, "wb") as out:
+        subprocess.run([comp, "-c", src], stdout=out, check=True)
+    assert berth.out("load", "-i", dst) == "Loaded image: busybox:latest\n"
+    assert inspect(berth, "busybox")["Id"] == BUSYBOX_ID
+
+
+def test_save_load_roundtrip_and_skopeo(berth, tmp_path, tmp_path_factory):
+    berth.run("load", "-i", fixture("two-images-docker-save.tar"))
+    out = tmp_path / "saved.tar"
+    berth.run("save", "-o", out, "busybox", "fixture/layers:1")
+    with tarfile.open(out) as t:
+        man = json.load(t.extractfile("manifest.json"))
+        names = t.getnames()
+        repos = json.load(t.extractfile("repositories"))
+        assert [m["RepoTags"] for m in man] == [["busybox:latest"], ["fixture/layers:1"]]
+        assert man[1]["Config"] == LAYERS_ID[7:] + ".json"
+        assert set(repos) == {"busybox", "fixture/layers"}
+        # the shared layer appears once, the other image links to it
+        links = [m for m in t.getmembers() if m.issym()]
+        assert len(links) == 1 and links[0].name.endswith("/layer.tar")
+        for m in man:
+            for i, l in enumerate(m["Layers"]):
+                assert os.path.dirname(l) + "/VERSION" in names
+    for ref, iid, nl in (("busybox:latest", BUSYBOX_ID, 1), ("fixture/layers:1", LAYERS_ID, 6)):
+        p = subprocess.run(["skopeo", "inspect", "--raw", "docker-archive:%s:%s" % (out, ref)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        p = subprocess.run(["skopeo", "inspect", "--config", "docker-archive:%s:%s" % (out, ref)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        assert len(json.loads(p.stdout)["rootfs"]["diff_ids"]) == nl
+    # into a fresh root: same IDs
+    other = type(berth)(str(tmp_path / "r2"), str(tmp_path / "run2"))
+    assert other.out("load", "-i", out) == "Loaded image: busybox:latest\nLoaded image: fixture/layers:1\n"
+    assert inspect(other, "busybox")["Id"] == BUSYBOX_ID
+    assert inspect(other, "fixture/layers:1")["Id"] == LAYERS_ID
+    # to stdout
+    p = berth.run("save", "busybox")
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as t:
+        assert json.load(t.extractfile("manifest.json"))[0]["RepoTags"] == ["busybox:latest"]
+
+
+def test_save_oci_and_skopeo(berth, tmp_path):
+    berth.run("load", "-i", fixture("layers-docker-save.tar"))
+    out = tmp_path / "oci.tar"
+    berth.run("save", "--format", "oci", "-o", out, "fixture/layers:1")
+    p = subprocess.run(["skopeo", "inspect", "oci-archive:%s" % out], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["Layers"] == DIFF_IDS  # uncompressed layers: digest == diff ID
+    with tarfile.open(out) as t:
+        for m in t.getmembers():
+            if m.name.startswith("blobs/sha256/") and m.isfile():
+                data = t.extractfile(m).read()
+                assert hashlib.sha256(data).hexdigest() == m.name.split("/")[-1]
+    other = type(berth)(str(tmp_path / "r2"), str(tmp_path / "run2"))
+    assert other.out("load", "-i", out) == "Loaded image: fixture/layers:1\n"
+    assert inspect(other, "fixture/layers:1")["Id"] == LAYERS_ID
+
+
+def test_save_errors(berth, tmp_path):
+    p = berth.run("save", "-o", tmp_path / "x.tar", "nosuch", check=False)
+    assert p.returncode == 1 and p.stderr.decode() == "Error: No such image: nosuch\n"
+    assert not (tmp_path / "x.tar").exists()
+    assert os.listdir(tmp_path) == [] or all(not f.startswith("x.tar") for f in os.listdir(tmp_path))
+
+
+def make_tar(path, files):
+    with tarfile.open(path, "w") as t:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+
+
+def store_state(berth):
+    return (berth.out("images", "-a", "--no-trunc"),
+            sorted(os.listdir(os.path.join(berth.root, "blobs", "sha256"))),
+            sorted(os.listdir(os.path.join(berth.root, "layers"))),
+            os.listdir(os.path.join(berth.root, "tmp")))
+
+
+def test_load_bad_input_leaves_store_unchanged(berth, tmp_path):
+    berth.run("load", "-i", fixture("busybox-docker-save.tar"))
+    before = store_state(berth)
+    with tarfile.open(fixture("layers-docker-save.tar")) as t:
+        files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+    cases = {}
+    bad = dict(files)
+    bad["manifest.json"] = b"[{not json"
+    cases["malformed-manifest"] = bad
+    bad = dict(files)
+    layer = next(n for n in files if n.endswith("/layer.tar") and n.startswith("558975"))
+    del bad[layer]
+    cases["missing-layer"] = bad
+    bad = dict(files)
+    cfg = LAYERS_ID[7:] + ".json"
+    del bad[cfg]
+    cases["missing-config"] = bad
+    bad = dict(files)
+    data = bytearray(files[layer])
+    i = data.index(b"owned\n", 512)
+    data[i] = ord("O")
+    bad[layer] = bytes(data)
+    cases["wrong-digest"] = bad
+    bad = dict(files)
+    bad["manifest.json"] = json.dumps([{"Config": cfg, "RepoTags": ["x:1"], "Layers": []}]).encode()
+    cases["layer-count"] = bad
+    for name, content in cases.items():
+        path = tmp_path / (name + ".tar")
+        make_tar(path, content)
+        p = berth.run("load", "-i", path, check=False)
+        err = p.stderr.decode()
+        assert p.returncode == 125, (name, err)
+        assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, (name, err)
+        assert store_state(berth) == before, name
+    notatar = tmp_path / "junk.tar"
+    notatar.write_bytes(os.urandom(5000))
+    p = berth.run("load", "-i", notatar, check=False)
+    assert p.returncode == 125 and p.stderr.decode().startswith("Error: ")
+    assert store_state(berth) == before
+    p = berth.run("load", "-i", tmp_path / "does-not-exist.tar", check=False)
+    assert p.returncode == 125 and p.stderr.decode().startswith("Error: ")
