@@ -320,6 +320,14 @@ int image_containers_using(berth_store *s, const char *id, int64_t *total, int64
 	return 0;
 }
 
+void image_containers_count(berth_store *s, const char *id, int64_t *total, int64_t *running)
+{
+	berth_error *e = NULL;
+	if (image_containers_using(s, id, total, running, NULL, &e) < 0)
+		*total = *running = 0;
+	berth_error_free(e);
+}
+
 /* --- listing --- */
 
 void image_summaries_free(image_summary *v, size_t n)

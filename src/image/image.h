@@ -156,6 +156,9 @@ typedef struct image_df {
 int image_disk_usage(berth_store *s, image_df *out, berth_error **err)
     __attribute__((warn_unused_result));
 
+/* Containers using an image (0 without the containers module). */
+void image_containers_count(berth_store *s, const char *id, int64_t *total, int64_t *running);
+
 /* Parse a Docker config "created" time to Unix seconds (0 if unknown). */
 int64_t image_time_unix(const char *rfc3339);
 

@@ -197,3 +197,18 @@ def test_image_prune(berth, busybox_rootfs_tar):
     assert "untagged: keep:1" in out
     assert ids(b, "-a") == []
     assert os.listdir(os.path.join(b.root, "layers")) == []
+
+
+def test_system_df_and_info(busybox):
+    b = busybox
+    out = b.out("system", "df").splitlines()
+    assert re.match(r"^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$", out[0])
+    assert out[1].split()[:3] == ["Images", "1", "0"]
+    assert out[1].endswith("(100%)")
+    v = b.out("system", "df", "-v")
+    assert "Images space usage:" in v and "busybox" in v
+    j = json.loads(b.out("system", "df", "--format", "{{json .}}").splitlines()[0])
+    assert j["Type"] == "Images" and j["TotalCount"] == "1"
+    assert b.out("info", "--format", "{{.Images}}") == "1\n"
+    assert "Storage Driver: overlay2" in b.out("info")
+    assert b.out("image", "ls", "-q") == b.out("images", "-q")
