@@ -185,7 +185,7 @@ static bool filter_match(const network *n, char **filters)
 		else if (!strcmp(key, "driver"))
 			ok = !strcmp(n->driver, val);
 		else if (!strcmp(key, "type"))
-			ok = !strcmp(val, n->is_default ? "builtin" : "custom");
+			ok = !strcmp(val, n->is_default || n->predefined ? "builtin" : "custom");
 		else if (!strcmp(key, "scope"))
 			ok = !strcmp(val, "local");
 		else if (!strcmp(key, "label")) {

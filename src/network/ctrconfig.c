@@ -342,3 +342,93 @@ int net_ctr_config_from_docker(const json_t *record, net_ctr_config *c, berth_er
 	}
 	return 0;
 }
+
+int net_create_body_fixup(json_t *body, berth_error **err)
+{
+	net_ctr_config c;
+	net_ctr_config_init(&c);
+	json_t *h = json_object_get(body, "HostConfig");
+	const char *mode = json_get_str(h, "NetworkMode");
+	if (mode && *mode)
+		c.mode = xstrdup(mode);
+	size_t i;
+	json_t *v;
+	int r = 0;
+	json_array_foreach (json_object_get(body, "x-publish"), i, v) {
+		if (r == 0 && json_is_string(v))
+			r = net_ctr_config_flag(&c, "publish", json_string_value(v), err);
+	}
+	json_array_foreach (json_object_get(body, "x-aliases"), i, v) {
+		if (r >= 0 && json_is_string(v))
+			r = net_ctr_config_flag(&c, "network-alias", json_string_value(v), err);
+	}
+	static const char *const single[][2] = {
+	    {"x-ip", "ip"}, {"x-ip6", "ip6"}, {"x-mac", "mac-address"}};
+	for (size_t k = 0; k < ARRAY_SIZE(single) && r >= 0; k++) {
+		const char *s = json_get_str(body, single[k][0]);
+		if (s)
+			r = net_ctr_config_flag(&c, single[k][1], s, err);
+	}
+	/* values the CLI passed through unchecked */
+	json_array_foreach (json_object_get(h, "Dns"), i, v) {
+		if (r >= 0 && json_is_string(v))
+			r = net_ctr_config_flag(&c, "dns", json_string_value(v), err);
+	}
+	json_array_foreach (json_object_get(h, "ExtraHosts"), i, v) {
+		if (r >= 0 && json_is_string(v))
+			r = net_ctr_config_flag(&c, "add-host", json_string_value(v), err);
+	}
+	if (r < 0) {
+		net_ctr_config_clear(&c);
+		return -1;
+	}
+	if (c.nports) {
+		if (!json_is_object(h)) {
+			h = json_object();
+			json_object_set_new(body, "HostConfig", h);
+		}
+		_cleanup_json_ json_t *flat = net_ctr_config_to_json(&c);
+		json_t *pb = json_object_get(h, "PortBindings");
+		if (!json_is_object(pb)) {
+			pb = json_object();
+			json_object_set_new(h, "PortBindings", pb);
+		}
+		const char *k;
+		json_t *arr;
+		json_object_foreach (json_object_get(flat, "PortBindings"), k, arr) {
+			json_t *have = json_object_get(pb, k);
+			if (json_is_array(have))
+				json_array_extend(have, arr);
+			else
+				json_object_set(pb, k, arr);
+		}
+		json_t *ex = json_object_get(body, "ExposedPorts");
+		if (!json_is_object(ex)) {
+			ex = json_object();
+			json_object_set_new(body, "ExposedPorts", ex);
+		}
+		json_object_foreach (json_object_get(flat, "PortBindings"), k, arr) {
+			json_object_set_new(ex, k, json_object());
+		}
+	}
+	if (c.mac)
+		json_object_set_new(body, "MacAddress", json_string(c.mac));
+	if ((c.aliases && c.aliases[0]) || c.ipv4 || c.ipv6) {
+		const char *net = c.mode ? c.mode : "bridge";
+		json_t *ep = json_object();
+		if (c.aliases && c.aliases[0])
+			json_object_set_new(ep, "Aliases", json_from_strv(c.aliases));
+		if (c.ipv4 || c.ipv6)
+			json_object_set_new(ep, "IPAMConfig",
+			                    json_pack("{s:s,s:s}", "IPv4Address",
+			                              c.ipv4 ? c.ipv4 : "", "IPv6Address",
+			                              c.ipv6 ? c.ipv6 : ""));
+		json_object_set_new(body, "NetworkingConfig",
+		                    json_pack("{s:{s:o}}", "EndpointsConfig", net, ep));
+	}
+	const char *drop[] = {"x-publish", "x-aliases", "x-ip", "x-ip6", "x-mac"};
+	for (size_t k = 0; k < ARRAY_SIZE(drop); k++)
+		json_object_del(body, drop[k]);
+	net_ctr_config_clear(&c);
+	return 0;
+}

@@ -132,6 +132,10 @@ static const char *mode_network(const char *mode)
 static int add_member(net_ctx *nc, const network *n, const char *ctr_id, const char *ctr_name,
                       char **aliases, const char *ip4, const char *ip6, berth_error **err)
 {
+	if (n->predefined)
+		return berth_err(err, BERTH_E_CONFLICT,
+		                 "container cannot be disconnected from host network or connected "
+		                 "to host network");
 	if (n->is_default && aliases && aliases[0])
 		return berth_err(err, BERTH_E_INVALID,
 		                 "network-scoped alias is supported only for containers in user "

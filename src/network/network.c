@@ -242,6 +242,25 @@ static network *row_network(sqlite3_stmt *st, berth_error **err)
 	return n;
 }
 
+/* "host" and "none", listed and inspected as Docker does; their ids are
+ * derived from the root so they stay the same. */
+static network *predefined_network(net_ctx *nc, const char *name)
+{
+	network *n = xcalloc(1, sizeof(*n));
+	_cleanup_free_ char *k = xasprintf("%s/%s", store_root(nc->store), name);
+	char d[DIGEST_STR_LEN + 1];
+	sha256_digest(k, strlen(k), d);
+	n->id = xstrdup(d + 7);
+	n->name = xstrdup(name);
+	n->driver = xstrdup(!strcmp(name, "host") ? "host" : "null");
+	n->bridge = xstrdup("");
+	n->created = xstrdup("0001-01-01T00:00:00Z");
+	n->predefined = true;
+	n->labels = json_object();
+	n->options = json_object();
+	return n;
+}
+
 #define NET_COLS "id, name, bridge, created, spec"
 
 int net_load(net_ctx *nc, const char *id, network **out, berth_error **err)
@@ -286,6 +305,18 @@ int network_list(net_ctx *nc, network ***out, size_t *n, berth_error **err)
 		network_list_free(v, cnt);
 		return store_sql_err(nc->store, err, "listing networks");
 	}
+	const char *pre[] = {"host", "none"};
+	for (size_t i = 0; i < ARRAY_SIZE(pre); i++) {
+		v = xreallocarray(v, cnt + 1, sizeof(*v));
+		v[cnt++] = predefined_network(nc, pre[i]);
+	}
+	/* by name, as Docker lists them */
+	for (size_t i = 1; i < cnt; i++)
+		for (size_t j = i; j > 0 && strcmp(v[j - 1]->name, v[j]->name) > 0; j--) {
+			network *t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -305,6 +336,15 @@ int network_get(net_ctx *nc, const char *ref, network **out, berth_error **err)
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*out = row_network(st, err);
 		return *out ? 0 : -1;
+	}
+	const char *pre[] = {"host", "none"};
+	for (size_t i = 0; i < ARRAY_SIZE(pre); i++) {
+		network *p = predefined_network(nc, pre[i]);
+		if (!strcmp(ref, pre[i]) || (strlen(ref) >= 3 && str_has_prefix(p->id, ref))) {
+			*out = p;
+			return 0;
+		}
+		network_free(p);
 	}
 	bool hex = *ref != 0;
 	for (const char *p = ref; *p; p++)
@@ -827,7 +867,7 @@ int network_remove(net_ctx *nc, const char *ref, berth_error **err)
 	_cleanup_network_ network *n = NULL;
 	if (network_get(nc, ref, &n, err) < 0)
 		return -1;
-	if (n->is_default)
+	if (n->is_default || n->predefined)
 		return berth_err(err, BERTH_E_PERM,
 		                 "%s is a pre-defined network and cannot be removed", n->name);
 	_cleanup_close_ int lock = net_lock(nc, err);
@@ -853,7 +893,7 @@ int network_prune(net_ctx *nc, char ***removed, berth_error **err)
 	char **out = xcalloc(1, sizeof(char *));
 	int r = 0;
 	for (size_t i = 0; i < cnt && r == 0; i++) {
-		if (v[i]->is_default)
+		if (v[i]->is_default || v[i]->predefined)
 			continue;
 		int m = network_count_members(nc, v[i]->id, false, err);
 		if (m < 0) {

@@ -44,6 +44,7 @@ typedef struct network {
 	bool internal;
 	bool ipv6;
 	bool is_default; /* the "bridge" network: no DNS */
+	bool predefined; /* "host" and "none": listed, never stored */
 	int mtu; /* 0: default */
 	net_ipam v4, v6;
 	json_t *labels; /* object of strings */
@@ -139,6 +140,11 @@ int net_ctr_config_apply_docker(const net_ctr_config *c, json_t *body);
 /* Read it back from a container record {"Config", "HostConfig",
  * "NetworkingConfig"} (or a ContainerCreate body with HostConfig). */
 int net_ctr_config_from_docker(const json_t *record, net_ctr_config *c, berth_error **err);
+/* For the run/create command line: turn "x-publish" (array of -p specs),
+ * "x-aliases", "x-ip", "x-ip6", "x-mac" of a ContainerCreate body into
+ * Docker's fields (validated; the x- keys are removed), and check
+ * HostConfig's Dns and ExtraHosts. */
+int net_create_body_fixup(json_t *body, berth_error **err);
 
 typedef struct net_ctr {
 	const char *id;

@@ -88,7 +88,7 @@ def test_create_errors_leave_nothing(berth):
         p = berth.run("network", "rm", "bridge", check=False)
         assert p.returncode == 1 and b"pre-defined network" in p.stderr
         names = [l.split()[1] for l in berth.out("network", "ls").splitlines()[1:]]
-        assert sorted(names) == ["a", "bridge"]
+        assert names == ["a", "bridge", "host", "none"]
     finally:
         berth.run("network", "rm", "a")
     assert link(br) is None
@@ -137,7 +137,12 @@ def test_prune_and_internal(berth):
     assert out.splitlines()[0] == "Deleted Networks:"
     assert sorted(out.splitlines()[1:]) == ["p1", "p2"]
     assert link(b1) is None and link(b2) is None
-    assert [l.split()[1] for l in berth.out("network", "ls").splitlines()[1:]] == ["bridge"]
+    assert [l.split()[1] for l in berth.out("network", "ls").splitlines()[1:]] == [
+        "bridge", "host", "none"]
+    [h] = json.loads(berth.out("network", "inspect", "host"))
+    assert h["Driver"] == "host" and h["IPAM"]["Config"] == []
+    p = berth.run("network", "rm", "none", check=False)
+    assert p.returncode == 1 and b"pre-defined network" in p.stderr
 
 
 def test_config_file_errors(berth, tmp_path):
