@@ -1,7 +1,14 @@
-/* Layer byte stream: plain / gzip / zstd, hashing as it reads. */
+/* Layer byte stream: plain / gzip / zstd, hashing as it reads.
+ *
+ * Speed: SHA-256 of every byte (twice for a compressed layer) costs about
+ * as much as writing the files, so it runs on a second thread. Bytes are
+ * read (and decompressed) into rings of buffers; each filled buffer is
+ * queued for the hasher in stream order, and a buffer is refilled only
+ * after the hasher is done with it. */
 #include "image/compress.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +19,42 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 
-#define IN_CAP (1u << 20)
-#define OUT_CAP (1u << 20)
+#define BUF_CAP (1u << 20)
+#define NBUF 4
+#define QCAP (2 * NBUF + 2)
+#define XZ_MAGIC "\xfd\x37\x7a\x58"
+
+typedef struct hash_job {
+	sha256_ctx *ctx;
+	const unsigned char *p;
+	size_t len;
+} hash_job;
+
+/* One background thread that hashes queued chunks in order. */
+typedef struct hasher {
+	pthread_t th;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	hash_job q[QCAP];
+	uint64_t submitted, completed;
+	bool stop;
+} hasher;
+
+typedef struct ring {
+	unsigned char *buf[NBUF];
+	uint64_t seq[NBUF]; /* hash job number of the buffer's last contents, 0 none */
+	int cur;
+} ring;
 
 struct layer_stream {
 	int fd;
 	layer_compression kind;
-	unsigned char *in; /* compressed input (or the data itself when plain) */
+	ring rin, rout;
+	unsigned char *in; /* current compressed input (the data itself when plain) */
 	size_t in_pos, in_len;
 	bool in_eof;
-	unsigned char *out; /* uncompressed bytes handed out */
+	unsigned char *out; /* current uncompressed bytes handed out */
 	size_t out_pos, out_len;
 	bool out_eof; /* decompressor finished: no more output */
 	z_stream z;
@@ -29,23 +62,104 @@ struct layer_stream {
 	bool mid; /* inside a gzip member / zstd frame */
 	ZSTD_DStream *zs;
 	sha256_ctx *hin, *hout;
+	hasher h;
 };
+
+static void *hasher_main(void *arg)
+{
+	hasher *h = arg;
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->completed == h->submitted && !h->stop)
+			pthread_cond_wait(&h->cv_work, &h->mu);
+		if (h->completed == h->submitted)
+			break; /* stop and nothing left */
+		hash_job j = h->q[h->completed % QCAP];
+		pthread_mutex_unlock(&h->mu);
+		sha256_update(j.ctx, j.p, j.len);
+		pthread_mutex_lock(&h->mu);
+		h->completed++;
+		pthread_cond_broadcast(&h->cv_done);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void hasher_init(hasher *h)
+{
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv_work, NULL);
+	pthread_cond_init(&h->cv_done, NULL);
+	h->running = pthread_create(&h->th, NULL, hasher_main, h) == 0;
+}
+
+/* Queue a chunk; returns its job number (>= 1). Hashes inline when the
+ * thread could not be started. */
+static uint64_t hasher_submit(hasher *h, sha256_ctx *ctx, const unsigned char *p, size_t len)
+{
+	if (!h->running) {
+		sha256_update(ctx, p, len);
+		return 0;
+	}
+	pthread_mutex_lock(&h->mu);
+	while (h->submitted - h->completed >= QCAP)
+		pthread_cond_wait(&h->cv_done, &h->mu);
+	h->q[h->submitted % QCAP] = (hash_job){ctx, p, len};
+	uint64_t seq = ++h->submitted;
+	pthread_cond_signal(&h->cv_work);
+	pthread_mutex_unlock(&h->mu);
+	return seq;
+}
+
+/* Wait until job seq (0: none) is hashed. */
+static void hasher_wait(hasher *h, uint64_t seq)
+{
+	if (!h->running || seq == 0)
+		return;
+	pthread_mutex_lock(&h->mu);
+	while (h->completed < seq)
+		pthread_cond_wait(&h->cv_done, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void hasher_stop(hasher *h)
+{
+	if (!h->running)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stop = true;
+	pthread_cond_signal(&h->cv_work);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	h->running = false;
+}
+
+/* The next buffer of a ring, once the hasher is done with it. */
+static unsigned char *ring_next(layer_stream *s, ring *r)
+{
+	r->cur = (r->cur + 1) % NBUF;
+	hasher_wait(&s->h, r->seq[r->cur]);
+	r->seq[r->cur] = 0;
+	return r->buf[r->cur];
+}
 
 static int read_in(layer_stream *s, berth_error **err)
 {
+	unsigned char *b = ring_next(s, &s->rin);
 	for (;;) {
-		ssize_t r = read(s->fd, s->in, IN_CAP);
+		ssize_t r = read(s->fd, b, BUF_CAP);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return berth_err_sys(err, errno, "reading layer");
 		}
+		s->in = b;
 		s->in_pos = 0;
 		s->in_len = (size_t)r;
 		if (r == 0)
 			s->in_eof = true;
 		else
-			sha256_update(s->hin, s->in, (size_t)r);
+			s->rin.seq[s->rin.cur] = hasher_submit(&s->h, s->hin, b, (size_t)r);
 		return 0;
 	}
 }
@@ -54,11 +168,15 @@ int layer_stream_open(int fd, layer_stream **out, berth_error **err)
 {
 	layer_stream *s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
-	s->in = xmalloc(IN_CAP);
+	for (int i = 0; i < NBUF; i++)
+		s->rin.buf[i] = xmalloc(BUF_CAP);
+	s->rin.cur = 0;
+	s->in = s->rin.buf[0];
 	s->hin = sha256_new();
+	hasher_init(&s->h);
 	/* read until we have 4 bytes of magic or the end */
 	while (!s->in_eof && s->in_len < 4) {
-		ssize_t r = read(fd, s->in + s->in_len, IN_CAP - s->in_len);
+		ssize_t r = read(fd, s->in + s->in_len, BUF_CAP - s->in_len);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -68,10 +186,10 @@ int layer_stream_open(int fd, layer_stream **out, berth_error **err)
 		}
 		if (r == 0)
 			s->in_eof = true;
-		else
-			sha256_update(s->hin, s->in + s->in_len, (size_t)r);
 		s->in_len += (size_t)r;
 	}
+	if (s->in_len)
+		s->rin.seq[0] = hasher_submit(&s->h, s->hin, s->in, s->in_len);
 	const unsigned char *m = s->in;
 	size_t n = s->in_len;
 	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
@@ -90,10 +208,7 @@ int layer_stream_open(int fd, layer_stream **out, berth_error **err)
 			return berth_err(err, BERTH_E_GENERIC, "zstd initialisation failed");
 		}
 		s->mid = true;
-	} else if ((n >= 3 && !memcmp(m, "BZh", 3)) || (n >= 4 && !memcmp(m,
-	                                                                  "\xfd"
-	                                                                  "7zX",
-	                                                                  4))) {
+	} else if ((n >= 3 && !memcmp(m, "BZh", 3)) || (n >= 4 && !memcmp(m, XZ_MAGIC, 4))) {
 		layer_stream_free(s);
 		return berth_err(err, BERTH_E_UNSUPPORTED,
 		                 "layer compression not supported (only gzip and zstd)");
@@ -106,7 +221,9 @@ int layer_stream_open(int fd, layer_stream **out, berth_error **err)
 		s->out_len = s->in_len;
 		s->in_pos = s->in_len;
 	} else {
-		s->out = xmalloc(OUT_CAP);
+		for (int i = 0; i < NBUF; i++)
+			s->rout.buf[i] = xmalloc(BUF_CAP);
+		s->rout.cur = NBUF - 1;
 		s->hout = sha256_new();
 	}
 	*out = s;
@@ -118,7 +235,8 @@ layer_compression layer_stream_compression(const layer_stream *s)
 	return s->kind;
 }
 
-/* Refill s->out; leaves out_len == 0 only at the end of the stream. */
+/* Decompress into the next output buffer; leaves out_len == 0 only at
+ * the end of the stream. */
 static int produce(layer_stream *s, berth_error **err)
 {
 	s->out_pos = s->out_len = 0;
@@ -127,10 +245,12 @@ static int produce(layer_stream *s, berth_error **err)
 			return 0;
 		if (read_in(s, err) < 0)
 			return -1;
+		s->out = s->in;
 		s->out_len = s->in_len;
 		s->in_pos = s->in_len;
 		return 0;
 	}
+	s->out = ring_next(s, &s->rout);
 	while (s->out_len == 0 && !s->out_eof) {
 		if (s->in_pos == s->in_len) {
 			if (s->in_eof) {
@@ -158,10 +278,10 @@ static int produce(layer_stream *s, berth_error **err)
 			s->z.next_in = s->in + s->in_pos;
 			s->z.avail_in = (uInt)(s->in_len - s->in_pos);
 			s->z.next_out = s->out;
-			s->z.avail_out = OUT_CAP;
+			s->z.avail_out = BUF_CAP;
 			int zr = inflate(&s->z, Z_NO_FLUSH);
 			s->in_pos = s->in_len - s->z.avail_in;
-			s->out_len = OUT_CAP - s->z.avail_out;
+			s->out_len = BUF_CAP - s->z.avail_out;
 			if (zr == Z_STREAM_END) {
 				s->mid = false; /* member done */
 			} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
@@ -170,7 +290,7 @@ static int produce(layer_stream *s, berth_error **err)
 			}
 		} else {
 			ZSTD_inBuffer ib = {s->in, s->in_len, s->in_pos};
-			ZSTD_outBuffer ob = {s->out, OUT_CAP, 0};
+			ZSTD_outBuffer ob = {s->out, BUF_CAP, 0};
 			size_t zr = ZSTD_decompressStream(s->zs, &ob, &ib);
 			if (ZSTD_isError(zr))
 				return berth_err(err, BERTH_E_INVALID, "invalid zstd data: %s",
@@ -182,7 +302,7 @@ static int produce(layer_stream *s, berth_error **err)
 		}
 	}
 	if (s->out_len)
-		sha256_update(s->hout, s->out, s->out_len);
+		s->rout.seq[s->rout.cur] = hasher_submit(&s->h, s->hout, s->out, s->out_len);
 	return 0;
 }
 
@@ -221,6 +341,7 @@ int layer_stream_finish(layer_stream *s, char digest[DIGEST_STR_LEN + 1],
 		if (read_in(s, err) < 0)
 			return -1;
 	}
+	hasher_stop(&s->h);
 	sha256_final(s->hin, digest);
 	if (s->kind == LAYER_PLAIN)
 		memcpy(diff_id, digest, DIGEST_STR_LEN + 1);
@@ -233,13 +354,18 @@ void layer_stream_free(layer_stream *s)
 {
 	if (s == NULL)
 		return;
+	hasher_stop(&s->h);
+	pthread_mutex_destroy(&s->h.mu);
+	pthread_cond_destroy(&s->h.cv_work);
+	pthread_cond_destroy(&s->h.cv_done);
 	if (s->z_init)
 		inflateEnd(&s->z);
 	if (s->zs)
 		ZSTD_freeDStream(s->zs);
-	if (s->out != s->in)
-		free(s->out);
-	free(s->in);
+	for (int i = 0; i < NBUF; i++) {
+		free(s->rin.buf[i]);
+		free(s->rout.buf[i]);
+	}
 	sha256_free(s->hin);
 	sha256_free(s->hout);
 	free(s);

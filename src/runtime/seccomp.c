@@ -3,6 +3,7 @@
 #include "runtime/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/digest.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
@@ -197,6 +200,30 @@ static int add_syscall_rules(scmp_filter_ctx ctx, json_t *rule, size_t ri, uint3
 	return 0;
 }
 
+void seccomp_prog_free(struct sock_fprog *p)
+{
+	if (p == NULL)
+		return;
+	free(p->filter);
+	free(p);
+}
+
+/* A program from len bytes of sock_filter instructions. */
+static int prog_from_bytes(const void *buf, size_t len, struct sock_fprog **prog, berth_error **err)
+{
+	if (len == 0 || len % sizeof(struct sock_filter) != 0)
+		return berth_err(err, BERTH_E_CORRUPT, "seccomp: program has a bad size");
+	if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return berth_err(err, BERTH_E_INVALID,
+		                 "seccomp: the profile compiles to more than %d instructions",
+		                 BPF_MAXINSNS);
+	struct sock_fprog *p = xmalloc(sizeof(*p));
+	p->len = (unsigned short)(len / sizeof(struct sock_filter));
+	p->filter = xmemdup(buf, len);
+	*prog = p;
+	return 0;
+}
+
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog **prog, berth_error **err)
 {
 	_cleanup_close_ int fd = memfd_create("berth-seccomp", MFD_CLOEXEC);
@@ -205,31 +232,19 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog **prog, berth_error
 	int r = seccomp_export_bpf(ctx, fd);
 	if (r < 0)
 		return berth_err_sys(err, -r, "seccomp: exporting the BPF program");
-	off_t len = lseek(fd, 0, SEEK_END);
-	if (len <= 0 || len % (off_t)sizeof(struct sock_filter) != 0 ||
-	    len / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS * 8)
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (end <= 0 || end > (off_t)(BPF_MAXINSNS * 8 * sizeof(struct sock_filter)))
 		return berth_err(err, BERTH_E_IO, "seccomp: exported program has a bad size");
-	struct sock_fprog *p = xmalloc(sizeof(*p) + (size_t)len);
-	p->len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
-	p->filter = (struct sock_filter *)(p + 1);
-	size_t got = 0;
-	while (got < (size_t)len) {
-		ssize_t n = pread(fd, (char *)p->filter + got, (size_t)len - got, (off_t)got);
-		if (n <= 0) {
-			free(p);
+	_cleanup_free_ char *buf = xmalloc((size_t)end);
+	size_t len = 0;
+	while (len < (size_t)end) {
+		ssize_t n = pread(fd, buf + len, (size_t)end - len, (off_t)len);
+		if (n <= 0)
 			return berth_err_sys(err, n < 0 ? errno : EIO,
 			                     "seccomp: reading the program");
-		}
-		got += (size_t)n;
+		len += (size_t)n;
 	}
-	if (len / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
-		free(p);
-		return berth_err(err, BERTH_E_INVALID,
-		                 "seccomp: the profile compiles to more than %d instructions",
-		                 BPF_MAXINSNS);
-	}
-	*prog = p;
-	return 0;
+	return prog_from_bytes(buf, len, prog, err);
 }
 
 int seccomp_compile(json_t *sc, struct sock_fprog **prog, unsigned int *flags, berth_error **err)
@@ -289,6 +304,76 @@ int seccomp_compile(json_t *sc, struct sock_fprog **prog, unsigned int *flags, b
 	if (export_bpf(ctx, prog, err) < 0)
 		return -1;
 	*flags = fl;
+	return 0;
+}
+
+/* Cache file: magic, flags, then the instructions. */
+static const char cache_magic[8] = "BSCMP01";
+#define HDR (12 + DIGEST_HEX_LEN)
+
+static char *cache_key(json_t *sc)
+{
+	_cleanup_free_ char *canon = json_dumps(sc, JSON_COMPACT | JSON_SORT_KEYS);
+	const struct scmp_version *v = seccomp_version();
+	_cleanup_free_ char *salt =
+	    xasprintf("berth-seccomp-1|libseccomp %u.%u.%u|arch %u|", v ? v->major : 0,
+	              v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native());
+	_cleanup_sha256_ sha256_ctx *c = sha256_new();
+	sha256_update(c, salt, strlen(salt));
+	if (canon)
+		sha256_update(c, canon, strlen(canon));
+	char d[DIGEST_STR_LEN + 1];
+	sha256_final(c, d);
+	return xasprintf("%s.bpf", digest_hex(d));
+}
+
+int seccomp_compile_cached(json_t *sc, const char *cache_dir, struct sock_fprog **prog,
+                           unsigned int *flags, berth_error **err)
+{
+	if (cache_dir == NULL || !json_is_object(sc))
+		return seccomp_compile(sc, prog, flags, err);
+	_cleanup_free_ char *name = cache_key(sc);
+	_cleanup_close_ int dfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len = 0;
+		berth_error *e = NULL;
+		/* magic(8) flags(4) sha256-of-instructions(64 hex) instructions */
+		if (read_file_at(dfd, name, &buf, &len, &e) == 0 && len > HDR &&
+		    memcmp(buf, cache_magic, 8) == 0) {
+			char d[DIGEST_STR_LEN + 1];
+			sha256_digest(buf + HDR, len - HDR, d);
+			uint32_t fl;
+			memcpy(&fl, buf + 8, 4);
+			if (memcmp(buf + 12, digest_hex(d), DIGEST_HEX_LEN) == 0 &&
+			    prog_from_bytes(buf + HDR, len - HDR, prog, NULL) == 0) {
+				*flags = fl;
+				return 0;
+			}
+			log_debug("seccomp cache: %s is damaged, recompiling", name);
+		}
+		berth_error_free(e);
+	}
+	if (seccomp_compile(sc, prog, flags, err) < 0)
+		return -1;
+	/* Best effort: a cache that cannot be written only costs time. */
+	berth_error *e = NULL;
+	if (dfd < 0 && mkdir_p(cache_dir, 0700, &e) == 0)
+		dfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		size_t n = (*prog)->len * sizeof(struct sock_filter);
+		_cleanup_free_ char *out = xmalloc(HDR + n);
+		uint32_t fl = *flags;
+		char d[DIGEST_STR_LEN + 1];
+		sha256_digest((*prog)->filter, n, d);
+		memcpy(out, cache_magic, 8);
+		memcpy(out + 8, &fl, 4);
+		memcpy(out + 12, digest_hex(d), DIGEST_HEX_LEN);
+		memcpy(out + HDR, (*prog)->filter, n);
+		if (atomic_write_at(dfd, name, out, HDR + n, 0600, false, &e) < 0)
+			log_debug("seccomp cache: %s", e->msg);
+	}
+	berth_error_free(e);
 	return 0;
 }
 

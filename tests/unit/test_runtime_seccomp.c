@@ -1,5 +1,6 @@
 /* seccomp tests: compiled filters loaded in forked children, which report
  * the errno they saw through their exit status. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,12 @@
 #include "base/xalloc.h"
 #include "runtime/seccomp.h"
 #include "test.h"
+
+static void prog_freep(struct sock_fprog **p)
+{
+	seccomp_prog_free(*p);
+}
+#define _cleanup_prog_ __attribute__((cleanup(prog_freep)))
 
 static json_t *J(const char *text)
 {
@@ -86,7 +93,7 @@ static int probe_mkdir_getcwd(void *arg)
 TEST(seccomp_errno_rules_and_arg_filter)
 {
 	unsigned flags = 99;
-	_cleanup_free_ struct sock_fprog *p =
+	_cleanup_prog_ struct sock_fprog *p =
 	    compile("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": "
 	            "[\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\"], \"flags\": "
 	            "[\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"], \"syscalls\": ["
@@ -163,7 +170,7 @@ TEST(seccomp_every_argument_op)
 		    "\"value\": %llu, \"valueTwo\": %llu, \"op\": \"%s\"}]}]}",
 		    EL2HLT, (unsigned long long)c->value, (unsigned long long)c->value_two, c->op);
 		unsigned flags = 0;
-		_cleanup_free_ struct sock_fprog *p = compile(prof, &flags);
+		_cleanup_prog_ struct sock_fprog *p = compile(prof, &flags);
 		CHECK(p != NULL);
 		int want = 0;
 		for (int k = 0; k < 4; k++)
@@ -176,7 +183,7 @@ TEST(seccomp_every_argument_op)
 	}
 	/* Two conditions on one argument are ORed (runc), on two are ANDed. */
 	unsigned flags = 0;
-	_cleanup_free_ struct sock_fprog *p = compile(
+	_cleanup_prog_ struct sock_fprog *p = compile(
 	    "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"close\"], "
 	    "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 51, \"args\": ["
 	    "{\"index\": 0, \"value\": 100000, \"op\": \"SCMP_CMP_EQ\"},"
@@ -200,7 +207,7 @@ static int probe_default(void *arg)
 TEST(seccomp_default_errno_ret)
 {
 	unsigned flags = 0;
-	_cleanup_free_ struct sock_fprog *p = compile(
+	_cleanup_prog_ struct sock_fprog *p = compile(
 	    "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 18, \"syscalls\": "
 	    "[{\"names\": [\"exit_group\", \"exit\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
 	    &flags);
@@ -208,7 +215,7 @@ TEST(seccomp_default_errno_ret)
 	int want = EXDEV;
 	CHECK_INT_EQ(in_child(p, flags, probe_default, &want), 0);
 	/* Without defaultErrnoRet: EPERM. */
-	_cleanup_free_ struct sock_fprog *p2 =
+	_cleanup_prog_ struct sock_fprog *p2 =
 	    compile("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": "
 	            "[{\"names\": [\"exit_group\", \"exit\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
 	            &flags);
@@ -227,7 +234,7 @@ static int probe_kill(void *arg)
 TEST(seccomp_kill_and_trap_actions)
 {
 	unsigned flags = 0;
-	_cleanup_free_ struct sock_fprog *p = compile(
+	_cleanup_prog_ struct sock_fprog *p = compile(
 	    "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"getppid\"], "
 	    "\"action\": \"SCMP_ACT_KILL_PROCESS\"}]}",
 	    &flags);
@@ -368,7 +375,7 @@ TEST(seccomp_docker_default_profile_blocks_like_docker)
 	CHECK(rc == 0);
 	_cleanup_free_ char *dir = xasprintf("%s/made", test_tmpdir());
 	CHECK_INT_EQ(in_child(p, flags, probe_docker_default, dir), 0);
-	free(p);
+	seccomp_prog_free(p);
 
 	/* With CAP_SYS_ADMIN the admin syscalls open up, as in Docker. */
 	_cleanup_strv_ char **caps = strv_dup(docker_caps);
@@ -376,7 +383,7 @@ TEST(seccomp_docker_default_profile_blocks_like_docker)
 	_cleanup_json_ json_t *prof2 = seccomp_default_profile(caps);
 	CHECK(seccomp_compile(prof2, &p, &flags, &e) == 0);
 	CHECK_INT_EQ(in_child(p, flags, probe_with_sys_admin, NULL), 0);
-	free(p);
+	seccomp_prog_free(p);
 }
 
 /* The profile seccomp_default_profile() builds, resolved here again from
@@ -481,4 +488,41 @@ TEST(seccomp_default_profile_agrees_with_json)
 		json_decref(want);
 		CHECK(same);
 	}
+}
+
+TEST(seccomp_compile_cache_roundtrip)
+{
+	_cleanup_json_ json_t *prof = seccomp_default_profile(docker_caps);
+	_cleanup_free_ char *dir = xasprintf("%s/cache/seccomp", test_tmpdir());
+	_cleanup_prog_ struct sock_fprog *direct = NULL, *first = NULL, *second = NULL;
+	unsigned f0 = 0, f1 = 0, f2 = 0;
+	_cleanup_error_ berth_error *e = NULL;
+	CHECK(seccomp_compile(prof, &direct, &f0, &e) == 0);
+	CHECK(seccomp_compile_cached(prof, dir, &first, &f1, &e) == 0);
+	/* one file appeared; the second call reads it */
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	struct dirent *de;
+	_cleanup_free_ char *file = NULL;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			file = xasprintf("%s/%s", dir, de->d_name);
+	CHECK(file != NULL);
+	CHECK(seccomp_compile_cached(prof, dir, &second, &f2, &e) == 0);
+	CHECK_INT_EQ(first->len, direct->len);
+	CHECK_INT_EQ(second->len, direct->len);
+	CHECK(memcmp(second->filter, direct->filter, direct->len * sizeof(struct sock_filter)) ==
+	      0);
+	CHECK_INT_EQ(f2, f0);
+	/* A damaged entry is recompiled, not loaded. */
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, "\xff\xff\xff\xff", 4, 200) == 4);
+	close(fd);
+	_cleanup_prog_ struct sock_fprog *third = NULL;
+	CHECK(seccomp_compile_cached(prof, dir, &third, &f2, &e) == 0);
+	CHECK(memcmp(third->filter, direct->filter, direct->len * sizeof(struct sock_filter)) == 0);
+	/* and the cached program works */
+	_cleanup_free_ char *made = xasprintf("%s/made-by-cached", test_tmpdir());
+	CHECK_INT_EQ(in_child(second, f2, probe_docker_default, made), 0);
 }
