@@ -202,10 +202,7 @@ static int add_syscall_rules(scmp_filter_ctx ctx, json_t *rule, size_t ri, uint3
 
 void seccomp_prog_free(struct sock_fprog *p)
 {
-	if (p == NULL)
-		return;
-	free(p->filter);
-	free(p);
+	free(p); /* the filter lives in the same allocation */
 }
 
 /* A program from len bytes of sock_filter instructions. */
@@ -217,9 +214,10 @@ static int prog_from_bytes(const void *buf, size_t len, struct sock_fprog **prog
 		return berth_err(err, BERTH_E_INVALID,
 		                 "seccomp: the profile compiles to more than %d instructions",
 		                 BPF_MAXINSNS);
-	struct sock_fprog *p = xmalloc(sizeof(*p));
+	struct sock_fprog *p = xmalloc(sizeof(*p) + len);
 	p->len = (unsigned short)(len / sizeof(struct sock_filter));
-	p->filter = xmemdup(buf, len);
+	p->filter = (struct sock_filter *)(p + 1);
+	memcpy(p->filter, buf, len);
 	*prog = p;
 	return 0;
 }

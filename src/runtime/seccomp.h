@@ -13,7 +13,8 @@
  * args[] {index, value, valueTwo, op}) into a BPF program. Syscall names
  * this libseccomp does not know are skipped (logged at debug), as runc
  * and crun do; unknown actions, ops, arches and flags are errors.
- * Free *prog with seccomp_prog_free() (or free(filter), then free(prog)).
+ * *prog is one allocation (the filter follows the header): free it with
+ * seccomp_prog_free() or free(); never free prog->filter on its own.
  * *flags are SECCOMP_FILTER_FLAG_* for seccomp(2). Runs in the parent:
  * libseccomp allocates. */
 int seccomp_compile(json_t *seccomp, struct sock_fprog **prog, unsigned int *flags,
