@@ -1,0 +1,199 @@
+/* Glue between the runtime and the cgroup module (cgroup.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "runtime/rt_cgroup.h"
+#include "runtime/cgroup.h"
+
+static json_t *dev_rule(const char *type, long long major, long long minor, const char *access)
+{
+	json_t *r = json_pack("{s:b,s:s,s:s}", "allow", 1, "type", type, "access", access);
+	if (major >= 0)
+		json_object_set_new(r, "major", json_integer(major));
+	if (minor >= 0)
+		json_object_set_new(r, "minor", json_integer(minor));
+	return r;
+}
+
+/* linux.resources with the devices every container gets (and those in
+ * linux.devices) allowed after the config's own device rules, as runc. */
+static json_t *with_default_devices(const rt_spec *s)
+{
+	json_t *res = s->resources;
+	json_t *devs = json_object_get(res, "devices");
+	if (!json_is_array(devs))
+		return json_incref(res);
+	json_t *copy = json_deep_copy(res);
+	json_t *d = json_object_get(copy, "devices");
+	static const struct {
+		const char *type;
+		long long major, minor;
+		const char *access;
+	} defaults[] = {
+	    {"c", -1, -1, "m"},    {"b", -1, -1, "m"}, {"c", 1, 3, "rwm"},    {"c", 1, 5, "rwm"},
+	    {"c", 1, 7, "rwm"},    {"c", 5, 0, "rwm"}, {"c", 1, 9, "rwm"},    {"c", 1, 8, "rwm"},
+	    {"c", 136, -1, "rwm"}, {"c", 5, 2, "rwm"}, {"c", 10, 200, "rwm"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+		json_array_append_new(d, dev_rule(defaults[i].type, defaults[i].major,
+		                                  defaults[i].minor, defaults[i].access));
+	for (size_t i = 0; i < s->ndevices; i++) {
+		char t[2] = {s->devices[i].type == 'u' ? 'c' : s->devices[i].type, 0};
+		if (t[0] == 'p')
+			continue;
+		json_array_append_new(d,
+		                      dev_rule(t, s->devices[i].major, s->devices[i].minor, "rwm"));
+	}
+	return copy;
+}
+
+int rt_cg_create(const rt_spec *s, const char *id, pid_t pid, char **path, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	_cleanup_json_ json_t *res = with_default_devices(s);
+	if (cgroup_create(s->cgroups_path, id, res, pid, &h, err) < 0)
+		return -1;
+	*path = xstrdup(cgroup_path(h));
+	return 0;
+}
+
+static int open_rec(const rt_state_rec *rec, cgroup_handle **h, berth_error **err)
+{
+	if (rec->cgroup_path == NULL)
+		return berth_err(err, BERTH_E_NOTFOUND, "container %s has no cgroup", rec->id);
+	return cgroup_open(rec->cgroup_path, rec->id, h, err);
+}
+
+int rt_cg_enter(const rt_state_rec *rec, pid_t pid, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (open_rec(rec, &h, err) < 0)
+		return -1;
+	return cgroup_enter(h, pid, err);
+}
+
+int rt_cg_freeze(const rt_state_rec *rec, bool frozen, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (open_rec(rec, &h, err) < 0)
+		return -1;
+	return cgroup_freeze(h, frozen, err);
+}
+
+bool rt_cgroup_is_frozen(const rt_state_rec *rec)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	_cleanup_error_ berth_error *e = NULL;
+	bool frozen = false;
+	if (rec->cgroup_path == NULL || open_rec(rec, &h, &e) < 0)
+		return false;
+	if (cgroup_get_state(h, &frozen, &e) < 0)
+		return false;
+	return frozen;
+}
+
+int rt_cg_kill_all(const rt_state_rec *rec, int sig, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (open_rec(rec, &h, err) < 0)
+		return -1;
+	return cgroup_kill_all(h, sig, err);
+}
+
+int rt_cg_pids(const rt_state_rec *rec, pid_t **pids, size_t *n, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (open_rec(rec, &h, err) < 0)
+		return -1;
+	return cgroup_pids(h, pids, n, err);
+}
+
+int rt_cg_destroy(const char *path, const char *id, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	berth_error *e = NULL;
+	if (path == NULL)
+		return 0;
+	if (cgroup_open(path, id, &h, &e) < 0) {
+		int code = e->code;
+		if (code == BERTH_E_NOTFOUND) {
+			berth_error_free(e);
+			return 0;
+		}
+		if (err && *err == NULL)
+			*err = e;
+		else
+			berth_error_free(e);
+		return -1;
+	}
+	return cgroup_destroy(h, err);
+}
+
+/* The host's cgroup hierarchies from /proc/self/mountinfo: v1 ones by
+ * their directory under /sys/fs/cgroup, and the cgroup2 one. */
+int rt_cg_host_layout(rt_spec *s, berth_error **err)
+{
+	_cleanup_free_ char *mi = NULL;
+	if (read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
+		return -1;
+	bool v1 = false, v2 = false;
+	char *save = NULL;
+	char **list = NULL;
+	for (char *line = strtok_r(mi, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+		char *dash = strstr(line, " - ");
+		if (!dash)
+			continue;
+		char fstype[32] = "", source[64] = "", super[256] = "";
+		if (sscanf(dash + 3, "%31s %63s %255s", fstype, source, super) < 2)
+			continue;
+		char root[256], mp[512];
+		if (sscanf(line, "%*d %*d %*s %255s %511s", root, mp) != 2)
+			continue;
+		if (!str_has_prefix(mp, "/sys/fs/cgroup/"))
+			continue;
+		const char *name = mp + strlen("/sys/fs/cgroup/");
+		if (strchr(name, '/'))
+			continue;
+		if (!strcmp(fstype, "cgroup2")) {
+			v2 = true;
+			_cleanup_free_ char *e = xasprintf("%s\tcgroup2", name);
+			list = strv_append(list, e);
+		} else if (!strcmp(fstype, "cgroup")) {
+			v1 = true;
+			/* keep only the controller / name= options */
+			_cleanup_sb_ strbuf o;
+			sb_init(&o);
+			char *s2 = NULL;
+			for (char *opt = strtok_r(super, ",", &s2); opt;
+			     opt = strtok_r(NULL, ",", &s2)) {
+				if (!strcmp(opt, "rw") || !strcmp(opt, "ro") ||
+				    str_has_prefix(opt, "release_agent") ||
+				    !strcmp(opt, "clone_children") || !strcmp(opt, "noprefix") ||
+				    !strcmp(opt, "xattr"))
+					continue;
+				if (o.len)
+					sb_appendc(&o, ',');
+				sb_append(&o, opt);
+			}
+			_cleanup_free_ char *e = xasprintf("%s\t%s", name, o.buf ? o.buf : "");
+			list = strv_append(list, e);
+		}
+	}
+	if (!v1 && !v2) {
+		/* cgroup2 mounted on /sys/fs/cgroup itself */
+		s->cgroup_v2_only = true;
+		strv_free(list);
+		return 0;
+	}
+	s->cgroup_v2_only = false;
+	s->cgroup_v1 = list;
+	return 0;
+}

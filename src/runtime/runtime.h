@@ -1,0 +1,80 @@
+/* berth's OCI runtime: runtime-spec containers from a bundle (or an
+ * in-memory config), with runc's lifecycle. The container module and the
+ * `berth runtime` command both call these functions in-process.
+ *
+ * rt_create returns once the container is fully set up (namespaces, mounts,
+ * cgroup, pivot_root, devices, credentials): its init then waits on
+ * <state_root>/<id>/exec.fifo and rt_start only wakes it. */
+#ifndef BERTH_RUNTIME_RUNTIME_H
+#define BERTH_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/json.h"
+
+#define RT_OCI_VERSION "1.1.0"
+#define RT_DEFAULT_STATE_ROOT "/run/berth/runtime"
+
+typedef struct rt_ctx {
+	const char *state_root; /* e.g. /run/berth/runtime; --root */
+	int log_fd; /* -1: none */
+	bool debug;
+} rt_ctx;
+
+typedef struct rt_create_opts {
+	const char
+	    *bundle; /* directory; config read from bundle/config.json unless config != NULL */
+	json_t *config; /* optional in-memory config (borrowed) */
+	const char *console_socket; /* for terminal: true */
+	const char *pid_file;
+	bool no_pivot, no_new_keyring;
+	int preserve_fds;
+	int stdio_fds[3]; /* -1 = inherit */
+} rt_create_opts;
+
+typedef struct rt_exec_opts {
+	const char *console_socket; /* for process.terminal */
+	const char *pid_file;
+	int preserve_fds;
+	int stdio_fds[3]; /* -1 = inherit */
+} rt_exec_opts;
+
+/* Initialise options to "nothing set" (stdio inherited). */
+void rt_create_opts_init(rt_create_opts *o);
+void rt_exec_opts_init(rt_exec_opts *o);
+
+int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t *pid,
+              berth_error **err);
+int rt_start(const rt_ctx *ctx, const char *id, berth_error **err);
+/* runtime-spec state: ociVersion, id, status, pid, bundle, annotations
+ * (plus "created" and "rootfs" as runc prints them). */
+int rt_state(const rt_ctx *ctx, const char *id, json_t **state, berth_error **err);
+int rt_kill(const rt_ctx *ctx, const char *id, int sig, bool all, berth_error **err);
+int rt_delete(const rt_ctx *ctx, const char *id, bool force, berth_error **err);
+/* Start `process` (runtime-spec process object, borrowed) in the running
+ * container. The new process is a child of the caller. */
+/* The container's config.process (a copy), the template for exec. */
+int rt_exec_default_process(const rt_ctx *ctx, const char *id, json_t **process, berth_error **err);
+int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_opts *o, pid_t *pid,
+            berth_error **err);
+int rt_pause(const rt_ctx *ctx, const char *id, berth_error **err);
+int rt_resume(const rt_ctx *ctx, const char *id, berth_error **err);
+/* Array of state objects, sorted by id. */
+int rt_list(const rt_ctx *ctx, json_t **states, berth_error **err);
+/* Pids of every process in the container (malloc'd). */
+int rt_pids(const rt_ctx *ctx, const char *id, pid_t **pids, size_t *n, berth_error **err);
+
+/* Docker's defaults: capabilities, seccomp profile, masked/readonly paths,
+ * minimal /dev, no_new_privs. rootless: user namespace mapping the caller. */
+json_t *rt_default_spec(bool rootless);
+/* runtime-spec features document for this build and host. */
+json_t *rt_features(void);
+/* Parse and check a config without running anything (as create would). */
+int rt_validate_config(json_t *config, const char *bundle, berth_error **err);
+
+/* Signal name ("KILL", "SIGKILL", "9") -> number; -1 if unknown. */
+int rt_parse_signal(const char *s);
+
+#endif
