@@ -15,7 +15,7 @@ PKGS=(
   # tests
   python3 python3-pytest python3-pytest-xdist python3-jsonschema python3-docker
   sqlite3 curl skopeo docker-registry crun containerd apache2-utils
-  openssl zstd
+  openssl zstd hyperfine
 )
 missing=()
 for p in "${PKGS[@]}"; do

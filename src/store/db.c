@@ -45,6 +45,10 @@ int store_db_open(berth_store *s, berth_error **err)
 		return berth_err(err, BERTH_E_IO, "opening %s: %s", path,
 		                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* Closing the last connection would checkpoint and fsync the WAL: that
+	 * doubles the cost of a read-only command. Checkpoints happen as
+	 * writes go (wal_autocheckpoint) instead. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* journal_mode is persistent; only switch when needed (it takes an
 	 * exclusive lock). */
 	{

@@ -129,6 +129,10 @@ int blob_writer_commit(blob_writer *w, const char *expected, char digest[DIGEST_
 int blob_writer_finish(blob_writer *w, const char *expected, char digest[DIGEST_STR_LEN + 1],
                        char **staged_name, berth_error **err) __attribute__((warn_unused_result));
 int64_t blob_writer_size(const blob_writer *w);
+/* Skip hashing: the caller computes the digest of exactly the bytes it
+ * writes by other means (e.g. the layer unpacker reading the same stream)
+ * and passes it as expected to finish/commit. */
+void blob_writer_trust(blob_writer *w);
 /* Frees; an uncommitted temp file is removed. */
 void blob_writer_free(blob_writer *w);
 static inline void blob_writer_freep(blob_writer **w)

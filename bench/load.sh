@@ -1,0 +1,52 @@
+#!/bin/bash
+# Load a ~200 MB single-layer image (random data) and compare berth's time
+# with plain `tar -x` of the same layer tar and with `sha256sum` of it, in
+# the same run. Goal: berth load >= 0.8x the throughput of tar -x.
+# Usage: bench/load.sh [MB] [RUNS]   (needs root: berth writes owners)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mb=${1:-200}
+runs=${2:-5}
+berth=${BERTH:-./build/berth}
+work=$(mktemp -d /var/tmp/berth-bench-load.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+python3 - "$work" "$mb" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+work, mb = sys.argv[1], int(sys.argv[2])
+layer = os.path.join(work, "layer.tar")
+with tarfile.open(layer, "w", format=tarfile.USTAR_FORMAT) as t:
+    # a few big files plus many small ones, like a real layer
+    for i in range(4):
+        data = os.urandom(mb * 1000 * 1000 // 4)
+        ti = tarfile.TarInfo("data/big%d.bin" % i); ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+    for i in range(500):
+        data = os.urandom(1000)
+        ti = tarfile.TarInfo("data/small/%03d" % i); ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+h = hashlib.sha256(open(layer, "rb").read()).hexdigest()
+cfg = json.dumps({"architecture": "amd64", "config": {}, "created": "2026-01-01T00:00:00Z",
+                  "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + h]}}).encode()
+cid = hashlib.sha256(cfg).hexdigest()
+with tarfile.open(os.path.join(work, "image.tar"), "w") as t:
+    t.add(layer, "l1/layer.tar")
+    ti = tarfile.TarInfo(cid + ".json"); ti.size = len(cfg); t.addfile(ti, io.BytesIO(cfg))
+    m = json.dumps([{"Config": cid + ".json", "RepoTags": ["bench:1"],
+                     "Layers": ["l1/layer.tar"]}]).encode()
+    ti = tarfile.TarInfo("manifest.json"); ti.size = len(m); t.addfile(ti, io.BytesIO(m))
+PY
+size=$(stat -c %s "$work/layer.tar")
+cat "$work/image.tar" "$work/layer.tar" >/dev/null # warm the page cache
+hyperfine --runs "$runs" --warmup 1 --export-json "$work/h.json" \
+  --prepare "rm -rf $work/root $work/run $work/x; mkdir $work/x" \
+  -n "tar -x" "tar -xf $work/layer.tar -C $work/x" \
+  -n "sha256sum" "sha256sum $work/layer.tar" \
+  -n "berth load" "$berth --root $work/root --runroot $work/run load -q -i $work/image.tar"
+python3 - "$work/h.json" "$size" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+size = int(sys.argv[2])
+for k, v in r.items():
+    print("%-12s %7.3f s  %7.1f MB/s" % (k, v, size / v / 1e6))
+print("berth load throughput / tar -x throughput = %.2f (goal >= 0.8)" % (r["tar -x"] / r["berth load"]))
+PY
