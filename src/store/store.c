@@ -162,7 +162,8 @@ int store_staging(berth_store *s, const char **path, berth_error **err)
 
 char *store_staging_name(berth_store *s, const char *prefix)
 {
-	return xasprintf("%s-%u", prefix, ++s->stage_seq);
+	/* atomic: parallel layer downloads stage names from several threads */
+	return xasprintf("%s-%u", prefix, __atomic_add_fetch(&s->stage_seq, 1, __ATOMIC_RELAXED));
 }
 
 /* Entries of root/tmp: "stage-*" directories are held with an flock by a

@@ -1,0 +1,451 @@
+/* berth push: for each layer, the registry's copy is reused when it has one
+ * (HEAD), mounted from another repository of the same registry where the
+ * layer came from, or else compressed (gzip) from the stored tar while it
+ * uploads, with its digest computed on the way. A pulled image whose
+ * layers and config are unchanged is pushed with the very manifest bytes
+ * it was pulled with, so it stays byte-identical. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "base/cleanup.h"
+#include "base/json.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "image/image.h"
+#include "image/manifest.h"
+#include "image/ref.h"
+#include "registry/client.h"
+#include "registry/regmeta.h"
+#include "registry/registry.h"
+
+#define GZ_CHUNK (1 << 20)
+
+typedef struct pevq {
+	const reg_events *ev;
+	pthread_mutex_t lock;
+} pevq;
+
+static void pev_layer(pevq *q, const char *id, int state, uint64_t cur, int64_t total,
+                      const char *extra)
+{
+	if (!q->ev || !q->ev->layer)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->ev->layer(q->ev->opaque, id, state, cur, total, extra);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void pev_line(pevq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pev_line(pevq *q, const char *fmt, ...)
+{
+	if (!q->ev || !q->ev->line)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&q->lock);
+	q->ev->line(q->ev->opaque, s);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- gzip while uploading: level 1, stored blocks where data does not
+ * compress (chosen per 1 MiB of input, deterministically) ---- */
+
+struct gz_src {
+	int fd;
+	z_stream z;
+	unsigned char *in;
+	bool eof, done;
+	int level;
+	unsigned stored_run;
+	uLong chunk_in0, chunk_out0;
+	bool want_change;
+	int want_level;
+	pevq *q;
+	const char *id;
+	int64_t total;
+	uint64_t last_report;
+};
+
+static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
+{
+	struct gz_src *g = op;
+	g->z.next_out = buf;
+	g->z.avail_out = (uInt)n;
+	while (g->z.avail_out > 0 && !g->done) {
+		if (g->want_change && g->z.avail_in == 0) {
+			int rc = deflateParams(&g->z, g->want_level, Z_DEFAULT_STRATEGY);
+			if (rc == Z_OK) {
+				g->level = g->want_level;
+				g->want_change = false;
+			} else if (rc != Z_BUF_ERROR) {
+				return berth_err(err, BERTH_E_GENERIC, "gzip: %d", rc);
+			} else {
+				break; /* needs output room first */
+			}
+		}
+		if (g->z.avail_in == 0 && !g->eof) {
+			/* decide the level of the next chunk from the last one */
+			uLong in = g->z.total_in - g->chunk_in0,
+			      out = g->z.total_out - g->chunk_out0;
+			if (in > 0) {
+				if (g->level > 0 && out > in - in / 32) {
+					g->want_level = 0;
+					g->want_change = true;
+					g->stored_run = 0;
+				} else if (g->level == 0 && ++g->stored_run % 16 == 0) {
+					g->want_level = 1;
+					g->want_change = true;
+				}
+				if (g->want_change)
+					continue;
+			}
+			ssize_t r = read(g->fd, g->in, GZ_CHUNK);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return berth_err_sys(err, errno, "reading layer");
+			}
+			g->chunk_in0 = g->z.total_in;
+			g->chunk_out0 = g->z.total_out;
+			if (r == 0) {
+				g->eof = true;
+			} else {
+				g->z.next_in = g->in;
+				g->z.avail_in = (uInt)r;
+			}
+		}
+		int rc = deflate(&g->z, g->eof ? Z_FINISH : Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			g->done = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return berth_err(err, BERTH_E_GENERIC, "gzip: %d", rc);
+	}
+	uint64_t done = g->z.total_in;
+	if (done - g->last_report >= 512 * 1024 || g->done) {
+		g->last_report = done;
+		pev_layer(g->q, g->id, RL_PUSHING, done, g->total, NULL);
+	}
+	return (ssize_t)(n - g->z.avail_out);
+}
+
+/* ---- plain file source (config, known blobs) ---- */
+
+struct mem_src {
+	const char *data;
+	size_t len, off;
+};
+
+static ssize_t mem_read(void *op, void *buf, size_t n, berth_error **err)
+{
+	struct mem_src *m = op;
+	size_t k = m->len - m->off < n ? m->len - m->off : n;
+	memcpy(buf, m->data + m->off, k);
+	m->off += k;
+	return (ssize_t)k;
+}
+
+/* ---- layers ---- */
+
+struct push_layer {
+	const char *diff_id;
+	char id[13];
+	oci_descriptor desc; /* the result */
+	int rc;
+	berth_error *err;
+};
+
+struct push_ctx {
+	berth_store *s;
+	reg_client *cl;
+	const char *domain, *repo;
+	uint64_t chunk;
+	pevq *q;
+	struct push_layer *layers;
+	size_t n, next;
+	bool abort;
+	pthread_mutex_t lock;
+};
+
+static void set_desc(oci_descriptor *d, const char *mt, const char *digest, int64_t size)
+{
+	oci_descriptor_clear(d);
+	d->media_type = xstrdup(mt);
+	d->digest = xstrdup(digest);
+	d->size = size;
+}
+
+static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **err)
+{
+	regmeta_layer *src = NULL;
+	size_t nsrc = 0;
+	if (regmeta_layer_sources(p->s, l->diff_id, &src, &nsrc, err) < 0)
+		return -1;
+	int ret = 1; /* 1: still to do */
+	/* the registry may have it already, under any name we know */
+	for (size_t i = 0; i < nsrc && ret == 1; i++) {
+		int64_t size = -1;
+		_cleanup_error_ berth_error *e = NULL;
+		if (reg_blob_exists(p->cl, p->repo, src[i].digest, &size, &e) == 1) {
+			set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
+			pev_layer(p->q, l->id, RL_LAYER_EXISTS, 0, -1, NULL);
+			ret = 0;
+		}
+	}
+	/* or in another repository of this registry: mount it */
+	for (size_t i = 0; i < nsrc && ret == 1; i++) {
+		if (strcmp(src[i].registry, p->domain) != 0 || !strcmp(src[i].repo, p->repo))
+			continue;
+		bool mounted = false;
+		_cleanup_error_ berth_error *e = NULL;
+		reg_upload_opts uo = {.mount_from = src[i].repo};
+		/* a failed mount leaves an upload session; the registry drops it */
+		struct mem_src none = {0};
+		if (reg_upload_blob(p->cl, p->repo, src[i].digest, 0, mem_read, &none, &uo, NULL,
+		                    NULL, &mounted, &e) == 0 &&
+		    mounted) {
+			set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
+			pev_layer(p->q, l->id, RL_MOUNTED, 0, -1, src[i].repo);
+			ret = 0;
+		}
+	}
+	regmeta_layers_free(src, nsrc);
+	if (ret == 0)
+		return 0;
+	/* compress the stored tar while uploading it */
+	_cleanup_close_ int fd = blob_open(p->s, l->diff_id, err);
+	if (fd < 0)
+		return berth_err_prefix(err, "layer %s", l->diff_id);
+	struct gz_src g = {
+	    .fd = fd, .level = 1, .q = p->q, .id = l->id, .total = blob_size(p->s, l->diff_id)};
+	if (deflateInit2(&g.z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return berth_err(err, BERTH_E_GENERIC, "gzip init failed");
+	g.in = xmalloc(GZ_CHUNK);
+	char digest[DIGEST_STR_LEN + 1];
+	uint64_t size = 0;
+	ret = reg_upload_stream(p->cl, p->repo, gz_read, &g, NULL, NULL, digest, &size, err);
+	deflateEnd(&g.z);
+	free(g.in);
+	if (ret < 0)
+		return -1;
+	set_desc(&l->desc, MT_DOCKER_LAYER_GZIP, digest, (int64_t)size);
+	pev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
+	return 0;
+}
+
+static void *push_worker(void *op)
+{
+	struct push_ctx *p = op;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->next++;
+		bool stop = p->abort || i >= p->n;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return NULL;
+		/* top layer first, as Docker lists them */
+		struct push_layer *l = &p->layers[p->n - 1 - i];
+		l->rc = push_layer(p, l, &l->err);
+		if (l->rc < 0)
+			__atomic_store_n(&p->abort, true, __ATOMIC_RELAXED);
+	}
+}
+
+static bool manifest_matches(const char *body, size_t len, const char *mt, const char *id,
+                             const struct push_layer *layers, size_t n)
+{
+	_cleanup_manifest_ manifest *m = NULL;
+	_cleanup_error_ berth_error *e = NULL;
+	if (manifest_parse(body, len, mt, &m, &e) < 0 || manifest_is_index(m))
+		return false;
+	if (strcmp(m->config.digest, id) != 0 || m->n_layers != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(m->layers[i].digest, layers[i].desc.digest) != 0)
+			return false;
+	return true;
+}
+
+static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
+                    const registry_push_opts *o, pevq *q, berth_error **err)
+{
+	_cleanup_free_ char *full = ref_string(ref);
+	_cleanup_image_info_ image_info *info = NULL;
+	if (image_resolve(s, full, &info, err) < 0) {
+		_cleanup_free_ char *fam = ref_familiar(ref);
+		berth_error_clear(err);
+		return berth_err(err, BERTH_E_NOTFOUND,
+		                 "An image does not exist locally with the "
+		                 "tag: %s",
+		                 fam);
+	}
+	size_t n = info->n_layers;
+	struct push_layer *layers = xcalloc(n ? n : 1, sizeof(*layers));
+	for (size_t i = 0; i < n; i++) {
+		layers[i].diff_id = info->diff_ids[i];
+		snprintf(layers[i].id, sizeof(layers[i].id), "%s", digest_hex(info->diff_ids[i]));
+	}
+	int maxc = o->max_concurrent;
+	if (maxc <= 0) {
+		long long v = o->config && o->config->raw
+		                  ? json_get_int(o->config->raw, "max-concurrent-uploads", 5)
+		                  : 5;
+		maxc = v < 1 ? 1 : v > 64 ? 64 : (int)v;
+	}
+	for (size_t i = n; i-- > 0;)
+		pev_layer(q, layers[i].id, RL_PREPARING, 0, -1, NULL);
+	for (size_t i = n; i-- > 0;)
+		if (n - i > (size_t)maxc)
+			pev_layer(q, layers[i].id, RL_WAITING, 0, -1, NULL);
+	struct push_ctx p = {.s = s,
+	                     .cl = cl,
+	                     .domain = ref->domain,
+	                     .repo = ref->path,
+	                     .chunk = o->chunk_size,
+	                     .q = q,
+	                     .layers = layers,
+	                     .n = n};
+	pthread_mutex_init(&p.lock, NULL);
+	size_t nth = n < (size_t)maxc ? n : (size_t)maxc;
+	pthread_t *th = xcalloc(nth ? nth : 1, sizeof(pthread_t));
+	size_t started = 0;
+	for (; started < nth; started++)
+		if (pthread_create(&th[started], NULL, push_worker, &p) != 0)
+			break;
+	if (started == 0 && n > 0)
+		push_worker(&p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	pthread_mutex_destroy(&p.lock);
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (layers[i].rc < 0) {
+			ret = -1;
+			if (err && !*err)
+				*err = steal_ptr(layers[i].err);
+		}
+	}
+	/* the config */
+	if (ret == 0) {
+		int ex = reg_blob_exists(cl, ref->path, info->id, NULL, err);
+		if (ex < 0) {
+			ret = -1;
+		} else if (ex == 0) {
+			struct mem_src ms = {.data = info->config, .len = info->config_len};
+			reg_upload_opts uo = {.chunk_size = o->chunk_size};
+			ret = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len,
+			                      mem_read, &ms, &uo, NULL, NULL, NULL, err);
+		}
+	}
+	/* the manifest: the recorded bytes when they still describe the image */
+	_cleanup_free_ char *body = NULL, *mt = NULL;
+	size_t len = 0;
+	if (ret == 0) {
+		int have =
+		    regmeta_manifest(s, info->id, ref->domain, ref->path, &mt, &body, &len, err);
+		if (have < 0)
+			ret = -1;
+		else if (have == 0 || !manifest_matches(body, len, mt, info->id, layers, n)) {
+			free(body);
+			free(mt);
+			bool oci = false;
+			oci_descriptor *ld = xcalloc(n ? n : 1, sizeof(*ld));
+			for (size_t i = 0; i < n; i++) {
+				oci_descriptor_copy(&ld[i], &layers[i].desc);
+				if (str_has_prefix(ld[i].media_type, "application/vnd.oci."))
+					oci = true;
+			}
+			oci_descriptor cfg = {.media_type = oci ? MT_OCI_CONFIG : MT_DOCKER_CONFIG,
+			                      .digest = info->id,
+			                      .size = (int64_t)info->config_len};
+			enum manifest_kind kind = oci ? MANIFEST_OCI : MANIFEST_DOCKER_V2;
+			body = manifest_write_image(kind, &cfg, ld, n, NULL, NULL);
+			len = strlen(body);
+			mt = xstrdup(oci ? MT_OCI_MANIFEST : MT_DOCKER_MANIFEST);
+			for (size_t i = 0; i < n; i++)
+				oci_descriptor_clear(&ld[i]);
+			free(ld);
+		}
+	}
+	_cleanup_free_ char *digest = NULL;
+	if (ret == 0)
+		ret = reg_put_manifest(cl, ref->path, ref->tag, mt, body, len, &digest, err);
+	if (ret == 0) {
+		_cleanup_manifest_ manifest *m = NULL;
+		_cleanup_free_ char *repo_full = ref_repo(ref);
+		_cleanup_free_ char *dname = xasprintf("%s@%s", repo_full, digest);
+		ret = manifest_parse(body, len, mt, &m, err);
+		if (ret == 0)
+			ret = regmeta_record(s, info->id, ref->domain, ref->path, dname, digest, mt,
+			                     body, len, m, info->diff_ids, err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		oci_descriptor_clear(&layers[i].desc);
+		berth_error_free(layers[i].err);
+	}
+	free(layers);
+	if (ret < 0)
+		return -1;
+	pev_line(q, "%s: digest: %s size: %zu", ref->tag, digest, len);
+	return 0;
+}
+
+int registry_push(berth_store *s, const char *name, const registry_push_opts *o, berth_error **err)
+{
+	if (registry_store_init(s, err) < 0 || image_store_init(s, err) < 0)
+		return -1;
+	_cleanup_ref_ image_ref *ref = NULL;
+	if (ref_parse_normalized(name, &ref, err) < 0)
+		return -1;
+	if (ref->digest)
+		return berth_err(err, BERTH_E_INVALID, "cannot push a digest reference");
+	pevq q = {.ev = o->events};
+	pthread_mutex_init(&q.lock, NULL);
+	_cleanup_free_ char *repo_full = ref_repo(ref);
+	_cleanup_strv_ char **tags = xcalloc(1, sizeof(char *));
+	if (o->all_tags) {
+		image_summary *sum = NULL;
+		size_t ns = 0;
+		image_list_opts lo = {.dangling = -1};
+		if (image_list(s, &lo, &sum, &ns, err) < 0)
+			return -1;
+		_cleanup_free_ char *prefix = xasprintf("%s:", repo_full);
+		for (size_t i = 0; i < ns; i++)
+			for (char **t = sum[i].tags; t && *t; t++)
+				if (str_has_prefix(*t, prefix))
+					tags = strv_append(tags, *t + strlen(prefix));
+		image_summaries_free(sum, ns);
+		if (!tags[0]) {
+			_cleanup_free_ char *fam = ref_familiar_repo(ref);
+			return berth_err(err, BERTH_E_NOTFOUND,
+			                 "An image does not exist locally with the tag: %s", fam);
+		}
+	} else {
+		const char *last = strrchr(name, '/');
+		if (!strchr(last ? last : name, ':'))
+			pev_line(&q, "Using default tag: %s", REF_DEFAULT_TAG);
+		tags = strv_append(tags, ref->tag);
+	}
+	pev_line(&q, "The push refers to repository [%s]", repo_full);
+	reg_client_opts co = {.config = o->config, .retries = -1};
+	_cleanup_reg_client_ reg_client *cl = NULL;
+	if (reg_client_new(ref->domain, &co, &cl, err) < 0)
+		return -1;
+	int ret = 0;
+	for (char **t = tags; *t && ret == 0; t++) {
+		image_ref *r = ref_dup(ref);
+		free(r->tag);
+		r->tag = xstrdup(*t);
+		ret = push_tag(s, cl, r, o, &q, err);
+		ref_free(r);
+	}
+	pthread_mutex_destroy(&q.lock);
+	return ret;
+}
