@@ -354,13 +354,17 @@ static int apply_whiteout(apply_ctx *c, const tar_entry *e, const char *dir, con
 	int parent = get_parent(c, dir, err);
 	if (parent < 0)
 		return -1;
-	if (make_room(c, parent, name, false, err) < 0)
-		return -1;
-	parent = get_parent(c, dir, err);
-	if (parent < 0)
-		return -1;
-	if (mknodat(parent, name, S_IFCHR | 0600, makedev(0, 0)) < 0)
-		return berth_err_sys(err, errno, "creating whiteout");
+	if (mknodat(parent, name, S_IFCHR | 0600, makedev(0, 0)) < 0) {
+		if (errno != EEXIST)
+			return berth_err_sys(err, errno, "creating whiteout");
+		if (make_room(c, parent, name, false, err) < 0)
+			return -1;
+		parent = get_parent(c, dir, err);
+		if (parent < 0)
+			return -1;
+		if (mknodat(parent, name, S_IFCHR | 0600, makedev(0, 0)) < 0)
+			return berth_err_sys(err, errno, "creating whiteout");
+	}
 	if (fchownat(parent, name, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return berth_err_sys(err, errno, "chown");
 	struct timespec ts[2];
@@ -370,21 +374,22 @@ static int apply_whiteout(apply_ctx *c, const tar_entry *e, const char *dir, con
 	return 0;
 }
 
-static int apply_link(apply_ctx *c, const tar_entry *e, int parent, const char *base,
-                      berth_error **err)
+/* Open the directory of a hard link's target (beneath the root, no
+ * symlinks) and check the target; *tbase points into *target. */
+static int link_target(apply_ctx *c, const tar_entry *e, char **target, const char **tbase,
+                       berth_error **err)
 {
-	_cleanup_free_ char *target = NULL;
 	berth_error *e2 = NULL;
-	if (clean_name(e->linkname, &target, &e2) < 0) {
+	if (clean_name(e->linkname, target, &e2) < 0) {
 		int r = berth_err(err, BERTH_E_INVALID, "hard link target \"%s\": %s", e->linkname,
 		                  e2->msg);
 		berth_error_free(e2);
 		return r;
 	}
-	if (!*target)
+	if (!**target)
 		return berth_err(err, BERTH_E_INVALID, "hard link to the layer root");
-	const char *tdir, *tbase;
-	split_path(target, &tdir, &tbase);
+	const char *tdir;
+	split_path(*target, &tdir, tbase);
 	_cleanup_close_ int tparent = open_dir(c, tdir, false, &e2);
 	if (tparent < 0) {
 		int r = berth_err(err, BERTH_E_INVALID, "hard link target \"%s\": %s", e->linkname,
@@ -393,24 +398,17 @@ static int apply_link(apply_ctx *c, const tar_entry *e, int parent, const char *
 		return r;
 	}
 	struct stat st;
-	if (fstatat(tparent, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(tparent, *tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return berth_err(err, BERTH_E_INVALID,
 		                 "hard link target \"%s\" is not in the layer", e->linkname);
 	if (S_ISDIR(st.st_mode))
 		return berth_err(err, BERTH_E_INVALID, "hard link to a directory");
-	if (linkat(tparent, tbase, parent, base, 0) < 0)
-		return berth_err_sys(err, errno, "creating hard link");
-	return 0;
+	return steal_fd(tparent);
 }
 
-static int apply_node(apply_ctx *c, const tar_entry *e, int parent, const char *base,
-                      berth_error **err)
+/* Metadata of a device node or fifo we just created. */
+static int node_meta(const tar_entry *e, int parent, const char *base, berth_error **err)
 {
-	mode_t type = e->type == TAR_CHR ? S_IFCHR : e->type == TAR_BLK ? S_IFBLK : S_IFIFO;
-	if (type != S_IFIFO && c->in_userns)
-		return 0; /* cannot mknod devices there; Docker skips them too */
-	if (mknodat(parent, base, type | 0600, makedev(e->devmajor, e->devminor)) < 0)
-		return berth_err_sys(err, errno, "creating device node");
 	_cleanup_close_ int fd = openat(parent, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return berth_err_sys(err, errno, "opening device node");
@@ -426,6 +424,47 @@ static int apply_node(apply_ctx *c, const tar_entry *e, int parent, const char *
 	if (utimensat(parent, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return berth_err_sys(err, errno, "setting mtime");
 	return 0;
+}
+
+static const char *type_name(char type)
+{
+	switch (type) {
+	case TAR_REG: return "file";
+	case TAR_DIR: return "directory";
+	case TAR_SYMLINK: return "symlink";
+	case TAR_LINK: return "hard link";
+	case TAR_FIFO: return "fifo";
+	default: return "device node";
+	}
+}
+
+/* Create the entry's name in parent, failing if it exists. Returns 0, or
+ * an errno value (EEXIST when the name is taken). A regular file comes
+ * back open in *fd. */
+static int create_node(const tar_entry *e, int parent, const char *base, int tparent,
+                       const char *tbase, int *fd)
+{
+	int r = 0;
+	switch (e->type) {
+	case TAR_REG:
+		*fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		             0600);
+		r = *fd < 0 ? -1 : 0;
+		break;
+	case TAR_DIR: r = mkdirat(parent, base, 0700); break;
+	case TAR_SYMLINK: r = symlinkat(e->linkname, parent, base); break;
+	/* no AT_SYMLINK_FOLLOW: a symlink target is linked as the symlink */
+	case TAR_LINK: r = linkat(tparent, tbase, parent, base, 0); break;
+	case TAR_CHR:
+	case TAR_BLK:
+	case TAR_FIFO: {
+		mode_t type = e->type == TAR_CHR ? S_IFCHR : e->type == TAR_BLK ? S_IFBLK : S_IFIFO;
+		r = mknodat(parent, base, type | 0600, makedev(e->devmajor, e->devminor));
+		break;
+	}
+	default: return EINVAL;
+	}
+	return r < 0 ? errno : 0;
 }
 
 static int apply_entry(apply_ctx *c, const tar_entry *e, berth_error **err)
@@ -458,43 +497,51 @@ static int apply_entry(apply_ctx *c, const tar_entry *e, berth_error **err)
 		return apply_whiteout(c, e, dir, base + strlen(WH_PREFIX), err);
 	}
 
+	_cleanup_free_ char *target = NULL;
+	const char *tbase = NULL;
+	_cleanup_close_ int tparent = -1;
+	if (e->type == TAR_LINK && (tparent = link_target(c, e, &target, &tbase, err)) < 0)
+		return -1;
+	if ((e->type == TAR_CHR || e->type == TAR_BLK) && c->in_userns)
+		return 0; /* cannot mknod devices there; Docker skips them too */
+
 	int parent = get_parent(c, dir, err);
 	if (parent < 0)
 		return -1;
-	int kept = make_room(c, parent, base, e->type == TAR_DIR, err);
-	if (kept < 0)
-		return -1;
-	/* make_room may have dropped the cache */
-	parent = get_parent(c, dir, err);
-	if (parent < 0)
-		return -1;
+	_cleanup_close_ int fd = -1;
+	/* Create the name exclusively; only when it exists, replace what is
+	 * there (a directory stays for a directory entry) and try once more. */
+	int r = create_node(e, parent, base, tparent, tbase, &fd);
+	if (r == EEXIST) {
+		int kept = make_room(c, parent, base, e->type == TAR_DIR, err);
+		if (kept < 0)
+			return -1;
+		/* make_room may have dropped the cached parent */
+		parent = get_parent(c, dir, err);
+		if (parent < 0)
+			return -1;
+		r = kept ? 0 : create_node(e, parent, base, tparent, tbase, &fd);
+	}
+	if (r)
+		return berth_err_sys(err, r, "creating %s", type_name(e->type));
 
 	switch (e->type) {
-	case TAR_REG: {
-		_cleanup_close_ int fd = openat(
-		    parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return berth_err_sys(err, errno, "creating file");
+	case TAR_REG:
 		if (write_data(c, fd, err) < 0 || set_meta_fd(fd, e, true, err) < 0)
 			return -1;
 		c->size += e->size;
 		return 0;
-	}
 	case TAR_DIR: {
-		if (!kept && mkdirat(parent, base, 0700) < 0)
-			return berth_err_sys(err, errno, "creating directory");
-		_cleanup_close_ int fd =
+		_cleanup_close_ int dfd =
 		    openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
+		if (dfd < 0)
 			return berth_err_sys(err, errno, "opening directory");
-		if (set_meta_fd(fd, e, false, err) < 0)
+		if (set_meta_fd(dfd, e, false, err) < 0)
 			return -1;
 		defer_dir_time(c, path, e);
 		return 0;
 	}
 	case TAR_SYMLINK: {
-		if (symlinkat(e->linkname, parent, base) < 0)
-			return berth_err_sys(err, errno, "creating symlink");
 		if (fchownat(parent, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return berth_err_sys(err, errno, "chown");
 		struct timespec ts[2];
@@ -503,11 +550,8 @@ static int apply_entry(apply_ctx *c, const tar_entry *e, berth_error **err)
 			return berth_err_sys(err, errno, "setting mtime");
 		return 0;
 	}
-	case TAR_LINK: return apply_link(c, e, parent, base, err);
-	case TAR_CHR:
-	case TAR_BLK:
-	case TAR_FIFO: return apply_node(c, e, parent, base, err);
-	default: return berth_err(err, BERTH_E_UNSUPPORTED, "unsupported entry type");
+	case TAR_LINK: return 0; /* the inode has its metadata from the target's entry */
+	default: return node_meta(e, parent, base, err);
 	}
 }
 

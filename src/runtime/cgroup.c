@@ -566,9 +566,12 @@ int cg_handle_v2_dir(const char *dir, cgroup_handle **out, berth_error **err)
 	return 0;
 }
 
-/* Enable every controller the parent offers in its subtree (as runc does),
- * one at a time so that one refusal does not block the rest. */
-static void v2_enable_subtree(int pfd)
+/* Enable the controllers the parent offers in its subtree, one at a time
+ * so that one refusal does not block the rest: all of them on a v2 host (as
+ * runc does), only those in want on a hybrid host (want NULL: all). A
+ * controller enabled on cgroup2 cannot be mounted as v1 while any cgroup
+ * uses it, so hybrid hosts get only what a container asked for. */
+static void v2_enable_subtree(int pfd, char *const *want, bool all)
 {
 	_cleanup_free_ char *avail = NULL, *on = NULL;
 	berth_error *e = NULL;
@@ -582,7 +585,7 @@ static void v2_enable_subtree(int pfd)
 	for (char *t = strtok_r(on, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
 		have = strv_append(have, t);
 	for (char *t = strtok_r(avail, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
-		if (strv_contains(have, t))
+		if (strv_contains(have, t) || (!all && !strv_contains(want, t)))
 			continue;
 		if (cg_writef(pfd, "cgroup.subtree_control", "cgroup.subtree_control", &e, "+%s",
 		              t) < 0)
@@ -606,7 +609,8 @@ static void rollback(struct created *c)
 	c->paths = NULL;
 }
 
-static int make_dir(struct cg_dir *d, struct created *c, berth_error **err)
+static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool all,
+                    berth_error **err)
 {
 	const char *rel = d->fs + strlen(d->mountpoint);
 	_cleanup_close_ int cur = open(d->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -621,7 +625,7 @@ static int make_dir(struct cg_dir *d, struct created *c, berth_error **err)
 			continue;
 		sb_printf(&sofar, "/%s", *p);
 		if (d->v2)
-			v2_enable_subtree(cur);
+			v2_enable_subtree(cur, want, all);
 		bool made = false;
 		if (mkdirat(cur, *p, 0755) == 0) {
 			made = true;
@@ -642,6 +646,40 @@ static int make_dir(struct cg_dir *d, struct created *c, berth_error **err)
 	return 0;
 }
 
+/* On a hybrid host: the cgroup2 controllers resources need because no v1
+ * hierarchy has them (hugetlb here), and those named by unified keys. */
+static char **v2_wanted(cgroup_handle *h, json_t *res)
+{
+	static const char *const groups[][2] = {{"hugepageLimits", "hugetlb"},
+	                                        {"rdma", "rdma"},
+	                                        {"memory", "memory"},
+	                                        {"pids", "pids"},
+	                                        {"cpu", "cpu"},
+	                                        {"cpu", "cpuset"},
+	                                        {"blockIO", "io"}};
+	char **want = NULL;
+	if (h->v2host || !json_is_object(res))
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
+		json_t *v = json_object_get(res, groups[i][0]);
+		const char *v1name = strcmp(groups[i][1], "io") == 0 ? "blkio" : groups[i][1];
+		struct cg_dir *d = cg_find(h, v1name);
+		if (v == NULL || json_is_null(v) || (d && !d->v2))
+			continue;
+		if ((json_is_array(v) && json_array_size(v)) ||
+		    (json_is_object(v) && json_object_size(v)))
+			want = strv_append(want, groups[i][1]);
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach (json_object_get(res, "unified"), key, v) {
+		_cleanup_free_ char *ctrl = xstrndup(key, strcspn(key, "."));
+		if (!strv_contains(want, ctrl))
+			want = strv_append(want, ctrl);
+	}
+	return want;
+}
+
 int cgroup_enter(cgroup_handle *h, pid_t pid, berth_error **err)
 {
 	if (open_dirs(h, err) < 0)
@@ -660,8 +698,9 @@ int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, p
 	if (build_handle(cgroups_path, id, &h, err) < 0)
 		return -1;
 	struct created c = {0};
+	_cleanup_strv_ char **want = v2_wanted(h, resources);
 	for (size_t i = 0; i < h->n; i++)
-		if (make_dir(&h->d[i], &c, err) < 0)
+		if (make_dir(&h->d[i], &c, want, h->v2host, err) < 0)
 			goto fail;
 	if (open_dirs(h, err) < 0)
 		goto fail;

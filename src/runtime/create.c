@@ -242,7 +242,9 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 			return -1;
 	}
 	_cleanup_spec_ rt_spec *s = NULL;
-	if (rt_spec_parse(config, bundle, true, &s, err) < 0)
+	const char *root = ctx->state_root ? ctx->state_root : RT_DEFAULT_STATE_ROOT;
+	_cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", root);
+	if (rt_spec_parse(config, bundle, true, cache, &s, err) < 0)
 		return -1;
 	if (s->proc.args == NULL)
 		return berth_err(err, BERTH_E_INVALID, "process: missing in config.json");
@@ -258,7 +260,6 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 				return -1;
 			break;
 		}
-	const char *root = ctx->state_root ? ctx->state_root : RT_DEFAULT_STATE_ROOT;
 	if (mkdir(root, 0711) < 0 && errno != EEXIST && mkdir_p(root, 0711, err) < 0)
 		return -1;
 	if (mkdir(dir, 0711) < 0) {

@@ -75,6 +75,7 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	rt_process proc;
 	memset(&proc, 0, sizeof(proc));
 	_cleanup_json_ json_t *cfg = NULL;
+	_cleanup_free_ char *cache = NULL;
 	int sv[2] = {-1, -1};
 	int pidfd = -1;
 	pid_t child = 0, target = 0;
@@ -87,7 +88,9 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	if (cfg == NULL)
 		goto out;
 	json_t *sc = json_object_get(json_object_get(cfg, "linux"), "seccomp");
-	if (rt_process_parse(process, sc, true, &proc, err) < 0)
+	cache = xasprintf("%s/.seccomp-cache",
+	                  ctx->state_root ? ctx->state_root : RT_DEFAULT_STATE_ROOT);
+	if (rt_process_parse(process, sc, true, cache, &proc, err) < 0)
 		goto out;
 	if (proc.terminal && o->console_socket == NULL) {
 		berth_err(err, BERTH_E_INVALID,

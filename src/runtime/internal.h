@@ -100,6 +100,7 @@ typedef struct rt_process {
 	int64_t sched_nice;
 	char *exe; /* resolved executable path (filled in the child) */
 	bool host_checks; /* parsed for this host (not only for shape) */
+	const char *cache_dir; /* seccomp filter cache (borrowed), may be NULL */
 } rt_process;
 
 typedef struct rt_hook {
@@ -157,7 +158,9 @@ typedef struct rt_spec {
 
 /* Parse and check config (borrowed; a reference is taken). bundle is the
  * directory given by the user (may be relative). */
-int rt_spec_parse(json_t *config, const char *bundle, bool host, rt_spec **out, berth_error **err);
+/* cache_dir (may be NULL): where compiled seccomp filters are kept. */
+int rt_spec_parse(json_t *config, const char *bundle, bool host, const char *cache_dir,
+                  rt_spec **out, berth_error **err);
 void rt_spec_free(rt_spec *s);
 static inline void rt_spec_freep(rt_spec **s)
 {
@@ -166,8 +169,8 @@ static inline void rt_spec_freep(rt_spec **s)
 #define _cleanup_spec_ __attribute__((cleanup(rt_spec_freep)))
 
 /* Parse a runtime-spec process object (exec's too). */
-int rt_process_parse(json_t *p, json_t *linux_seccomp, bool host, rt_process *out,
-                     berth_error **err);
+int rt_process_parse(json_t *p, json_t *linux_seccomp, bool host, const char *cache_dir,
+                     rt_process *out, berth_error **err);
 void rt_process_clear(rt_process *p);
 int rt_hooks_parse(json_t *hooks, rt_hooks *out, berth_error **err);
 void rt_hooks_clear(rt_hooks *h);

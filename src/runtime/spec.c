@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "runtime/internal.h"
@@ -255,6 +256,77 @@ static int parse_rlimits(json_t *a, rt_process *p, berth_error **err)
 	return 0;
 }
 
+#ifdef HAVE_RT_SECCOMP
+/* Compiled filters are cached under a hash of their JSON (the file holds
+ * the JSON too, compared byte for byte on use): compiling Docker's profile
+ * with libseccomp costs more than starting a container. No libcrypto here:
+ * `berth runtime` keeps its start-up small. */
+struct bpf_cache_hdr {
+	char magic[8];
+	uint32_t flags;
+	uint32_t len; /* instructions */
+	uint32_t json_len;
+	uint32_t pad;
+};
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct sock_fprog *cache_load(const char *path, const char *json, unsigned *flags)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t n = 0;
+	berth_error *e = NULL;
+	if (read_file(path, &data, &n, &e) < 0) {
+		berth_error_free(e);
+		return NULL;
+	}
+	struct bpf_cache_hdr h;
+	size_t jl = strlen(json);
+	if (n < sizeof(h))
+		return NULL;
+	memcpy(&h, data, sizeof(h));
+	if (memcmp(h.magic, "BERTHBPF", 8) || h.len == 0 || h.len > BPF_MAXINSNS ||
+	    h.json_len != jl)
+		return NULL;
+	size_t bytes = h.len * sizeof(struct sock_filter);
+	if (n != sizeof(h) + jl + bytes || memcmp(data + sizeof(h), json, jl) != 0)
+		return NULL;
+	struct sock_fprog *prog = xmalloc(sizeof(*prog) + bytes);
+	prog->len = (unsigned short)h.len;
+	prog->filter = (struct sock_filter *)(prog + 1);
+	memcpy(prog->filter, data + sizeof(h) + jl, bytes);
+	*flags = h.flags;
+	return prog;
+}
+
+static void cache_store(const char *dir, const char *path, const char *json,
+                        const struct sock_fprog *prog, unsigned flags)
+{
+	berth_error *e = NULL;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST && mkdir_p(dir, 0700, &e) < 0) {
+		berth_error_free(e);
+		return;
+	}
+	size_t jl = strlen(json), bytes = prog->len * sizeof(struct sock_filter);
+	struct bpf_cache_hdr h = {.flags = flags, .len = prog->len, .json_len = (uint32_t)jl};
+	memcpy(h.magic, "BERTHBPF", 8);
+	_cleanup_free_ char *buf = xmalloc(sizeof(h) + jl + bytes);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), json, jl);
+	memcpy(buf + sizeof(h) + jl, prog->filter, bytes);
+	if (atomic_write(path, buf, sizeof(h) + jl + bytes, 0600, false, &e) < 0)
+		berth_error_free(e);
+}
+#endif
+
 static int parse_seccomp(json_t *sc, rt_process *p, berth_error **err)
 {
 	if (sc == NULL || json_is_null(sc))
@@ -264,8 +336,22 @@ static int parse_seccomp(json_t *sc, rt_process *p, berth_error **err)
 #ifdef HAVE_RT_SECCOMP
 	struct sock_fprog *prog = NULL;
 	unsigned flags = 0;
+	_cleanup_free_ char *json = NULL, *cpath = NULL;
+	if (p->cache_dir) {
+		json = json_dumps(sc, JSON_COMPACT | JSON_SORT_KEYS);
+		if (json)
+			cpath = xasprintf("%s/%016llx", p->cache_dir,
+			                  (unsigned long long)fnv1a(json, strlen(json)));
+	}
+	if (cpath && (prog = cache_load(cpath, json, &flags)) != NULL) {
+		p->seccomp = prog;
+		p->seccomp_flags = flags;
+		return 0;
+	}
 	if (seccomp_compile(sc, &prog, &flags, err) < 0)
 		return berth_err_prefix(err, "linux.seccomp");
+	if (cpath)
+		cache_store(p->cache_dir, cpath, json, prog, flags);
 	p->seccomp = prog;
 	p->seccomp_flags = flags;
 	return 0;
@@ -291,10 +377,12 @@ void rt_process_clear(rt_process *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int rt_process_parse(json_t *j, json_t *linux_seccomp, bool host, rt_process *p, berth_error **err)
+int rt_process_parse(json_t *j, json_t *linux_seccomp, bool host, const char *cache_dir,
+                     rt_process *p, berth_error **err)
 {
 	memset(p, 0, sizeof(*p));
 	p->host_checks = host;
+	p->cache_dir = cache_dir;
 	if (!json_is_object(j))
 		return berth_err(err, BERTH_E_INVALID, "process: expected an object");
 	p->terminal = json_get_bool(j, "terminal", false);
@@ -975,7 +1063,8 @@ void rt_spec_free(rt_spec *s)
 	free(s);
 }
 
-int rt_spec_parse(json_t *config, const char *bundle, bool host, rt_spec **out, berth_error **err)
+int rt_spec_parse(json_t *config, const char *bundle, bool host, const char *cache_dir,
+                  rt_spec **out, berth_error **err)
 {
 	if (!json_is_object(config))
 		return berth_err(err, BERTH_E_INVALID, "config: expected a JSON object");
@@ -1021,7 +1110,8 @@ int rt_spec_parse(json_t *config, const char *bundle, bool host, rt_spec **out, 
 	if (rt_hooks_parse(json_object_get(config, "hooks"), &s->hooks, err) < 0)
 		return -1;
 	json_t *p = json_object_get(config, "process");
-	if (p && rt_process_parse(p, json_object_get(l, "seccomp"), host, &s->proc, err) < 0)
+	if (p &&
+	    rt_process_parse(p, json_object_get(l, "seccomp"), host, cache_dir, &s->proc, err) < 0)
 		return -1;
 	if (p == NULL) {
 		if (json_object_get(l, "seccomp"))
@@ -1035,5 +1125,5 @@ int rt_spec_parse(json_t *config, const char *bundle, bool host, rt_spec **out, 
 int rt_validate_config(json_t *config, const char *bundle, berth_error **err)
 {
 	_cleanup_spec_ rt_spec *s = NULL;
-	return rt_spec_parse(config, bundle, false, &s, err);
+	return rt_spec_parse(config, bundle, false, NULL, &s, err);
 }

@@ -128,33 +128,44 @@ void store_unlock(berth_store *s)
 		flock(s->lockfd, LOCK_UN);
 }
 
-int store_staging(berth_store *s, const char **path, berth_error **err)
+/* Create "tmp/.new-XXXXXX", flock it, rename it to "tmp/stage-XXXXXX". A
+ * sweeper that finds a ".new-" dir unlocked (its creator died, or has not
+ * locked it yet) removes it; the creator then sees its lock or rename fail
+ * and tries again with a new name. */
+static int make_staging(berth_store *s, berth_error **err)
 {
-	if (s->stagefd < 0) {
+	for (int attempt = 0;; attempt++) {
 		_cleanup_free_ char *tmpl = xasprintf("%s/tmp/.new-XXXXXX", s->root);
 		if (mkdtemp(tmpl) == NULL)
 			return berth_err_sys(err, errno, "creating a staging directory in %s/tmp",
 			                     s->root);
 		int fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int e = errno;
-			if (fd >= 0)
-				close(fd);
-			rmdir(tmpl);
-			return berth_err_sys(err, e, "locking staging directory %s", tmpl);
-		}
-		const char *base = strrchr(tmpl, '/') + 1;
-		char *final = xasprintf("%s/tmp/stage-%s", s->root, base + 5);
-		if (rename(tmpl, final) < 0) {
-			int e = errno;
-			close(fd);
-			rmdir(tmpl);
+		int e = errno;
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			const char *base = strrchr(tmpl, '/') + 1;
+			char *final = xasprintf("%s/tmp/stage-%s", s->root, base + 5);
+			if (rename(tmpl, final) == 0) {
+				s->stagefd = fd;
+				s->stage_path = final;
+				return 0;
+			}
+			e = errno;
 			free(final);
-			return berth_err_sys(err, e, "renaming staging directory %s", tmpl);
+		} else if (fd >= 0) {
+			e = errno;
 		}
-		s->stagefd = fd;
-		s->stage_path = final;
+		if (fd >= 0)
+			close(fd);
+		if (attempt >= 10)
+			return berth_err_sys(err, e, "creating a staging directory in %s/tmp",
+			                     s->root);
 	}
+}
+
+int store_staging(berth_store *s, const char **path, berth_error **err)
+{
+	if (s->stagefd < 0 && make_staging(s, err) < 0)
+		return -1;
 	if (path)
 		*path = s->stage_path;
 	return s->stagefd;
@@ -166,9 +177,9 @@ char *store_staging_name(berth_store *s, const char *prefix)
 	return xasprintf("%s-%u", prefix, __atomic_add_fetch(&s->stage_seq, 1, __ATOMIC_RELAXED));
 }
 
-/* Entries of root/tmp: "stage-*" directories are held with an flock by a
- * live owner; ".new-*" exist only for a moment during creation (older than
- * a minute means the creator died). */
+/* Entries of root/tmp: "stage-*" and ".new-*" directories are held with an
+ * flock by a live owner (see make_staging); other entries are removed when
+ * older than a minute. */
 int store_sweep_staging(berth_store *s, berth_error **err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s/tmp", s->root);
@@ -188,7 +199,7 @@ int store_sweep_staging(berth_store *s, berth_error **err)
 			continue;
 		if (s->stage_path && !strcmp(strrchr(s->stage_path, '/') + 1, n))
 			continue;
-		if (str_prefix(n, "stage-")) {
+		if (str_prefix(n, "stage-") || str_prefix(n, ".new-")) {
 			_cleanup_close_ int fd =
 			    openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 			if (fd < 0)

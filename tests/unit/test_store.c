@@ -185,6 +185,10 @@ TEST(store_staging_swept_after_crash)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	CHECK_INT_EQ(count_entries(tmp), 1);
+	/* a creator killed between mkdtemp and its flock leaves ".new-*" */
+	_cleanup_free_ char *half = xasprintf("%s/.new-abcdef", tmp);
+	CHECK(mkdir(half, 0700) == 0);
+	CHECK_INT_EQ(count_entries(tmp), 2);
 	_cleanup_store_ berth_store *s3 = NULL;
 	CHECK(store_open(root, run, &s3, NULL) == 0);
 	CHECK_INT_EQ(count_entries(tmp), 0);
