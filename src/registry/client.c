@@ -318,6 +318,8 @@ struct req {
 	/* body from a source */
 	reg_source_fn source;
 	void *source_opaque;
+	reg_rewind_fn rewind;
+	uint64_t rewind_to; /* offset of this request's first byte in the source */
 	int64_t source_len; /* -1: unknown (chunked) */
 	uint64_t source_limit; /* stop after this many bytes (chunked PATCH), 0 = none */
 	uint64_t sent;
@@ -766,6 +768,28 @@ static void backoff(int attempt)
 
 static int ensure_base(reg_client *c, berth_error **err);
 
+/* Put a request's source back to where this request started. */
+static int source_rewind(struct req *q, berth_error **err)
+{
+	if (q->rewind(q->source_opaque, err) < 0)
+		return -1;
+	char buf[65536];
+	uint64_t skip = q->rewind_to;
+	while (skip > 0) {
+		size_t k = skip < sizeof(buf) ? (size_t)skip : sizeof(buf);
+		ssize_t r = q->source(q->source_opaque, buf, k, err);
+		if (r <= 0)
+			return r < 0 ? -1 : berth_err(err, BERTH_E_IO, "upload source shrank");
+		skip -= (uint64_t)r;
+	}
+	q->sent = 0;
+	if (q->source_sha) {
+		sha256_free(q->source_sha);
+		q->source_sha = sha256_new();
+	}
+	return 0;
+}
+
 /* Send with auth and retries. A request whose body streams from a source
  * is sent once (the caller restarts it). */
 static int request(reg_client *c, struct req *q, struct resp *r, berth_error **err)
@@ -789,9 +813,13 @@ static int request(reg_client *c, struct req *q, struct resp *r, berth_error **e
 				*err = steal_ptr(e);
 			return -1;
 		}
-		if (r->status == 401 && q->source == NULL && auth_tries < 2) {
+		if (r->status == 401 && (q->source == NULL || q->rewind) && auth_tries < 2) {
 			bool have_err = false;
 			int h = handle_401(c, q, r, &have_err, err);
+			if (h > 0 && q->source) {
+				if (source_rewind(q, err) < 0)
+					return -1;
+			}
 			if (h > 0) {
 				auth_tries++;
 				continue;
@@ -1193,6 +1221,8 @@ int reg_upload_blob(reg_client *c, const char *repo, const char *digest, int64_t
 	if (off < (uint64_t)size) {
 		q.source = source;
 		q.source_opaque = source_opaque;
+		q.rewind = opts->rewind;
+		q.rewind_to = off;
 		q.source_len = size - (int64_t)off;
 		q.progress = progress;
 		q.progress_opaque = progress_opaque;
@@ -1211,7 +1241,7 @@ int reg_upload_blob(reg_client *c, const char *repo, const char *digest, int64_t
 }
 
 int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, void *source_opaque,
-                      reg_progress_fn progress, void *progress_opaque,
+                      reg_rewind_fn rewind, reg_progress_fn progress, void *progress_opaque,
                       char digest[DIGEST_STR_LEN + 1], uint64_t *size, berth_error **err)
 {
 	if (ensure_base(c, err) < 0)
@@ -1220,13 +1250,13 @@ int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, voi
 	_cleanup_free_ char *loc = NULL;
 	if (start_upload(c, repo, scope, NULL, NULL, &loc, err) < 0)
 		return -1;
-	_cleanup_sha256_ sha256_ctx *sha = sha256_new();
 	struct req q = {.method = "PATCH",
 	                .scope = scope,
 	                .source = source,
 	                .source_opaque = source_opaque,
+	                .rewind = rewind,
 	                .source_len = -1,
-	                .source_sha = sha,
+	                .source_sha = sha256_new(),
 	                .progress = progress,
 	                .progress_opaque = progress_opaque,
 	                .progress_total = -1};
@@ -1241,6 +1271,7 @@ int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, voi
 		loc = absolute(c, r.location);
 	}
 	uint64_t sent = q.sent;
+	_cleanup_sha256_ sha256_ctx *sha = steal_ptr(q.source_sha);
 	req_free(&q);
 	resp_free(&r);
 	if (ret < 0)

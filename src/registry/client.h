@@ -95,10 +95,14 @@ int reg_blob_exists(reg_client *c, const char *repo, const char *digest, int64_t
 
 /* Source of an upload: fill buf with up to n bytes; 0 at the end. */
 typedef ssize_t (*reg_source_fn)(void *opaque, void *buf, size_t n, berth_error **err);
+/* Start a source over from its first byte (to resend after a 401 asked for
+ * a new token). May be NULL: such uploads are sent once. */
+typedef int (*reg_rewind_fn)(void *opaque, berth_error **err);
 
 typedef struct reg_upload_opts {
 	const char *mount_from; /* try a cross-repository mount first (may be NULL) */
 	uint64_t chunk_size; /* 0: monolithic PUT; else PATCH chunks of this size */
+	reg_rewind_fn rewind; /* may be NULL */
 } reg_upload_opts;
 
 /* Upload a blob of known digest and size from source. *mounted tells
@@ -110,7 +114,7 @@ int reg_upload_blob(reg_client *c, const char *repo, const char *digest, int64_t
 /* Upload a blob whose digest is computed while it streams (PATCH without
  * a length, then PUT ?digest=). Returns the digest and size. */
 int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, void *source_opaque,
-                      reg_progress_fn progress, void *progress_opaque,
+                      reg_rewind_fn rewind, reg_progress_fn progress, void *progress_opaque,
                       char digest[DIGEST_STR_LEN + 1], uint64_t *size, berth_error **err);
 
 /* All tags of a repository (following Link pagination). */

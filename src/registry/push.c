@@ -135,6 +135,22 @@ static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
 	return (ssize_t)(n - g->z.avail_out);
 }
 
+static int gz_rewind(void *op, berth_error **err)
+{
+	struct gz_src *g = op;
+	if (lseek(g->fd, 0, SEEK_SET) < 0)
+		return berth_err_sys(err, errno, "rewinding layer");
+	if (deflateReset(&g->z) != Z_OK || deflateParams(&g->z, 1, Z_DEFAULT_STRATEGY) != Z_OK)
+		return berth_err(err, BERTH_E_GENERIC, "gzip reset failed");
+	g->z.avail_in = 0;
+	g->eof = g->done = g->want_change = false;
+	g->level = 1;
+	g->stored_run = 0;
+	g->chunk_in0 = g->chunk_out0 = 0;
+	g->last_report = 0;
+	return 0;
+}
+
 /* ---- plain file source (config, known blobs) ---- */
 
 struct mem_src {
@@ -149,6 +165,12 @@ static ssize_t mem_read(void *op, void *buf, size_t n, berth_error **err)
 	memcpy(buf, m->data + m->off, k);
 	m->off += k;
 	return (ssize_t)k;
+}
+
+static int mem_rewind(void *op, berth_error **err)
+{
+	((struct mem_src *)op)->off = 0;
+	return 0;
 }
 
 /* ---- layers ---- */
@@ -229,7 +251,8 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 	g.in = xmalloc(GZ_CHUNK);
 	char digest[DIGEST_STR_LEN + 1];
 	uint64_t size = 0;
-	ret = reg_upload_stream(p->cl, p->repo, gz_read, &g, NULL, NULL, digest, &size, err);
+	ret = reg_upload_stream(p->cl, p->repo, gz_read, &g, gz_rewind, NULL, NULL, digest, &size,
+	                        err);
 	deflateEnd(&g.z);
 	free(g.in);
 	if (ret < 0)
@@ -339,7 +362,7 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 			ret = -1;
 		} else if (ex == 0) {
 			struct mem_src ms = {.data = info->config, .len = info->config_len};
-			reg_upload_opts uo = {.chunk_size = o->chunk_size};
+			reg_upload_opts uo = {.chunk_size = o->chunk_size, .rewind = mem_rewind};
 			ret = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len,
 			                      mem_read, &ms, &uo, NULL, NULL, NULL, err);
 		}

@@ -178,3 +178,164 @@ class Client:
 
     def close(self):
         self.conn.close()
+
+
+class Proxy:
+    """A registry in front of another one (HTTP on 127.0.0.1), written for
+    the tests: a bearer-token flow with its own token endpoint, a byte
+    flipped in one blob, or a blob download cut off half-way.
+
+    mode: "pass", "token", "corrupt", "cut" (first download of `blob` stops
+    half-way, later ones are served), "die" (every download of `blob` stops
+    half-way)."""
+
+    def __init__(self, backend, mode="pass", blob=None, users=None, token_uses=1000):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.backend = backend
+        self.mode = mode
+        self.blob = blob
+        self.users = users or {}
+        self.token_uses = token_uses
+        self.tokens = {}  # token -> [scope, uses left]
+        self.token_requests = []  # (scope list, user)
+        self.blob_requests = []  # Range headers seen for `blob`
+        self.lock = threading.Lock()
+        proxy = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return data
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                n = int(self.headers.get("Content-Length", "0") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def reply(self, status, headers, body=b""):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def handle_token(self):
+                from urllib.parse import parse_qs, urlparse
+                import base64
+                q = parse_qs(urlparse(self.path).query)
+                user = None
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+                    if proxy.users.get(u) != p:
+                        return self.reply(401, [], b'{"details":"bad credentials"}')
+                    user = u
+                scopes = q.get("scope", [])
+                with proxy.lock:
+                    proxy.token_requests.append((scopes, user))
+                    tok = "tok%d" % len(proxy.token_requests)
+                    proxy.tokens[tok] = [scopes, proxy.token_uses, user]
+                body = json.dumps({"token": tok, "expires_in": 300}).encode()
+                self.reply(200, [("Content-Type", "application/json")], body)
+
+            def check_token(self):
+                """None if allowed, else the scope to ask for."""
+                parts = self.path.split("?")[0].split("/")
+                name = None
+                for kw in ("manifests", "blobs", "tags", "referrers"):
+                    if kw in parts[2:]:
+                        name = "/".join(parts[2:parts.index(kw, 2)])
+                        break
+                action = "pull" if self.command in ("GET", "HEAD") else "pull,push"
+                want = "repository:%s:%s" % (name, action) if name else None
+                auth = self.headers.get("Authorization", "")
+                with proxy.lock:
+                    t = proxy.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+                    if t and t[1] > 0:
+                        granted = " ".join(t[0])
+                        if want is None or all(
+                                ("repository:%s:%s" % (name, a)) in granted or
+                                ("repository:%s:pull,push" % name) in granted
+                                for a in action.split(",")):
+                            t[1] -= 1
+                            return None
+                return want or ""
+
+            def forward(self):
+                if self.path.startswith("/token"):
+                    return self.handle_token()
+                if proxy.mode == "token":
+                    want = self.check_token()
+                    if want is not None:
+                        self.body()
+                        ch = 'Bearer realm="http://%s/token",service="test-registry"' % proxy.addr
+                        if want:
+                            ch += ',scope="%s"' % want
+                        return self.reply(401, [("WWW-Authenticate", ch),
+                                                ("Content-Type", "application/json")],
+                                          b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+                data = self.body()
+                host, port = proxy.backend.rsplit(":", 1)
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in ("host", "connection", "transfer-encoding",
+                                             "content-length", "authorization")}
+                if data or self.command in ("PUT", "POST", "PATCH"):
+                    hdrs["Content-Length"] = str(len(data))
+                conn.request(self.command, self.path, body=data, headers=hdrs)
+                r = conn.getresponse()
+                rbody = r.read()
+                conn.close()
+                headers = [(k, v) for k, v in r.getheaders()
+                           if k.lower() not in ("transfer-encoding", "connection",
+                                                "content-length")]
+                is_blob = (proxy.blob and self.command == "GET" and
+                           self.path.split("?")[0].endswith("/blobs/" + proxy.blob))
+                if is_blob:
+                    with proxy.lock:
+                        proxy.blob_requests.append(self.headers.get("Range"))
+                        first = len(proxy.blob_requests) == 1
+                    if proxy.mode == "corrupt" and rbody:
+                        b = bytearray(rbody)
+                        b[len(b) // 2] ^= 0xFF
+                        rbody = bytes(b)
+                    elif (proxy.mode == "cut" and first) or proxy.mode == "die":
+                        self.send_response(r.status)
+                        for k, v in headers:
+                            self.send_header(k, v)
+                        self.send_header("Content-Length", str(len(rbody)))
+                        self.end_headers()
+                        self.wfile.write(rbody[:len(rbody) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        import socket as _s
+                        self.connection.shutdown(_s.SHUT_RDWR)
+                        return
+                self.reply(r.status, headers, rbody)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.addr = "127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *a):
+        self.server.shutdown()
+        self.server.server_close()
