@@ -127,6 +127,20 @@ int container_relay(int sock, const ctr_relay_opts *o, int *exit_code, bool *det
 /* After an attached run: tell the monitor the client did the cleanup. */
 void container_ack_cleanup(int sock);
 
+/* --- exec --- */
+
+typedef struct ctr_exec_opts {
+	char **argv;
+	char **env; /* KEY=VALUE overrides (KEY alone removes) */
+	const char *user, *workdir;
+	bool tty, privileged;
+	int stdio[3]; /* -1: inherit */
+	const char *console_socket; /* with tty */
+} ctr_exec_opts;
+
+int container_exec(berth_store *s, ctr_record *r, const ctr_exec_opts *o, pid_t *pid,
+                   berth_error **err) __attribute__((warn_unused_result));
+
 /* --- stop / kill / wait / remove --- */
 
 /* Docker's stop: the stop signal, then SIGKILL after timeout seconds

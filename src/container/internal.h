@@ -24,6 +24,12 @@ void ctr_rt_ctx(berth_store *s, rt_ctx *ctx);
 json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const char *rootfs,
                        berth_error **err);
 
+/* User "name|uid[:group|gid]" -> process.user (looked up in the rootfs's
+ * /etc/passwd and /etc/group); *home gets the user's home. */
+int ctr_apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
+                   berth_error **err);
+extern const char *const ctr_all_caps[41];
+
 /* Resolve the helper programs. */
 char *ctr_find_helper(const ctr_env *env, const char *which);
 

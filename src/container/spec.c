@@ -17,7 +17,7 @@
 
 /* Every capability the kernel knows, sorted by name (for --privileged and
  * --cap-add ALL). */
-static const char *const all_caps[] = {
+const char *const ctr_all_caps[41] = {
     "CAP_AUDIT_CONTROL",   "CAP_AUDIT_READ",   "CAP_AUDIT_WRITE",
     "CAP_BLOCK_SUSPEND",   "CAP_BPF",          "CAP_CHECKPOINT_RESTORE",
     "CAP_CHOWN",           "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
@@ -49,7 +49,7 @@ static const char *cap_canon(const char *name)
 		*p = (char)toupper((unsigned char)*p);
 	const char *key = buf;
 	const char *const *hit =
-	    bsearch(&key, all_caps, ARRAY_SIZE(all_caps), sizeof(all_caps[0]), cmp_str);
+	    bsearch(&key, ctr_all_caps, ARRAY_SIZE(ctr_all_caps), sizeof(ctr_all_caps[0]), cmp_str);
 	return hit ? *hit : NULL;
 }
 
@@ -66,8 +66,8 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 	json_t *caps = json_object_get(proc, "capabilities");
 	_cleanup_strv_ char **set = NULL;
 	if (privileged) {
-		for (size_t i = 0; i < ARRAY_SIZE(all_caps); i++)
-			set = strv_append(set, all_caps[i]);
+		for (size_t i = 0; i < ARRAY_SIZE(ctr_all_caps); i++)
+			set = strv_append(set, ctr_all_caps[i]);
 	} else {
 		set = json_get_strv(caps, "bounding");
 		size_t i;
@@ -93,9 +93,9 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 		json_array_foreach (json_object_get(host, "CapAdd"), i, v) {
 			const char *n = json_string_value(v);
 			if (n && !strcasecmp(n, "ALL")) {
-				for (size_t k = 0; k < ARRAY_SIZE(all_caps); k++)
-					if (!strv_contains(set, all_caps[k]))
-						set = strv_append(set, all_caps[k]);
+				for (size_t k = 0; k < ARRAY_SIZE(ctr_all_caps); k++)
+					if (!strv_contains(set, ctr_all_caps[k]))
+						set = strv_append(set, ctr_all_caps[k]);
 				continue;
 			}
 			const char *c = n ? cap_canon(n) : NULL;
@@ -148,8 +148,8 @@ static bool all_digits(const char *s)
 }
 
 /* User "name|uid[:group|gid]" -> process.user and HOME. */
-static int apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
-                      berth_error **err)
+int ctr_apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
+                   berth_error **err)
 {
 	_cleanup_free_ char *u = xstrdup(user && *user ? user : "0");
 	char *g = strchr(u, ':');
@@ -680,8 +680,8 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 		return NULL;
 	}
 	_cleanup_free_ char *home = NULL;
-	if (apply_user(proc, rootfd, json_get_str(cfg, "User"), json_object_get(host, "GroupAdd"),
-	               &home, err) < 0)
+	if (ctr_apply_user(proc, rootfd, json_get_str(cfg, "User"),
+	                   json_object_get(host, "GroupAdd"), &home, err) < 0)
 		return NULL;
 
 	/* env: PATH etc. from Config, then HOSTNAME, TERM, HOME as Docker adds them */

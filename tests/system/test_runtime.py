@@ -449,3 +449,35 @@ def test_features(rt):
     assert "user" in f["linux"]["namespaces"]
     assert "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
     assert "rro" in f["mountOptions"]
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_blocked_syscall(rt, tmp_path, bb_root, nnp):
+    def edit(c):
+        c["process"]["noNewPrivileges"] = nnp
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95},
+                {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            ]}
+    out = run_in(rt, tmp_path, bb_root,
+                 "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; "
+                 "mkdir /tmp/blocked 2>&1; test -d /tmp/blocked && echo CREATED; "
+                 "nice -n 0 true 2>&1; echo done", edit=edit).stdout.decode()
+    assert status_field(out, "Seccomp") == "2"
+    assert status_field(out, "NoNewPrivs") == ("1" if nnp else "0")
+    assert "Operation not supported" in out
+    assert "CREATED" not in out
+    assert "done" in out
+
+
+def test_default_seccomp_profile(rt, tmp_path, bb_root):
+    out = run_in(rt, tmp_path, bb_root,
+                 "grep Seccomp: /proc/self/status; unshare -U true 2>&1; echo rc=$?; "
+                 "mount -t tmpfs t /mnt 2>&1; echo rc=$?").stdout.decode()
+    assert status_field(out, "Seccomp") == "2"
+    assert "rc=0" not in out
+    assert "Operation not permitted" in out
