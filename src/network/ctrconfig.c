@@ -355,7 +355,7 @@ int net_create_body_fixup(json_t *body, berth_error **err)
 	json_t *v;
 	int r = 0;
 	json_array_foreach (json_object_get(body, "x-publish"), i, v) {
-		if (r == 0 && json_is_string(v))
+		if (r >= 0 && json_is_string(v))
 			r = net_ctr_config_flag(&c, "publish", json_string_value(v), err);
 	}
 	json_array_foreach (json_object_get(body, "x-aliases"), i, v) {
