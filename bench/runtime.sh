@@ -53,8 +53,17 @@ crun_cmd="crun --root $tmp/state-crun run bench"
 runc_cmd="runc --root $tmp/state-runc run bench"
 berth_cmd="$BERTH runtime --root $tmp/state-berth run bench"
 floor_cmd="unshare -m -u -i -p -n -f chroot $b/rootfs /bin/true"
-hyperfine -N --warmup 5 ${HYPERFINE_ARGS:---min-runs 50} "$@" \
+hyperfine -N --warmup 5 ${HYPERFINE_ARGS:---min-runs 50} --export-json "$tmp/times.json" "$@" \
   -n crun "$crun_cmd" -n runc "$runc_cmd" -n berth "$berth_cmd" -n floor "$floor_cmd"
+python3 - "$tmp/times.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+crun = r["crun"]["median"]
+print("\nmedians (ms) and ratio to crun:")
+for n in ("crun", "runc", "berth", "floor"):
+    m = r[n]["median"]
+    print("  %-6s %7.2f  %.2fx" % (n, m * 1000, m / crun))
+PY
 echo
 echo "peak RSS (KB, /usr/bin/time, max of 10 runs):"
 for n in crun runc berth floor; do

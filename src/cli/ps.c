@@ -311,7 +311,10 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(row, "RunningFor", json_string(since));
 		json_object_set_new(row, "Status", json_string(status));
 		json_object_set_new(row, "State", json_string(st));
-		json_object_set_new(row, "Ports", json_string(""));
+		_cleanup_free_ char *ports = !strcmp(st, "running") || !strcmp(st, "paused")
+		                                 ? container_network_ports_text(s, r->id)
+		                                 : xstrdup("");
+		json_object_set_new(row, "Ports", json_string(ports));
 		json_object_set_new(row, "Names", json_string(r->name));
 		json_object_set_new(row, "Networks", json_string(""));
 		json_object_set_new(row, "Mounts", json_string(""));

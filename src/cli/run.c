@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/clistore.h"
 #include "container/container.h"
+#include "network/network.h"
 #include "runtime/runtime.h"
 
 enum {
@@ -169,6 +170,7 @@ typedef struct run_flags {
 	bool detach, interactive, tty, rm, sig_proxy, quiet;
 	char **attach; /* -a streams */
 	const char *name, *detach_keys, *pull, *platform, *cidfile;
+	net_ctr_config net;
 } run_flags;
 
 static json_t *hc(run_flags *f)
@@ -432,6 +434,7 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 	f->host = json_object();
 	json_object_set_new(f->body, "HostConfig", f->host);
 	f->sig_proxy = true;
+	net_ctr_config_init(&f->net);
 	json_t *body = f->body, *host = f->host;
 	json_t *labels = json_object();
 	json_object_set_new(body, "Labels", labels);
@@ -462,8 +465,12 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 				                 "Minimum memory limit allowed is 6MB");
 			json_object_set_new(host, "Memory", json_integer(n));
 			break;
-		case 'p': arr_add(body, "x-publish", optarg); break;
-		case 'P': json_object_set_new(host, "PublishAllPorts", json_true()); break;
+		case 'p':
+		case 'P':
+			if (net_ctr_config_flag(&f->net, c == 'p' ? "publish" : "publish-all",
+			                        c == 'p' ? optarg : "", err) < 0)
+				return -1;
+			break;
 		case 'q': f->quiet = true; break;
 		case 't': f->tty = true; break;
 		case 'u': json_object_set_new(body, "User", json_string(optarg)); break;
@@ -703,33 +710,27 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			break;
 		case O_VOLUMES_FROM: arr_add(host, "VolumesFrom", optarg); break;
 		case O_NETWORK:
-			json_object_set_new(host, "NetworkMode", json_string(optarg));
+			if (net_ctr_config_flag(&f->net, "network", optarg, err) < 0)
+				return -1;
 			break;
-		case O_EXPOSE: {
-			json_t *ep = json_object_get(body, "ExposedPorts");
-			if (!ep) {
-				ep = json_object();
-				json_object_set_new(body, "ExposedPorts", ep);
-			}
-			_cleanup_free_ char *k =
-			    strchr(optarg, '/') ? xstrdup(optarg) : xasprintf("%s/tcp", optarg);
-			json_object_set_new(ep, k, json_object());
-			break;
-		}
-		case O_DNS: arr_add(host, "Dns", optarg); break;
-		case O_DNS_SEARCH: arr_add(host, "DnsSearch", optarg); break;
-		case O_DNS_OPT: arr_add(host, "DnsOptions", optarg); break;
-		case O_ADD_HOST: {
-			/* Docker's CLI takes host:ip or host=ip */
-			_cleanup_free_ char *h = xstrdup(optarg);
-			char *sep = strchr(h, '=');
-			if (sep)
-				*sep = ':';
-			arr_add(host, "ExtraHosts", h);
+		case O_EXPOSE:
+		case O_DNS:
+		case O_DNS_SEARCH:
+		case O_DNS_OPT:
+		case O_ADD_HOST:
+		case O_IP:
+		case O_ALIAS: {
+			const char *flag = c == O_EXPOSE       ? "expose"
+			                   : c == O_DNS        ? "dns"
+			                   : c == O_DNS_SEARCH ? "dns-search"
+			                   : c == O_DNS_OPT    ? "dns-option"
+			                   : c == O_ADD_HOST   ? "add-host"
+			                   : c == O_IP         ? "ip"
+			                                       : "network-alias";
+			if (net_ctr_config_flag(&f->net, flag, optarg, err) < 0)
+				return -1;
 			break;
 		}
-		case O_IP: json_object_set_new(body, "x-ip", json_string(optarg)); break;
-		case O_ALIAS: arr_add(body, "x-aliases", optarg); break;
 		case O_CIDFILE: f->cidfile = optarg; break;
 		case O_OOM_ADJ:
 			json_object_set_new(host, "OomScoreAdj", json_integer(atoi(optarg)));
@@ -766,6 +767,8 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 	json_object_set_new(body, "AttachStderr", json_boolean(!f->detach));
 	if (f->rm)
 		json_object_set_new(host, "AutoRemove", json_true());
+	if (net_ctr_config_apply_docker(&f->net, body) < 0)
+		return berth_err(err, BERTH_E_INVALID, "invalid network options");
 	if (f->detach && f->rm && json_object_get(host, "RestartPolicy") &&
 	    strcmp(json_get_str(json_object_get(host, "RestartPolicy"), "Name"), "no"))
 		return berth_err(err, BERTH_E_INVALID, "Conflicting options: --restart and --rm");
@@ -852,6 +855,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	int pr = parse_run_flags(cmd, argc, argv, &f, &first, &err);
 	_cleanup_json_ json_t *body = f.body;
 	_cleanup_strv_ char **attach = f.attach;
+	net_ctr_config_clear(&f.net);
 	if (pr > 0)
 		return 0;
 	if (pr < 0) {

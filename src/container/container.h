@@ -176,15 +176,18 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 int container_healthcheck_run(berth_store *s, ctr_record *r, berth_error **err)
     __attribute__((warn_unused_result));
 
-/* --- network hook --- */
+/* --- network hooks (nethook.c, served by src/network) --- */
 
 /* Called by start between creating the container (its network namespace
- * exists: /proc/<pid>/ns/net) and starting it. The network module replaces
- * the weak default (which only brings up nothing: loopback is up already in
- * a new namespace from the runtime) with bridge attachment. */
+ * exists: /proc/<pid>/ns/net) and starting it: leases, veths, published
+ * ports, hosts/resolv.conf. Nothing for --network none|host. */
 int container_network_attach(berth_store *s, const char *id, json_t *config, pid_t pid,
                              berth_error **err);
 /* Called on cleanup, after the container stopped. */
 int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err);
+/* Docker's NetworkSettings now; NULL if unknown. */
+json_t *container_network_settings(berth_store *s, const char *id);
+/* ps's PORTS column. */
+char *container_network_ports_text(berth_store *s, const char *id);
 
 #endif

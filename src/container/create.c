@@ -335,7 +335,7 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 /* The record, its name and its volumes in one transaction. */
 static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
                          const image_info *img, json_t *argv, json_t *config, json_t *host,
-                         berth_error **err)
+                         json_t *netcfg, berth_error **err)
 {
 	_cleanup_free_ char *gen = NULL;
 	_cleanup_json_ json_t *mounts = NULL;
@@ -355,6 +355,8 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	json_object_set(rec, "Config", config);
 	json_object_set(rec, "HostConfig", host);
 	json_object_set(rec, "Mounts", mounts);
+	if (json_is_object(netcfg))
+		json_object_set(rec, "NetworkingConfig", netcfg);
 	json_object_set_new(rec, "Platform", json_string("linux"));
 	json_object_set_new(rec, "Driver", json_string("overlay2"));
 	json_object_set_new(rec, "ImageRef", json_string(image));
@@ -459,7 +461,8 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 		return -1;
 	}
 
-	if (insert_record(s, id, name, image, img, argv, config, host, err) < 0) {
+	if (insert_record(s, id, name, image, img, argv, config, host,
+	                  json_object_get(body, "NetworkingConfig"), err) < 0) {
 		rm_rf(dir, NULL);
 		return -1;
 	}

@@ -133,6 +133,10 @@ json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size)
 	json_object_set_new(ns, "IPPrefixLen", json_integer(json_get_int(cfg, "IPPrefixLen", 0)));
 	json_t *nets = json_object_get(cfg, "Networks");
 	json_object_set_new(ns, "Networks", nets ? json_incref(nets) : json_object());
+	json_t *net = container_network_settings(s, r->id);
+	if (json_is_object(net))
+		json_object_update(ns, net);
+	json_decref(net);
 	json_object_set_new(j, "NetworkSettings", ns);
 	return j;
 }

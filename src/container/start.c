@@ -642,29 +642,6 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	                 r->id);
 }
 
-/* Default network hooks: the runtime's new network namespace has its
- * loopback up already; the network module overrides these. */
-__attribute__((weak)) int container_network_attach(berth_store *s, const char *id, json_t *config,
-                                                   pid_t pid, berth_error **err)
-{
-	(void)s;
-	(void)id;
-	(void)config;
-	(void)pid;
-	(void)err;
-	return 0;
-}
-
-__attribute__((weak)) int container_network_detach(berth_store *s, const char *id, json_t *config,
-                                                   berth_error **err)
-{
-	(void)s;
-	(void)id;
-	(void)config;
-	(void)err;
-	return 0;
-}
-
 int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record *r,
                                   berth_error **err)
 {

@@ -200,3 +200,39 @@ def test_rm_leaves_no_mount_or_cgroup(bb):
         assert not os.path.exists("/sys/fs/cgroup/%s/berth/%s" % (ctrl, cid))
     assert bb.run("run", "--rm", "busybox", "true").returncode == 0
     assert bb.out("ps", "-aq") == ""
+
+
+def test_default_bridge_network_and_published_port(bb):
+    cfg = json.load(open(bb.config))
+    subnet = cfg["default-subnet"].split("/")[0].rsplit(".", 1)[0]
+    out = bb.out("run", "--rm", "busybox", "ip", "-4", "addr", "show", "eth0")
+    assert ("inet %s." % subnet) in out
+    assert bb.out("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                  "ls /sys/class/net") == "lo\n"
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    bb.run("run", "-d", "--name", "web", "-p", "127.0.0.1:%d:8080" % port, "busybox", "sh", "-c",
+           "echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp")
+    j = inspect(bb, "web")
+    assert j["NetworkSettings"]["IPAddress"].startswith(subnet + ".")
+    assert "127.0.0.1:%d->8080/tcp" % port in bb.out("ps")
+
+    def fetch():
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=2)
+            c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            c.close()
+            return b"hello" in data
+        except OSError:
+            return False
+
+    assert wait_for(fetch)

@@ -481,3 +481,65 @@ def test_default_seccomp_profile(rt, tmp_path, bb_root):
     assert status_field(out, "Seccomp") == "2"
     assert "rc=0" not in out
     assert "Operation not permitted" in out
+
+
+@pytest.mark.parametrize("path_kind", ["absolute", "relative", "default"])
+def test_cgroup_resources_inside(rt, tmp_path, bb_root, path_kind):
+    name = cid()
+    cg = {"absolute": "/berthtest-%s/c" % name, "relative": "berthtest-" + name,
+          "default": None}[path_kind]
+
+    def edit(c):
+        if cg:
+            c["linux"]["cgroupsPath"] = cg
+        c["linux"]["resources"].update({
+            "memory": {"limit": 64 * 1024 * 1024},
+            "pids": {"limit": 50},
+            "cpu": {"shares": 512}})
+    c = name if path_kind == "default" else cid()
+    b = tmp_path / "cgb"
+    make_bundle(str(b), bb_root, ["sh", "-c",
+                                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                 "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares; "
+                                  "cat /proc/self/cgroup | grep memory"], edit=edit)
+    out = rt.run("run", "--bundle", b, c).stdout.decode().split()
+    assert out[:3] == [str(64 * 1024 * 1024), "50", "512"]
+    # a cgroup namespace: the container sees its own cgroup as the root
+    assert out[3].endswith(":/")
+    # and the runtime removed the cgroup when the container was deleted
+    with open("/proc/self/cgroup") as f:
+        mine = [l.split(":", 2)[2].strip() for l in f if ":memory:" in l][0]
+    if path_kind == "relative":
+        host = os.path.join(mine, cg)
+    else:
+        host = cg or "/berth/" + name
+    try:
+        assert not os.path.exists("/sys/fs/cgroup/memory" + host)
+    finally:
+        # the parent of an absolute path stays, as with runc
+        for d in glob.glob("/sys/fs/cgroup/*/berthtest-" + name):
+            os.rmdir(d)
+
+
+def test_run_terminal_without_console_socket(rt, tmp_path, bb_root):
+    """`run` of a terminal: true container relays its pty, as runc run does."""
+    import pty
+    b = tmp_path / "tb"
+    make_bundle(str(b), bb_root, ["sh", "-c", "tty; echo term-ok; exit 5"],
+                edit=lambda c: c["process"].update(terminal=True))
+    master, slave = pty.openpty()
+    p = subprocess.Popen(rt.cmd("run", "--bundle", b, cid()), stdin=slave, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    assert p.wait(30) == 5
+    os.close(master)
+    assert b"/dev/pts/" in data and b"term-ok" in data, data
