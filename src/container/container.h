@@ -166,6 +166,22 @@ int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_
  * Docker's (127 not found, 126 cannot invoke, 128 otherwise). */
 void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e);
 
+/* --- filesystem (fs.c) --- */
+
+/* The container's filesystem as a tar stream (docker export). */
+int container_export(berth_store *s, ctr_record *r, int out_fd, berth_error **err);
+/* "A /path", "C /path", "D /path" lines, sorted (docker diff). */
+int container_diff(berth_store *s, ctr_record *r, char ***lines, berth_error **err);
+/* docker cp: host_path "-" is a tar stream on stdout / stdin. */
+int container_cp_from(berth_store *s, ctr_record *r, const char *ctr_path, const char *host_path,
+                      bool archive, berth_error **err);
+int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const char *ctr_path,
+                    bool archive, berth_error **err);
+/* docker update: resources and restart policy; body is an UpdateConfig. */
+int container_update(berth_store *s, ctr_record *r, json_t *update, berth_error **err);
+/* Pids of the container's processes. */
+int container_pids(berth_store *s, ctr_record *r, pid_t **pids, size_t *n, berth_error **err);
+
 /* --- inspect --- */
 
 json_t *container_inspect_json(berth_store *s, ctr_record *r, bool size);

@@ -223,9 +223,10 @@ static int save_created(const rt_ctx *ctx, const char *id, const char *bundle, c
                         json_t *config, const struct create_run *r, const rt_create_opts *o,
                         const char *dir, berth_error **err)
 {
+	_cleanup_free_ char *rootfs_abs = realpath(s->rootfs, NULL);
 	rt_state_rec rec = {.id = (char *)id,
 	                    .bundle = (char *)bundle,
-	                    .rootfs = s->rootfs,
+	                    .rootfs = rootfs_abs ? rootfs_abs : s->rootfs,
 	                    .pid = r->init,
 	                    .start_time = rt_proc_start_time(r->init),
 	                    .annotations = s->annotations,

@@ -543,3 +543,60 @@ def test_run_terminal_without_console_socket(rt, tmp_path, bb_root):
     assert p.wait(30) == 5
     os.close(master)
     assert b"/dev/pts/" in data and b"term-ok" in data, data
+
+
+def test_more_linux_config(rt, tmp_path, bb_root):
+    def edit(c):
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+        c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}
+        c["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                                  "fileMode": 0o640, "uid": 0, "gid": 0}]
+        c["linux"]["rootfsPropagation"] = "shared"
+    b = tmp_path / "mb"
+    make_bundle(str(b), bb_root,
+                ["sh", "-c", "uname -m; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; "
+                 "ls -l /dev/fuse; awk '$5 == \"/\"' /proc/self/mountinfo"], edit=edit)
+    out = rt.run("run", "--no-pivot", "--bundle", b, cid()).stdout.decode()
+    lines = out.splitlines()
+    assert lines[0] in ("i686", "i386")
+    assert lines[1:3] == ["1", "123456789"]
+    assert lines[3].startswith("crw-r-----") and "10, 229" in lines[3]
+    out2 = rt.run("run", "--bundle", b, cid()).stdout.decode()
+    assert "shared:" in out2.splitlines()[-1]
+
+
+def test_exec_process_json_detached_and_preserve_fds(rt, tmp_path, bb_root):
+    b = tmp_path / "eb"
+    make_bundle(str(b), bb_root, ["sleep", "1000"])
+    c = cid()
+    rt.run("run", "-d", "--bundle", b, c)
+    proc = {"cwd": "/tmp", "args": ["sh", "-c", "pwd > /tmp/exec-out; id -u >> /tmp/exec-out; "
+                                    "echo $FOO >> /tmp/exec-out"],
+            "env": ["FOO=bar", "PATH=/bin"], "user": {"uid": 65534, "gid": 65534}}
+    pj = tmp_path / "process.json"
+    pj.write_text(json.dumps(proc))
+    pidfile = tmp_path / "exec.pid"
+    rt.run("exec", "-d", "--pid-file", pidfile, "-p", pj, c)
+    assert int(pidfile.read_text()) > 0
+    for _ in range(100):
+        p = rt.run("exec", c, "cat", "/tmp/exec-out", check=False)
+        if p.stdout.count(b"\n") >= 3:
+            break
+        time.sleep(0.05)
+    assert p.stdout.decode().split() == ["/tmp", "65534", "bar"]
+    # --preserve-fds: fd 3 of the caller reaches the process
+    r, w = os.pipe()
+    p = subprocess.run(["bash", "-c", 'exec 3>&%d; exec "$@"' % w, "bash"] +
+                       rt.cmd("exec", "--preserve-fds", "1", c, "sh", "-c", "echo via-fd3 >&3"),
+                       pass_fds=(w,), capture_output=True, timeout=30)
+    os.close(w)
+    assert p.returncode == 0, p.stderr
+    assert os.read(r, 100) == b"via-fd3\n"
+    os.close(r)
+    # exec's view: same namespaces as the init, its caps and seccomp
+    out = rt.run("exec", c, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; "
+                 "readlink /proc/1/ns/mnt; readlink /proc/self/ns/mnt").stdout.decode().split("\n")
+    assert int(out[0].split()[1], 16) == DOCKER_CAPS
+    assert out[1].split()[1] == "2"
+    assert out[2] == out[3]
+    rt.run("delete", "-f", c)
