@@ -22,6 +22,7 @@ typedef struct ctx_entry {
 	struct stat st; /* lstat */
 	char *link; /* symlink target, else NULL */
 	char hash[DIGEST_STR_LEN + 1]; /* content hash of a regular file, "" until computed */
+	bool fresh; /* hashed by this build (to remember) */
 } ctx_entry;
 
 typedef struct build_context {
@@ -31,6 +32,7 @@ typedef struct build_context {
 	ctx_entry *v; /* sorted by path */
 	size_t n;
 	pthread_mutex_t lock; /* lazy hashing */
+	char *abs; /* realpath of dir, for the hash cache (NULL: no cache) */
 } build_context;
 
 /* Index dir (every path not excluded by di). */
@@ -50,6 +52,10 @@ int context_match(build_context *c, const char *src, size_t **roots, size_t *n, 
 void context_children(build_context *c, size_t root, size_t *first, size_t *end);
 /* Content hash of entry i (computed once). */
 int context_hash(build_context *c, size_t i, berth_error **err);
+/* The stat-keyed hash cache (table build_files): fill hashes of files whose
+ * stat is unchanged since they were hashed; remember fresh ones. */
+void context_load_hashes(build_context *c, berth_store *s);
+void context_save_hashes(build_context *c, berth_store *s);
 
 /* ---- fsops.c: copying into a root, users, archives ---- */
 
@@ -59,6 +65,7 @@ typedef struct copy_attrs {
 	gid_t gid;
 	bool keep_owner; /* --from: keep the source's owners */
 	int chmod; /* -1: keep the source's mode */
+	bool as_root; /* we run as root: new files are 0:0 already */
 } copy_attrs;
 
 /* Resolve "user[:group]" (names or numbers) against rootfd's /etc/passwd
@@ -73,6 +80,9 @@ int build_lookup_user(int rootfd, const char *spec, uid_t *uid, gid_t *gid, gid_
  * or merged (not recursed). */
 int build_put_entry(int rootfd, const char *dest, int src_fd, const struct stat *st,
                     const char *link, const copy_attrs *a, berth_error **err);
+/* The same, relative to an open parent directory (no path resolution). */
+int build_put_at(int pfd, const char *name, int src_fd, const struct stat *st, const char *link,
+                 const copy_attrs *a, berth_error **err);
 /* Recursively copy srcroot's path src (confined to srcroot) to dest in
  * dstroot. contents: when src is a directory copy what is inside it. */
 int build_copy_tree(int srcroot, const char *src, int dstroot, const char *dest,

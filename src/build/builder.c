@@ -206,7 +206,7 @@ static int do_overlay(const char *target, const char *lower, const char *upper, 
 {
 	_cleanup_free_ char *opts =
 	    upper ? xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,index=off,redirect_dir=off,"
-	                      "metacopy=off",
+	                      "metacopy=off,volatile",
 	                      lower, upper, work)
 	          : xasprintf("lowerdir=%s", lower);
 	if (strlen(opts) >= 4000)
@@ -804,7 +804,7 @@ static int export_output(builder *b, bstage *t, berth_error **err)
 			rc = -1;
 		} else {
 			_cleanup_close_ int dfd = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			copy_attrs a = {.keep_owner = true, .chmod = -1};
+			copy_attrs a = {.keep_owner = true, .chmod = -1, .as_root = geteuid() == 0};
 			if (dfd < 0)
 				rc = berth_err_sys(err, errno, "opening %s", dest);
 			else
@@ -985,6 +985,10 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 	if (context_open_dir(ctxdir, di, &b.ctx, err) < 0)
 		goto out;
 	b.ctx->extracted = steal_ptr(staged_ctx);
+	if (!b.ctx->extracted) {
+		b.ctx->abs = realpath(ctxdir, NULL);
+		context_load_hashes(b.ctx, s);
+	}
 	{
 		_cleanup_free_ char *msg = xasprintf("transferring context: %zu files", b.ctx->n);
 		bld_event(&b, BUILD_EV_INFO, v, msg, 0);
@@ -1045,6 +1049,8 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 	memcpy(id, t->image_id, DIGEST_STR_LEN + 1);
 	rc = 0;
 out:
+	if (b.ctx)
+		context_save_hashes(b.ctx, s);
 	if (rc < 0 && staged_ctx) {
 		int sfd = store_staging(s, NULL, NULL);
 		if (sfd >= 0)

@@ -24,6 +24,13 @@ static const store_migration migrations[] = {
      " created INTEGER NOT NULL);"
      "CREATE INDEX build_cache_ident ON build_cache(parent, ident);"
      "CREATE INDEX build_cache_image ON build_cache(image_id);"},
+    /* content hashes of context files, keyed by what stat says about them,
+     * so an unchanged context is not read again */
+    {"CREATE TABLE build_files ("
+     " path TEXT PRIMARY KEY,"
+     " dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+     " mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, mode INTEGER NOT NULL,"
+     " hash TEXT NOT NULL, recorded_ns INTEGER NOT NULL);"},
 };
 
 int build_store_init(berth_store *s, berth_error **err)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -154,6 +155,7 @@ void context_free(berth_store *s, build_context *c)
 	}
 	free(c->extracted);
 	free(c->dir);
+	free(c->abs);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -250,6 +252,94 @@ int context_hash(build_context *c, size_t i, berth_error **err)
 		return -1;
 	pthread_mutex_lock(&c->lock);
 	memcpy(e->hash, h, sizeof(h));
+	e->fresh = true;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* A file changed within this window before it was hashed may change again
+ * without its timestamps moving (coarse clocks): such hashes are not kept. */
+#define RACY_NS 50000000
+
+void context_load_hashes(build_context *c, berth_store *s)
+{
+	if (c->abs == NULL || c->n == 0)
+		return;
+	_cleanup_free_ char *lo = xasprintf("%s/", c->abs);
+	_cleanup_free_ char *hi = xasprintf("%s0", c->abs);
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    store_prepare(s,
+	                  "SELECT path, dev, ino, size, mtime_ns, ctime_ns, mode, hash, recorded_ns"
+	                  " FROM build_files WHERE path >= ?1 AND path < ?2",
+	                  NULL);
+	if (st == NULL)
+		return;
+	sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	size_t plen = strlen(lo);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+		const char *h = (const char *)sqlite3_column_text(st, 7);
+		if (p == NULL || h == NULL || strlen(p) <= plen || strlen(h) != DIGEST_STR_LEN)
+			continue;
+		size_t i = lower_bound(c, p + plen);
+		if (i >= c->n || strcmp(c->v[i].path, p + plen))
+			continue;
+		ctx_entry *e = &c->v[i];
+		if (!S_ISREG(e->st.st_mode) ||
+		    (int64_t)e->st.st_dev != sqlite3_column_int64(st, 1) ||
+		    (int64_t)e->st.st_ino != sqlite3_column_int64(st, 2) ||
+		    (int64_t)e->st.st_size != sqlite3_column_int64(st, 3) ||
+		    ns_of(&e->st.st_mtim) != sqlite3_column_int64(st, 4) ||
+		    ns_of(&e->st.st_ctim) != sqlite3_column_int64(st, 5) ||
+		    (int64_t)e->st.st_mode != sqlite3_column_int64(st, 6) ||
+		    ns_of(&e->st.st_ctim) + RACY_NS > sqlite3_column_int64(st, 8))
+			continue;
+		memcpy(e->hash, h, DIGEST_STR_LEN + 1);
+	}
+}
+
+void context_save_hashes(build_context *c, berth_store *s)
+{
+	if (c->abs == NULL)
+		return;
+	bool any = false;
+	for (size_t i = 0; i < c->n && !any; i++)
+		any = c->v[i].fresh;
+	if (!any)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (store_tx_begin(s, NULL) < 0)
+		return;
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s,
+	    "INSERT OR REPLACE INTO build_files(path, dev, ino, size, mtime_ns, ctime_ns, mode,"
+	    " hash, recorded_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    NULL);
+	for (size_t i = 0; st && i < c->n; i++) {
+		ctx_entry *e = &c->v[i];
+		if (!e->fresh)
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", c->abs, e->path);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, p, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)e->st.st_dev);
+		sqlite3_bind_int64(st, 3, (int64_t)e->st.st_ino);
+		sqlite3_bind_int64(st, 4, (int64_t)e->st.st_size);
+		sqlite3_bind_int64(st, 5, ns_of(&e->st.st_mtim));
+		sqlite3_bind_int64(st, 6, ns_of(&e->st.st_ctim));
+		sqlite3_bind_int64(st, 7, (int64_t)e->st.st_mode);
+		sqlite3_bind_text(st, 8, e->hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, ns_of(&now));
+		if (sqlite3_step(st) != SQLITE_DONE)
+			break;
+	}
+	if (store_tx_commit(s, NULL) < 0)
+		store_tx_rollback(s);
 }

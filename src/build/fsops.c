@@ -228,6 +228,90 @@ int build_mkdir_root(int rootfd, const char *path, const copy_attrs *a, berth_er
 	return rc;
 }
 
+int build_put_at(int pfd, const char *name, int src_fd, const struct stat *st, const char *link,
+                 const copy_attrs *a, berth_error **err)
+{
+	uid_t u;
+	gid_t g;
+	owner_of(a, st, &u, &g);
+	bool chown_needed = u != 0 || g != 0 || !a->as_root;
+	mode_t mode = a->chmod >= 0 ? (mode_t)a->chmod : (st->st_mode & 07777);
+	struct timespec times[2] = {st->st_atim, st->st_mtim};
+	if (S_ISDIR(st->st_mode)) {
+		if (mkdirat(pfd, name, 0700) < 0) {
+			struct stat old;
+			if (errno != EEXIST || fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) < 0)
+				return berth_err_sys(err, errno, "creating %s", name);
+			if (S_ISDIR(old.st_mode))
+				return 0; /* merge into the existing directory */
+			if (rm_rf_at(pfd, name, err) < 0)
+				return -1;
+			if (mkdirat(pfd, name, 0700) < 0)
+				return berth_err_sys(err, errno, "creating %s", name);
+		}
+		if ((chown_needed && fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW) < 0) ||
+		    fchmodat(pfd, name, mode, 0) < 0)
+			return berth_err_sys(err, errno, "setting attributes of %s", name);
+		utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW);
+		return 0;
+	}
+	for (int attempt = 0;; attempt++) {
+		int rc = 0;
+		if (S_ISREG(st->st_mode)) {
+			_cleanup_close_ int fd =
+			    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			           mode & 0777);
+			if (fd >= 0) {
+				if (src_fd >= 0 && copy_fd(src_fd, fd, err) < 0)
+					return berth_err_prefix(err, "copying to %s", name);
+				if ((chown_needed && fchown(fd, u, g) < 0) ||
+				    ((mode & 07777) != (mode & 0755) && fchmod(fd, mode) < 0))
+					return berth_err_sys(err, errno, "setting attributes of %s",
+					                     name);
+				/* the umask may have taken bits: set the mode exactly */
+				if ((mode & 0777) != (mode & 0755) || (mode & 07000) == 0) {
+					struct stat now;
+					if (fstat(fd, &now) == 0 && (now.st_mode & 07777) != mode &&
+					    fchmod(fd, mode) < 0)
+						return berth_err_sys(err, errno, "chmod %s", name);
+				}
+				futimens(fd, times);
+				return 0;
+			}
+			rc = -1;
+		} else if (S_ISLNK(st->st_mode)) {
+			if (symlinkat(link ? link : "", pfd, name) == 0) {
+				if (chown_needed &&
+				    fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW) < 0)
+					return berth_err_sys(err, errno, "setting owner of %s",
+					                     name);
+				utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW);
+				return 0;
+			}
+			rc = -1;
+		} else if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+			if (mknodat(pfd, name, (st->st_mode & S_IFMT) | (mode & 07777),
+			            st->st_rdev) == 0) {
+				fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW);
+				return 0;
+			}
+			rc = -1;
+		} else {
+			return 0; /* sockets are skipped */
+		}
+		if (rc < 0 && (errno != EEXIST || attempt > 0))
+			return berth_err_sys(err, errno, "creating %s", name);
+		/* replace what is there */
+		struct stat old;
+		if (fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(old.st_mode)) {
+			if (rm_rf_at(pfd, name, err) < 0)
+				return -1;
+		} else if (unlinkat(pfd, name, 0) < 0) {
+			return berth_err_sys(err, errno, "replacing %s", name);
+		}
+	}
+}
+
 int build_put_entry(int rootfd, const char *dest, int src_fd, const struct stat *st,
                     const char *link, const copy_attrs *a, berth_error **err)
 {
@@ -237,73 +321,16 @@ int build_put_entry(int rootfd, const char *dest, int src_fd, const struct stat 
 			return berth_err(err, BERTH_E_INVALID, "cannot copy a file to /");
 		return 0;
 	}
-	_cleanup_free_ char *parent = dir_of(clean[0] == '/' ? clean : clean);
-	if (!strchr(clean, '/')) {
-		free(parent);
-		parent = xstrdup("/");
-	}
+	_cleanup_free_ char *parent = strchr(clean, '/') ? dir_of(clean) : xstrdup("/");
 	if (build_mkdir_root(rootfd, parent, a, err) < 0)
 		return -1;
 	_cleanup_close_ int pfd =
 	    open_in_root(rootfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, err);
 	if (pfd < 0)
 		return -1;
-	const char *name = base_of(clean);
-	uid_t u;
-	gid_t g;
-	owner_of(a, st, &u, &g);
-	mode_t mode = a->chmod >= 0 ? (mode_t)a->chmod : (st->st_mode & 07777);
-	struct stat old;
-	bool exists = fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
-	struct timespec times[2] = {st->st_atim, st->st_mtim};
-	if (S_ISDIR(st->st_mode)) {
-		if (exists && S_ISDIR(old.st_mode))
-			return 0; /* merge into the existing directory */
-		if (exists && rm_rf_at(pfd, name, err) < 0)
-			return -1;
-		if (mkdirat(pfd, name, 0700) < 0)
-			return berth_err_sys(err, errno, "creating %s", dest);
-		if (fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchmodat(pfd, name, mode, 0) < 0)
-			return berth_err_sys(err, errno, "setting attributes of %s", dest);
-		utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW);
-		return 0;
-	}
-	if (exists) {
-		if (S_ISDIR(old.st_mode)) {
-			if (rm_rf_at(pfd, name, err) < 0)
-				return -1;
-		} else if (unlinkat(pfd, name, 0) < 0) {
-			return berth_err_sys(err, errno, "replacing %s", dest);
-		}
-	}
-	if (S_ISREG(st->st_mode)) {
-		_cleanup_close_ int fd =
-		    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return berth_err_sys(err, errno, "creating %s", dest);
-		if (src_fd >= 0 && copy_fd(src_fd, fd, err) < 0)
-			return berth_err_prefix(err, "copying to %s", dest);
-		if (fchown(fd, u, g) < 0 || fchmod(fd, mode) < 0)
-			return berth_err_sys(err, errno, "setting attributes of %s", dest);
-		futimens(fd, times);
-		return 0;
-	}
-	if (S_ISLNK(st->st_mode)) {
-		if (symlinkat(link ? link : "", pfd, name) < 0)
-			return berth_err_sys(err, errno, "creating %s", dest);
-		if (fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW) < 0)
-			return berth_err_sys(err, errno, "setting owner of %s", dest);
-		utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW);
-		return 0;
-	}
-	if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-		if (mknodat(pfd, name, (st->st_mode & S_IFMT) | (mode & 07777), st->st_rdev) < 0)
-			return berth_err_sys(err, errno, "creating %s", dest);
-		fchownat(pfd, name, u, g, AT_SYMLINK_NOFOLLOW);
-		return 0;
-	}
-	return 0; /* sockets are skipped */
+	if (build_put_at(pfd, base_of(clean), src_fd, st, link, a, err) < 0)
+		return berth_err_prefix(err, "%s", dest);
+	return 0;
 }
 
 /* ---- trees (COPY --from, --output) ---- */

@@ -585,7 +585,7 @@ static int do_workdir(sstate *st, const df_instr *in, berth_error **err)
 		bld_steproot_clear(st->b, &r);
 		return fail_at(st, in, err);
 	}
-	copy_attrs a = {.chmod = -1};
+	copy_attrs a = {.chmod = -1, .as_root = geteuid() == 0};
 	int rc = build_mkdir_root(r.rootfd, wd, &a, err);
 	_cleanup_free_ char *cb = nop_created_by(st, canon);
 	if (rc == 0)
@@ -795,19 +795,81 @@ static int copy_context_root(builder *b, steproot *r, size_t root, const char *d
 		size_t first, end;
 		context_children(c, root, &first, &end);
 		size_t plen = root == SIZE_MAX ? 0 : strlen(c->v[root].path) + 1;
-		for (size_t i = first; i < end; i++) {
+		/* directories created so far (relative to dest) and their fds: the
+		 * entries are sorted, so a parent always comes before its children */
+		size_t nd = 1, cap = 16;
+		char **dn = xcalloc(cap, sizeof(char *));
+		int *dfd = xcalloc(cap, sizeof(int));
+		size_t *didx = xcalloc(cap, sizeof(size_t));
+		dn[0] = xstrdup("");
+		didx[0] = SIZE_MAX;
+		dfd[0] = open_in_root(r->rootfd, dest, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, err);
+		int rc = dfd[0] < 0 ? -1 : 0;
+		for (size_t i = first; i < end && rc == 0; i++) {
 			ctx_entry *e = &c->v[i];
-			_cleanup_free_ char *d = join_dest(dest, e->path + plen);
+			const char *rel = e->path + plen;
+			const char *slash = strrchr(rel, '/');
+			size_t pl = slash ? (size_t)(slash - rel) : 0;
+			const char *name = slash ? slash + 1 : rel;
+			int pfd = -1;
+			for (size_t k = nd; k-- > 0;)
+				if (strlen(dn[k]) == pl && !strncmp(dn[k], rel, pl)) {
+					pfd = dfd[k];
+					break;
+				}
+			if (pfd < 0) {
+				rc = berth_err(err, BERTH_E_IO, "copying %s: parent missing",
+				               e->path);
+				break;
+			}
 			_cleanup_close_ int fd = -1;
 			if (S_ISREG(e->st.st_mode)) {
 				fd = openat(c->dirfd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-				if (fd < 0)
-					return berth_err_sys(err, errno, "reading %s", e->path);
+				if (fd < 0) {
+					rc = berth_err_sys(err, errno, "reading %s", e->path);
+					break;
+				}
 			}
-			if (build_put_entry(r->rootfd, d, fd, &e->st, e->link, a, err) < 0)
-				return -1;
+			if (build_put_at(pfd, name, fd, &e->st, e->link, a, err) < 0) {
+				rc = berth_err_prefix(err, "%s", e->path);
+				break;
+			}
+			if (S_ISDIR(e->st.st_mode)) {
+				int nfd = openat(pfd, name,
+				                 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (nfd < 0) {
+					rc = berth_err_sys(err, errno, "opening %s", rel);
+					break;
+				}
+				if (nd == cap) {
+					cap *= 2;
+					dn = xreallocarray(dn, cap, sizeof(char *));
+					dfd = xreallocarray(dfd, cap, sizeof(int));
+					didx = xreallocarray(didx, cap, sizeof(size_t));
+				}
+				dn[nd] = xstrdup(rel);
+				didx[nd] = i;
+				dfd[nd++] = nfd;
+			}
 		}
-		return 0;
+		/* directory mtimes, after their children were written */
+		for (size_t k = nd; k-- > 1;) {
+			if (rc == 0) {
+				struct timespec t[2] = {c->v[didx[k]].st.st_atim,
+				                        c->v[didx[k]].st.st_mtim};
+				_cleanup_free_ char *pp = xasprintf("/proc/self/fd/%d", dfd[k]);
+				utimensat(AT_FDCWD, pp, t, 0);
+			}
+		}
+		for (size_t k = 0; k < nd; k++) {
+			free(dn[k]);
+			if (dfd[k] >= 0)
+				close(dfd[k]);
+		}
+		free(dn);
+		free(dfd);
+		free(didx);
+		return rc;
 	}
 	ctx_entry *e = &c->v[root];
 	_cleanup_close_ int fd = -1;
@@ -888,7 +950,7 @@ static int do_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 		berth_err(err, BERTH_E_UNSUPPORTED, "%s --exclude is not supported", kw);
 		return fail_at(st, in, err);
 	}
-	copy_attrs a = {.chmod = -1};
+	copy_attrs a = {.chmod = -1, .as_root = geteuid() == 0};
 	if (chmod_s && parse_chmod(chmod_s, &a.chmod, err) < 0)
 		return fail_at(st, in, err);
 	_cleanup_strv_ char **words = NULL;
@@ -1502,7 +1564,7 @@ static int do_run(sstate *st, const df_instr *in, berth_error **err)
 			env = env_set(env, "HOME", home);
 		/* Docker creates a missing WORKDIR before RUN */
 		const char *wd = st->cfg->config.working_dir;
-		copy_attrs wa = {.chmod = -1};
+		copy_attrs wa = {.chmod = -1, .as_root = geteuid() == 0};
 		if (wd && *wd && build_mkdir_root(r.rootfd, wd, &wa, err) < 0)
 			goto out;
 		pthread_mutex_lock(&b->mu);

@@ -54,33 +54,38 @@ def status_field(text, name):
     raise AssertionError("no %s in %s" % (name, text))
 
 
-def test_spec_validates_against_schema(tmp_path):
+def schema_validate(doc, schema_file):
     import jsonschema
-    subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], check=True)
-    with open(tmp_path / "config.json") as f:
-        cfg = json.load(f)
     store = {}
     for fn in glob.glob(os.path.join(RSPEC, "*.json")):
         with open(fn) as f:
-            doc = json.load(f)
-        store[os.path.basename(fn)] = doc
-        store["file://" + fn] = doc
-        if "$id" in doc:
-            store[doc["$id"]] = doc
-        if "id" in doc:
-            store[doc["id"]] = doc
-    schema = store["config-schema.json"]
-    resolver = jsonschema.RefResolver("file://" + os.path.join(RSPEC, "config-schema.json"),
+            sch = json.load(f)
+        store[os.path.basename(fn)] = sch
+        store["file://" + fn] = sch
+    schema = store[schema_file]
+    resolver = jsonschema.RefResolver("file://" + os.path.join(RSPEC, schema_file),
                                       schema, store=store)
-    jsonschema.validate(cfg, schema, resolver=resolver)
+    jsonschema.validate(doc, schema, resolver=resolver)
+
+
+def test_spec_validates_against_schema(tmp_path):
+    subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], check=True)
+    with open(tmp_path / "config.json") as f:
+        cfg = json.load(f)
+    schema_validate(cfg, "config-schema.json")
     assert cfg["process"]["noNewPrivileges"] is True
     assert "/proc/kcore" in cfg["linux"]["maskedPaths"]
     assert "/proc/sys" in cfg["linux"]["readonlyPaths"]
     # spec refuses to overwrite
     p = subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], capture_output=True)
     assert p.returncode != 0 and b"exists" in p.stderr
+    os.mkdir(tmp_path / "x")
     subprocess.run([BERTH, "runtime", "spec", "--rootless", "--bundle", tmp_path / "x"],
-                   check=False)
+                   check=True)
+    with open(tmp_path / "x" / "config.json") as f:
+        rootless = json.load(f)
+    schema_validate(rootless, "config-schema.json")
+    assert {"type": "user"} in rootless["linux"]["namespaces"]
 
 
 def test_example_configs_accepted_and_refused():
@@ -123,6 +128,7 @@ def test_lifecycle(rt, tmp_path, bb_root):
     rel = os.path.relpath(b)
     rt.run("create", "--bundle", rel, "--pid-file", pidfile, c)
     st = rt.state(c)
+    schema_validate(st, "state-schema.json")
     assert st["status"] == "created"
     assert st["ociVersion"].startswith("1.")
     assert st["id"] == c
@@ -431,6 +437,9 @@ def test_invalid_configs_refused(rt, tmp_path, bb_root):
         lambda c: c["process"].update(apparmorProfile="docker-default"),
         lambda c: c["process"].update(cwd="relative"),
         lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}),
+        lambda c: c["linux"].update(netDevices={"lo": {}}),
+        lambda c: c["linux"].update(intelRdt={"closID": "x"}),
+        lambda c: c["process"].update(scheduler={"policy": "SCHED_DEADLINE"}),
         lambda c: c.update(mounts=[{"destination": "/x", "type": "bind",
                                     "source": "/nonexistent-src", "options": ["bind"]}]),
     ]
@@ -445,6 +454,7 @@ def test_invalid_configs_refused(rt, tmp_path, bb_root):
 
 def test_features(rt):
     f = json.loads(rt.run("features").stdout)
+    schema_validate(f, "features-schema.json")
     assert f["ociVersionMax"].startswith("1.")
     assert "user" in f["linux"]["namespaces"]
     assert "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
