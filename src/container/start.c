@@ -504,9 +504,14 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	int64_t hi = health_interval(r);
 	if (hi > 0)
 		ARGF("--health-interval=%lld", (long long)hi);
+	int tty_in = -1;
 	if (tty) {
 		ARG("--tty");
 		ARGF("--stdout-fd=%d", master);
+		if (open_stdin) {
+			tty_in = dup(master);
+			ARGF("--stdin-fd=%d", tty_in);
+		}
 	} else {
 		if (open_stdin)
 			ARGF("--stdin-fd=%d", in[1]);
@@ -532,7 +537,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0]};
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
