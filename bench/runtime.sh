@@ -3,6 +3,8 @@
 # the same busybox bundle (from `berth runtime spec`, process `true`), and
 # the floor `unshare ... chroot ROOTFS /bin/true`; then peak RSS of each.
 # Usage: bench/runtime.sh [hyperfine args...]   (as root)
+#   BENCH_NO_SECCOMP=1: drop linux.seccomp from the bundle (crun and runc
+#   compile the filter on every run; berth caches the compiled filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BERTH=${BERTH:-$PWD/build/berth}
@@ -42,10 +44,12 @@ mkdir -p "$b/rootfs"
 tar -C "$b/rootfs" -xf "$tmp/rootfs.tar"
 "$BERTH" runtime spec --bundle "$b"
 python3 - "$b/config.json" <<'PY'
-import json, sys
+import json, os, sys
 p = sys.argv[1]
 c = json.load(open(p))
 c["process"]["args"] = ["true"]
+if os.environ.get("BENCH_NO_SECCOMP"):
+    del c["linux"]["seccomp"]
 json.dump(c, open(p, "w"), indent=2)
 PY
 cd "$b"
@@ -53,8 +57,17 @@ crun_cmd="crun --root $tmp/state-crun run bench"
 runc_cmd="runc --root $tmp/state-runc run bench"
 berth_cmd="$BERTH runtime --root $tmp/state-berth run bench"
 floor_cmd="unshare -m -u -i -p -n -f chroot $b/rootfs /bin/true"
-hyperfine -N --warmup 5 ${HYPERFINE_ARGS:---min-runs 50} "$@" \
+hyperfine -N --warmup 5 ${HYPERFINE_ARGS:---min-runs 50} --export-json "$tmp/times.json" "$@" \
   -n crun "$crun_cmd" -n runc "$runc_cmd" -n berth "$berth_cmd" -n floor "$floor_cmd"
+python3 - "$tmp/times.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+crun = r["crun"]["median"]
+print("\nmedians (ms) and ratio to crun:")
+for n in ("crun", "runc", "berth", "floor"):
+    m = r[n]["median"]
+    print("  %-6s %7.2f  %.2fx" % (n, m * 1000, m / crun))
+PY
 echo
 echo "peak RSS (KB, /usr/bin/time, max of 10 runs):"
 for n in crun runc berth floor; do

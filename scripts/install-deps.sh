@@ -16,6 +16,7 @@ PKGS=(
   python3 python3-pytest python3-pytest-xdist python3-jsonschema python3-docker
   sqlite3 curl skopeo docker-registry crun containerd apache2-utils
   openssl zstd hyperfine
+  runc time
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -15,12 +15,15 @@ def _sources():
 
 
 def test_clang_format_clean():
-    bad = []
-    for f in _sources():
-        p = subprocess.run(["clang-format", "--dry-run", "--Werror", f], capture_output=True)
-        if p.returncode != 0:
-            bad.append(os.path.relpath(f, REPO))
-    assert not bad, "not clang-formatted (run clang-format -i): " + " ".join(bad)
+    files = _sources()
+    # one clang-format process for all files: per-file processes cost far more
+    p = subprocess.run(["clang-format", "--dry-run", "--Werror"] + files,
+                       capture_output=True, text=True)
+    bad = sorted({os.path.relpath(line.split(":", 1)[0], REPO)
+                  for line in p.stderr.splitlines()
+                  if ": error: code should be clang-formatted" in line})
+    assert p.returncode == 0 and not bad, \
+        "not clang-formatted (run clang-format -i): " + " ".join(bad) + "\n" + p.stderr[-2000:]
 
 
 BANNED = re.compile(r"\b(sprintf|vsprintf|strcpy|strcat|gets|system)\s*\(")

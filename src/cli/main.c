@@ -193,6 +193,9 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EXIT_BERTH_FAILED;
 		}
 	}
+	/* helpers (the container's start process, monitors) read it too */
+	if (ctx.config)
+		setenv("BERTH_CONFIG", ctx.config, 1);
 	if (optind >= argc) {
 		usage(stdout);
 		return 0;

@@ -12,6 +12,10 @@
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "--")) {
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
 		fputs("usage: berth-init COMMAND [ARG...]\n", stderr);
 		return 125;

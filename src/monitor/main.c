@@ -455,11 +455,10 @@ static bool client_input(struct mon *m, struct client *c)
 	}
 	memmove(c->inbuf, c->inbuf + off, c->inlen - off);
 	c->inlen -= off;
-	if (eof) {
-		if (c->kind == CL_ATTACH && c->in)
-			close_stdin(m);
+	/* a client going away (detach, or killed) leaves stdin open: only an
+	 * explicit empty STDIN frame (the client's own EOF) closes it */
+	if (eof)
 		return false;
-	}
 	return true;
 }
 

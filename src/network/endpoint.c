@@ -1251,3 +1251,35 @@ int network_disconnect(net_ctx *nc, const char *net_ref, const char *ctr_id, boo
 		return store_sql_err(nc->store, err, "removing endpoint");
 	return 0;
 }
+
+char *network_ctr_ports_text(net_ctx *nc, const char *ctr_id)
+{
+	strbuf sb;
+	sb_init(&sb);
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    nc->store,
+	    "SELECT DISTINCT proto, host_ip, host_port, ctr_port, instr(ctr_ip, ':') > 0"
+	    " FROM network_ports WHERE container_id = ?1 ORDER BY ctr_port, proto, host_ip",
+	    NULL);
+	if (st) {
+		sqlite3_bind_text(st, 1, ctr_id, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *hip = (const char *)sqlite3_column_text(st, 1);
+			bool v6 = sqlite3_column_int(st, 4);
+			if (sb.len)
+				sb_append(&sb, ", ");
+			if (!*hip)
+				hip = v6 ? "::" : "0.0.0.0";
+			if (strchr(hip, ':'))
+				sb_printf(&sb, "%s%s:%d->%d/%s", strcmp(hip, "::") ? "[" : "",
+				          strcmp(hip, "::") ? hip : "::", sqlite3_column_int(st, 2),
+				          sqlite3_column_int(st, 3),
+				          (const char *)sqlite3_column_text(st, 0));
+			else
+				sb_printf(&sb, "%s:%d->%d/%s", hip, sqlite3_column_int(st, 2),
+				          sqlite3_column_int(st, 3),
+				          (const char *)sqlite3_column_text(st, 0));
+		}
+	}
+	return sb_steal(&sb);
+}

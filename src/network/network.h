@@ -175,6 +175,8 @@ int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err);
 int network_ctr_remove(net_ctx *nc, const char *ctr_id, berth_error **err);
 /* Docker's NetworkSettings of a container now (running or not). */
 json_t *network_ctr_settings(net_ctx *nc, const char *ctr_id, berth_error **err);
+/* ps's PORTS column: "0.0.0.0:8080->80/tcp, ..." ("" if none). */
+char *network_ctr_ports_text(net_ctx *nc, const char *ctr_id);
 
 typedef struct net_connect_opts {
 	char **aliases;

@@ -34,6 +34,35 @@ void rt_exec_opts_init(rt_exec_opts *o)
 	o->stdio_fds[0] = o->stdio_fds[1] = o->stdio_fds[2] = -1;
 }
 
+/* crun gives the process HOME from the container's /etc/passwd when the
+ * config does not set it. */
+void rt_process_set_home(rt_process *p, int rootfd)
+{
+	for (char **e = p->env; e && *e; e++)
+		if (str_has_prefix(*e, "HOME="))
+			return;
+	_cleanup_free_ char *home = NULL;
+	berth_error *err = NULL;
+	_cleanup_close_ int fd =
+	    rootfd >= 0 ? open_in_root(rootfd, "/etc/passwd", O_RDONLY, 0, &err) : -1;
+	berth_error_free(err);
+	err = NULL;
+	_cleanup_fclose_ FILE *f = fd >= 0 ? fdopen(steal_fd(fd), "r") : NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	while (f && !home && getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = 0;
+		_cleanup_strv_ char **fl = str_split(line, ':');
+		if (strv_len(fl) >= 7 && fl[2][0] && strtoul(fl[2], NULL, 10) == p->uid)
+			home = xstrdup(fl[5]);
+	}
+	free(line);
+	if (home == NULL || !*home)
+		return; /* as crun: no entry, no HOME */
+	_cleanup_free_ char *kv = xasprintf("HOME=%s", home);
+	p->env = strv_append(p->env, kv);
+}
+
 static int write_idmap(pid_t pid, const char *file, const rt_idmap_text *m, berth_error **err)
 {
 	char path[64];
@@ -194,9 +223,10 @@ static int save_created(const rt_ctx *ctx, const char *id, const char *bundle, c
                         json_t *config, const struct create_run *r, const rt_create_opts *o,
                         const char *dir, berth_error **err)
 {
+	_cleanup_free_ char *rootfs_abs = realpath(s->rootfs, NULL);
 	rt_state_rec rec = {.id = (char *)id,
 	                    .bundle = (char *)bundle,
-	                    .rootfs = s->rootfs,
+	                    .rootfs = rootfs_abs ? rootfs_abs : s->rootfs,
 	                    .pid = r->init,
 	                    .start_time = rt_proc_start_time(r->init),
 	                    .annotations = s->annotations,
@@ -254,6 +284,10 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	struct stat st;
 	if (stat(s->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return berth_err_sys(err, errno ? errno : ENOTDIR, "root.path %s", s->rootfs);
+	{
+		_cleanup_close_ int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		rt_process_set_home(&s->proc, rootfd);
+	}
 	for (size_t i = 0; i < s->nmounts; i++)
 		if (s->mounts[i].type && !strcmp(s->mounts[i].type, "cgroup")) {
 			if (rt_cg_host_layout(s, err) < 0)

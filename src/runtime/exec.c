@@ -92,6 +92,14 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	                  ctx->state_root ? ctx->state_root : RT_DEFAULT_STATE_ROOT);
 	if (rt_process_parse(process, sc, true, cache, &proc, err) < 0)
 		goto out;
+	{
+		char rp[64];
+		snprintf(rp, sizeof(rp), "/proc/%d/root", (int)rec.pid);
+		int rootfd = open(rp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		rt_process_set_home(&proc, rootfd);
+		if (rootfd >= 0)
+			close(rootfd);
+	}
 	if (proc.terminal && o->console_socket == NULL) {
 		berth_err(err, BERTH_E_INVALID,
 		          "process.terminal is true: a --console-socket is required");

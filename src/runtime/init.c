@@ -381,8 +381,9 @@ static void do_mount(rt_child_args *a, int rootfd, const rt_mount *m)
 		int r;
 		if (m->bind)
 			r = mount(m->source, p, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL);
-		else
-			r = mount(m->source, p, m->type, m->flags & MS_CREATE_MASK, m->data);
+		else /* read-only per mount, not per superblock (as crun) */
+			r = mount(m->source, p, m->type, m->flags & MS_CREATE_MASK & ~MS_RDONLY,
+			          m->data);
 		int e = errno;
 		close(fd);
 		if (r < 0) {
@@ -390,7 +391,8 @@ static void do_mount(rt_child_args *a, int rootfd, const rt_mount *m)
 				die(a, e, "bind mount %s on %s", m->source, m->dest);
 			die(a, e, "mount %s (%s) on %s", m->source, m->type, m->dest);
 		}
-		if (m->bind && (m->flags & MS_CREATE_MASK)) {
+		if ((m->bind && (m->flags & MS_CREATE_MASK)) ||
+		    (!m->bind && (m->flags & MS_RDONLY))) {
 			fd = openat2_in(rootfd, m->dest, O_PATH, 0);
 			if (fd < 0)
 				die(a, errno, "mount %s: reopening", m->dest);
@@ -493,8 +495,8 @@ static void setup_dev(rt_child_args *a, int rootfd)
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][0], dfd, links[i][1]) < 0 && errno != EEXIST)
 			die(a, errno, "creating /dev/%s", links[i][1]);
-	if (access("/proc/kcore", F_OK) == 0)
-		symlinkat("/proc/kcore", dfd, "core");
+	if (symlinkat("/proc/kcore", dfd, "core") < 0 && errno != EEXIST)
+		die(a, errno, "creating /dev/core");
 	/* /dev/ptmx -> pts/ptmx, so the container's devpts instance serves it */
 	struct stat st;
 	if (fstatat(dfd, "pts", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
@@ -601,9 +603,12 @@ static void apply_sysctl(rt_child_args *a)
 	}
 }
 
-static void mask_paths(rt_child_args *a)
+/* devnull: a detached clone of the host's /dev/null mount (open_tree),
+ * attached to the first masked file; the others bind that one. */
+static void mask_paths(rt_child_args *a, int devnull)
 {
 	const rt_spec *s = a->spec;
+	const char *first = NULL;
 	for (char **p = s->masked; p && *p; p++) {
 		struct stat st;
 		if (stat(*p, &st) < 0) {
@@ -613,9 +618,21 @@ static void mask_paths(rt_child_args *a)
 		}
 		int r;
 		if (S_ISDIR(st.st_mode))
-			r = mount("tmpfs", *p, "tmpfs", MS_RDONLY, "size=0k");
-		else
-			r = mount("/dev/null", *p, NULL, MS_BIND, NULL);
+			r = mount("tmpfs", *p, "tmpfs", 0, "size=0k") == 0
+			        ? bind_remount(*p, MS_RDONLY)
+			        : -1;
+		else {
+			if (first)
+				r = mount(first, *p, NULL, MS_BIND, NULL);
+			else
+				r = (int)syscall(SYS_move_mount, devnull, "", AT_FDCWD, *p,
+				                 MOVE_MOUNT_F_EMPTY_PATH);
+			if (r == 0) {
+				if (!first)
+					first = *p;
+				r = bind_remount(*p, MS_RDONLY);
+			}
+		}
 		if (r < 0)
 			die(a, errno, "masking %s", *p);
 	}
@@ -842,6 +859,18 @@ __attribute__((noreturn)) static void do_exec(rt_child_args *a, const rt_process
 {
 	/* anything beyond stdio and the preserved fds does not reach the process */
 	syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+	/* nor the caller's blocked or ignored signals */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaction(sig, &dfl, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(exe, p->args, p->env);
 	int e = errno;
 	dprintf(2, "berth: exec %s: %s\n", exe, strerror(e));
@@ -989,6 +1018,12 @@ void rt_child_main(rt_child_args *a)
 			die(a, errno, "setting oomScoreAdj to %d", p->oom_score_adj);
 	}
 	char *state = NULL;
+	/* masked files get the host's /dev/null, as crun does */
+	int devnull = -1;
+	if (s->masked && s->ns[RT_NS_MOUNT].enabled &&
+	    (devnull = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
+	                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		die(a, errno, "cloning the /dev/null mount");
 	if (s->ns[RT_NS_MOUNT].enabled)
 		setup_rootfs(a, &state);
 	else {
@@ -1008,7 +1043,9 @@ void rt_child_main(rt_child_args *a)
 	if (p->terminal)
 		setup_console(a, p);
 	if (s->ns[RT_NS_MOUNT].enabled)
-		mask_paths(a);
+		mask_paths(a, devnull);
+	if (devnull >= 0)
+		close(devnull);
 	if (s->has_personality && personality(s->personality) < 0)
 		die(a, errno, "personality");
 	char exe[PATH_MAX];

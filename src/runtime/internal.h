@@ -172,6 +172,8 @@ static inline void rt_spec_freep(rt_spec **s)
 int rt_process_parse(json_t *p, json_t *linux_seccomp, bool host, const char *cache_dir,
                      rt_process *out, berth_error **err);
 void rt_process_clear(rt_process *p);
+/* Add HOME from rootfd's /etc/passwd unless env has it. */
+void rt_process_set_home(rt_process *p, int rootfd);
 int rt_hooks_parse(json_t *hooks, rt_hooks *out, berth_error **err);
 void rt_hooks_clear(rt_hooks *h);
 

@@ -1022,6 +1022,10 @@ static int parse_linux(json_t *l, rt_spec *s, berth_error **err)
 				return berth_err(err, BERTH_E_INVALID,
 				                 "linux.netDevices.%s: name must be a string", k);
 		}
+		if (s->host && json_object_size(nd) > 0)
+			return berth_err(err, BERTH_E_UNSUPPORTED,
+			                 "linux.netDevices: moving network devices into the "
+			                 "container is not supported by berth");
 	}
 	return 0;
 }

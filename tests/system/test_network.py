@@ -109,7 +109,12 @@ def test_default_bridge_from_config(berth):
 def test_default_subnet_clash_is_an_error(berth, tmp_path):
     require_root()
     # a subnet the host routes: eth0's (or loopback's) own
-    r = subprocess.run(["ip", "-4", "-j", "route", "show", "scope", "link"],
+    # the link route of the device the default route uses (stable; other
+    # tests' bridges come and go)
+    d = subprocess.run(["ip", "-4", "-j", "route", "show", "default"],
+                       capture_output=True, text=True, check=True)
+    dev = json.loads(d.stdout)[0]["dev"]
+    r = subprocess.run(["ip", "-4", "-j", "route", "show", "dev", dev, "scope", "link"],
                        capture_output=True, text=True, check=True)
     routes = [x["dst"] for x in json.loads(r.stdout) if "/" in x["dst"]]
     assert routes, "the host has no link route to clash with"

@@ -54,33 +54,38 @@ def status_field(text, name):
     raise AssertionError("no %s in %s" % (name, text))
 
 
-def test_spec_validates_against_schema(tmp_path):
+def schema_validate(doc, schema_file):
     import jsonschema
-    subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], check=True)
-    with open(tmp_path / "config.json") as f:
-        cfg = json.load(f)
     store = {}
     for fn in glob.glob(os.path.join(RSPEC, "*.json")):
         with open(fn) as f:
-            doc = json.load(f)
-        store[os.path.basename(fn)] = doc
-        store["file://" + fn] = doc
-        if "$id" in doc:
-            store[doc["$id"]] = doc
-        if "id" in doc:
-            store[doc["id"]] = doc
-    schema = store["config-schema.json"]
-    resolver = jsonschema.RefResolver("file://" + os.path.join(RSPEC, "config-schema.json"),
+            sch = json.load(f)
+        store[os.path.basename(fn)] = sch
+        store["file://" + fn] = sch
+    schema = store[schema_file]
+    resolver = jsonschema.RefResolver("file://" + os.path.join(RSPEC, schema_file),
                                       schema, store=store)
-    jsonschema.validate(cfg, schema, resolver=resolver)
+    jsonschema.validate(doc, schema, resolver=resolver)
+
+
+def test_spec_validates_against_schema(tmp_path):
+    subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], check=True)
+    with open(tmp_path / "config.json") as f:
+        cfg = json.load(f)
+    schema_validate(cfg, "config-schema.json")
     assert cfg["process"]["noNewPrivileges"] is True
     assert "/proc/kcore" in cfg["linux"]["maskedPaths"]
     assert "/proc/sys" in cfg["linux"]["readonlyPaths"]
     # spec refuses to overwrite
     p = subprocess.run([BERTH, "runtime", "spec", "--bundle", tmp_path], capture_output=True)
     assert p.returncode != 0 and b"exists" in p.stderr
+    os.mkdir(tmp_path / "x")
     subprocess.run([BERTH, "runtime", "spec", "--rootless", "--bundle", tmp_path / "x"],
-                   check=False)
+                   check=True)
+    with open(tmp_path / "x" / "config.json") as f:
+        rootless = json.load(f)
+    schema_validate(rootless, "config-schema.json")
+    assert {"type": "user"} in rootless["linux"]["namespaces"]
 
 
 def test_example_configs_accepted_and_refused():
@@ -123,6 +128,7 @@ def test_lifecycle(rt, tmp_path, bb_root):
     rel = os.path.relpath(b)
     rt.run("create", "--bundle", rel, "--pid-file", pidfile, c)
     st = rt.state(c)
+    schema_validate(st, "state-schema.json")
     assert st["status"] == "created"
     assert st["ociVersion"].startswith("1.")
     assert st["id"] == c
@@ -431,6 +437,9 @@ def test_invalid_configs_refused(rt, tmp_path, bb_root):
         lambda c: c["process"].update(apparmorProfile="docker-default"),
         lambda c: c["process"].update(cwd="relative"),
         lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}),
+        lambda c: c["linux"].update(netDevices={"lo": {}}),
+        lambda c: c["linux"].update(intelRdt={"closID": "x"}),
+        lambda c: c["process"].update(scheduler={"policy": "SCHED_DEADLINE"}),
         lambda c: c.update(mounts=[{"destination": "/x", "type": "bind",
                                     "source": "/nonexistent-src", "options": ["bind"]}]),
     ]
@@ -445,7 +454,175 @@ def test_invalid_configs_refused(rt, tmp_path, bb_root):
 
 def test_features(rt):
     f = json.loads(rt.run("features").stdout)
+    schema_validate(f, "features-schema.json")
     assert f["ociVersionMax"].startswith("1.")
     assert "user" in f["linux"]["namespaces"]
     assert "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
     assert "rro" in f["mountOptions"]
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_blocked_syscall(rt, tmp_path, bb_root, nnp):
+    def edit(c):
+        c["process"]["noNewPrivileges"] = nnp
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95},
+                {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            ]}
+    out = run_in(rt, tmp_path, bb_root,
+                 "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; "
+                 "mkdir /tmp/blocked 2>&1; test -d /tmp/blocked && echo CREATED; "
+                 "nice -n 0 true 2>&1; echo done", edit=edit).stdout.decode()
+    assert status_field(out, "Seccomp") == "2"
+    assert status_field(out, "NoNewPrivs") == ("1" if nnp else "0")
+    assert "Operation not supported" in out
+    assert "CREATED" not in out
+    assert "done" in out
+
+
+def test_default_seccomp_profile(rt, tmp_path, bb_root):
+    out = run_in(rt, tmp_path, bb_root,
+                 "grep Seccomp: /proc/self/status; unshare -U true 2>&1; echo rc=$?; "
+                 "mount -t tmpfs t /mnt 2>&1; echo rc=$?").stdout.decode()
+    assert status_field(out, "Seccomp") == "2"
+    assert "rc=0" not in out
+    assert "Operation not permitted" in out
+
+
+@pytest.mark.parametrize("path_kind", ["absolute", "relative", "default"])
+def test_cgroup_resources_inside(rt, tmp_path, bb_root, path_kind):
+    name = cid()
+    cg = {"absolute": "/berthtest-%s/c" % name, "relative": "berthtest-" + name,
+          "default": None}[path_kind]
+
+    def edit(c):
+        if cg:
+            c["linux"]["cgroupsPath"] = cg
+        c["linux"]["resources"].update({
+            "memory": {"limit": 64 * 1024 * 1024},
+            "pids": {"limit": 50},
+            "cpu": {"shares": 512}})
+    c = name if path_kind == "default" else cid()
+    b = tmp_path / "cgb"
+    make_bundle(str(b), bb_root, ["sh", "-c",
+                                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                 "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares; "
+                                  "cat /proc/self/cgroup | grep memory"], edit=edit)
+    out = rt.run("run", "--bundle", b, c).stdout.decode().split()
+    assert out[:3] == [str(64 * 1024 * 1024), "50", "512"]
+    # a cgroup namespace: the container sees its own cgroup as the root
+    assert out[3].endswith(":/")
+    # and the runtime removed the cgroup when the container was deleted
+    with open("/proc/self/cgroup") as f:
+        mine = [l.split(":", 2)[2].strip() for l in f if ":memory:" in l][0]
+    if path_kind == "relative":
+        host = os.path.join(mine, cg)
+    else:
+        host = cg or "/berth/" + name
+    try:
+        assert not os.path.exists("/sys/fs/cgroup/memory" + host)
+    finally:
+        # the parent of an absolute path stays, as with runc
+        for d in glob.glob("/sys/fs/cgroup/*/berthtest-" + name):
+            os.rmdir(d)
+
+
+def test_run_terminal_without_console_socket(rt, tmp_path, bb_root):
+    """`run` of a terminal: true container relays its pty, as runc run does."""
+    import pty
+    b = tmp_path / "tb"
+    make_bundle(str(b), bb_root, ["sh", "-c", "tty; echo term-ok; exit 5"],
+                edit=lambda c: c["process"].update(terminal=True))
+    master, slave = pty.openpty()
+    p = subprocess.Popen(rt.cmd("run", "--bundle", b, cid()), stdin=slave, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    assert p.wait(30) == 5
+    os.close(master)
+    assert b"/dev/pts/" in data and b"term-ok" in data, data
+
+
+def test_more_linux_config(rt, tmp_path, bb_root):
+    def edit(c):
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+        c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}
+        c["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                                  "fileMode": 0o640, "uid": 0, "gid": 0}]
+        c["linux"]["rootfsPropagation"] = "shared"
+    b = tmp_path / "mb"
+    make_bundle(str(b), bb_root,
+                ["sh", "-c", "uname -m; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; "
+                 "ls -l /dev/fuse; awk '$5 == \"/\"' /proc/self/mountinfo"], edit=edit)
+    out = rt.run("run", "--no-pivot", "--bundle", b, cid()).stdout.decode()
+    lines = out.splitlines()
+    assert lines[0] in ("i686", "i386")
+    assert lines[1:3] == ["1", "123456789"]
+    assert lines[3].startswith("crw-r-----") and "10, 229" in lines[3]
+    out2 = rt.run("run", "--bundle", b, cid()).stdout.decode()
+    assert "shared:" in out2.splitlines()[-1]
+
+
+def test_exec_process_json_detached_and_preserve_fds(rt, tmp_path, bb_root):
+    b = tmp_path / "eb"
+    make_bundle(str(b), bb_root, ["sleep", "1000"])
+    c = cid()
+    rt.run("run", "-d", "--bundle", b, c)
+    proc = {"cwd": "/tmp", "args": ["sh", "-c", "pwd > /tmp/exec-out; id -u >> /tmp/exec-out; "
+                                    "echo $FOO >> /tmp/exec-out"],
+            "env": ["FOO=bar", "PATH=/bin"], "user": {"uid": 65534, "gid": 65534}}
+    pj = tmp_path / "process.json"
+    pj.write_text(json.dumps(proc))
+    pidfile = tmp_path / "exec.pid"
+    rt.run("exec", "-d", "--pid-file", pidfile, "-p", pj, c)
+    assert int(pidfile.read_text()) > 0
+    for _ in range(100):
+        p = rt.run("exec", c, "cat", "/tmp/exec-out", check=False)
+        if p.stdout.count(b"\n") >= 3:
+            break
+        time.sleep(0.05)
+    assert p.stdout.decode().split() == ["/tmp", "65534", "bar"]
+    # --preserve-fds: fd 3 of the caller reaches the process
+    r, w = os.pipe()
+    p = subprocess.run(["bash", "-c", 'exec 3>&%d; exec "$@"' % w, "bash"] +
+                       rt.cmd("exec", "--preserve-fds", "1", c, "sh", "-c", "echo via-fd3 >&3"),
+                       pass_fds=(w,), capture_output=True, timeout=30)
+    os.close(w)
+    assert p.returncode == 0, p.stderr
+    assert os.read(r, 100) == b"via-fd3\n"
+    os.close(r)
+    # exec's view: same namespaces as the init, its caps and seccomp
+    out = rt.run("exec", c, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; "
+                 "readlink /proc/1/ns/mnt; readlink /proc/self/ns/mnt").stdout.decode().split("\n")
+    assert int(out[0].split()[1], 16) == DOCKER_CAPS
+    assert out[1].split()[1] == "2"
+    assert out[2] == out[3]
+    rt.run("delete", "-f", c)
+
+
+def test_caller_signal_state_not_inherited(rt, tmp_path, bb_root):
+    import signal as sig
+    b = tmp_path / "sb"
+    make_bundle(str(b), bb_root, ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"])
+
+    def caller_state():
+        sig.signal(sig.SIGPIPE, sig.SIG_IGN)
+        sig.signal(sig.SIGHUP, sig.SIG_IGN)
+        sig.pthread_sigmask(sig.SIG_BLOCK, {sig.SIGUSR1, sig.SIGTERM})
+    out = subprocess.run(rt.cmd("run", "--bundle", b, cid()), capture_output=True,
+                         preexec_fn=caller_state, timeout=60).stdout.decode()
+    fields = dict(l.split(":\t") for l in out.splitlines())
+    assert int(fields["SigBlk"], 16) == 0
+    assert int(fields["SigIgn"], 16) == 0

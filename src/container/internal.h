@@ -1,0 +1,51 @@
+/* Internal to src/container. */
+#ifndef BERTH_CONTAINER_INTERNAL_H
+#define BERTH_CONTAINER_INTERNAL_H
+
+#include "container/container.h"
+#include "runtime/runtime.h"
+
+int ctr_validate_name(const char *name, berth_error **err);
+int ctr_name_conflict(berth_store *s, const char *name, berth_error **err);
+int container_set_db_state(berth_store *s, const char *id, const char *state, berth_error **err);
+char *container_health_status(berth_store *s, const ctr_record *r);
+/* A Docker-style random name: adjective_surname. */
+char *ctr_random_name(void);
+/* 64 random hex digits. */
+void ctr_random_id(char out[CTR_ID_LEN + 1]);
+
+/* The runtime context for containers of this store (state under
+ * runroot/runtime). */
+void ctr_rt_ctx(berth_store *s, rt_ctx *ctx);
+
+/* Build the OCI config for a container from its record (Config,
+ * HostConfig, Mounts) on top of rt_default_spec(). rootfs: the merged
+ * overlay directory. */
+json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const char *rootfs,
+                       berth_error **err);
+
+/* User "name|uid[:group|gid]" -> process.user (looked up in the rootfs's
+ * /etc/passwd and /etc/group); *home gets the user's home. */
+int ctr_apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
+                   berth_error **err);
+extern const char *const ctr_all_caps[41];
+
+/* Resolve the helper programs. */
+char *ctr_find_helper(const ctr_env *env, const char *which);
+
+/* Write /etc/hostname, hosts and resolv.conf files into the container dir. */
+int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err);
+
+/* Mounts: compute inspect's "Mounts" (and create volumes) at create time. */
+int ctr_resolve_mounts(berth_store *s, const char *id, json_t *config, json_t *hostconfig,
+                       json_t **mounts, berth_error **err);
+/* Record volume use in container_volumes (inside the create transaction). */
+int ctr_record_volumes(berth_store *s, const char *id, json_t *mounts, berth_error **err);
+/* Copy image content into fresh anonymous/named volumes (start time, rootfs
+ * mounted). */
+int ctr_init_volumes(berth_store *s, json_t *mounts, const char *rootfs, berth_error **err);
+
+/* Command line as ps shows it. */
+char *ctr_command_string(json_t *path_args);
+
+#endif

@@ -1,0 +1,112 @@
+/* The network hooks of the container lifecycle, served by src/network:
+ * attach at start (leases, veths, published ports, hosts/resolv.conf),
+ * detach after the container stopped, NetworkSettings for inspect. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/config.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "container/container.h"
+#include "network/network.h"
+
+/* berth's config file: the front end exports --config as BERTH_CONFIG. */
+static int net_open(berth_store *s, berth_config **cfg, net_ctx *nc, berth_error **err)
+{
+	if (berth_config_load(getenv("BERTH_CONFIG"), cfg, err) < 0)
+		return -1;
+	memset(nc, 0, sizeof(*nc));
+	nc->store = s;
+	nc->cfg = *cfg;
+	nc->argv0 = "/proc/self/exe";
+	return 0;
+}
+
+int container_network_attach(berth_store *s, const char *id, json_t *config, pid_t pid,
+                             berth_error **err)
+{
+	net_ctr_config c;
+	if (net_ctr_config_from_docker(config, &c, err) < 0)
+		return -1;
+	const char *mode = c.mode ? c.mode : "bridge";
+	if (!strcmp(mode, "host") || !strcmp(mode, "none")) {
+		net_ctr_config_clear(&c);
+		return 0; /* container/start.c wrote hosts and resolv.conf */
+	}
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	int r = net_open(s, &cfg, &nc, err);
+	_cleanup_free_ char *dir = container_dir(s, id);
+	_cleanup_free_ char *joined_dir = NULL;
+	ctr_record *rec = NULL;
+	if (r == 0)
+		r = container_lookup(s, id, false, &rec, err);
+	if (r == 0 && str_has_prefix(mode, "container:")) {
+		ctr_record *other = NULL;
+		r = container_lookup(s, mode + strlen("container:"), false, &other, err);
+		if (r == 0)
+			joined_dir = container_dir(s, other->id);
+		ctr_record_free(other);
+	}
+	_cleanup_close_ int nsfd = -1;
+	if (r == 0) {
+		_cleanup_free_ char *p = xasprintf("/proc/%d/ns/net", (int)pid);
+		nsfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			r = berth_err_sys(err, errno, "opening %s", p);
+	}
+	if (r == 0) {
+		json_t *cf = json_object_get(config, "Config");
+		const char *hn = json_get_str(cf, "Hostname");
+		net_ctr nctr = {.id = id,
+		                .name = rec->name,
+		                .hostname = hn && *hn ? hn : NULL,
+		                .domainname = json_get_str(cf, "Domainname"),
+		                .cfg = &c};
+		net_start st = {
+		    .netns_fd = nsfd, .owner = pid, .etc_dir = dir, .joined_etc_dir = joined_dir};
+		r = network_ctr_start(&nc, &nctr, &st, NULL, err);
+	}
+	ctr_record_free(rec);
+	net_ctr_config_clear(&c);
+	berth_config_free(cfg);
+	return r;
+}
+
+int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err)
+{
+	(void)config;
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	int r = net_open(s, &cfg, &nc, err);
+	if (r == 0)
+		r = network_ctr_stop(&nc, id, err);
+	berth_config_free(cfg);
+	return r;
+}
+
+json_t *container_network_settings(berth_store *s, const char *id)
+{
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	json_t *j = NULL;
+	if (net_open(s, &cfg, &nc, NULL) == 0)
+		j = network_ctr_settings(&nc, id, NULL);
+	berth_config_free(cfg);
+	return j;
+}
+
+char *container_network_ports_text(berth_store *s, const char *id)
+{
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	char *t = NULL;
+	if (net_open(s, &cfg, &nc, NULL) == 0)
+		t = network_ctr_ports_text(&nc, id);
+	berth_config_free(cfg);
+	return t ? t : xstrdup("");
+}

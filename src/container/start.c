@@ -1,0 +1,672 @@
+/* Starting a container.
+ *
+ * berth forks twice; the grandchild (still berth code) makes itself a
+ * child subreaper in its own session and mount namespace, mounts the
+ * overlay root there (so no mount is ever left in the host's namespace),
+ * writes /etc/hostname, hosts and resolv.conf, builds the OCI config,
+ * creates the container with the in-process runtime (the init is its
+ * child), attaches networks, starts it, and finally execs berth-monitor,
+ * which inherits the init as its child together with the stdio fds. The
+ * original berth process learns "ok PID" or "err CODE MESSAGE" over a
+ * socket and never waits for the container. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "container/internal.h"
+#include "container/jsonlog.h"
+#include "container/proto.h"
+#include "runtime/cgroup.h"
+
+void ctr_rt_ctx(berth_store *s, rt_ctx *ctx)
+{
+	static __thread char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s/runtime", store_runroot(s));
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->state_root = buf;
+	ctx->log_fd = -1;
+}
+
+char *ctr_find_helper(const ctr_env *env, const char *which)
+{
+	const char *given = NULL;
+	if (env && !strcmp(which, "berth-monitor"))
+		given = env->monitor_exe;
+	else if (env && !strcmp(which, "berth-init"))
+		given = env->init_exe;
+	if (given && *given)
+		return xstrdup(given);
+	const char *envvar =
+	    !strcmp(which, "berth-monitor") ? getenv("BERTH_MONITOR") : getenv("BERTH_INIT");
+	if (envvar && *envvar)
+		return xstrdup(envvar);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		const char *cands[] = {"", "/src/monitor", "/../libexec/berth"};
+		for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
+			char *p = xasprintf("%s%s/%s", exe, cands[i], which);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	const char *sys[] = {"/usr/libexec/berth", "/usr/local/libexec/berth"};
+	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
+		char *p = xasprintf("%s/%s", sys[i], which);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+static char *self_exe(const ctr_env *env)
+{
+	if (env && env->berth_exe && env->berth_exe[0] == '/')
+		return xstrdup(env->berth_exe);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return xstrdup("berth");
+	exe[n] = 0;
+	return xstrdup(exe);
+}
+
+/* ---- /etc files ---- */
+
+static char *resolv_conf_content(json_t *host)
+{
+	json_t *dns = json_object_get(host, "Dns");
+	json_t *search = json_object_get(host, "DnsSearch");
+	json_t *opts = json_object_get(host, "DnsOptions");
+	strbuf sb;
+	sb_init(&sb);
+	_cleanup_free_ char *hostconf = NULL;
+	size_t len = 0;
+	if (read_file("/etc/resolv.conf", &hostconf, &len, NULL) < 0)
+		hostconf = xstrdup("");
+	bool host_net = str_eq(json_get_str(host, "NetworkMode"), "host");
+	if (host_net && json_array_size(dns) == 0) {
+		sb_append(&sb, hostconf);
+		return sb_steal(&sb);
+	}
+	/* Docker: the host's file minus localhost nameservers; Google's DNS
+	 * when none is left. */
+	int kept = 0;
+	_cleanup_strv_ char **lines = str_split(hostconf, '\n');
+	for (size_t i = 0; lines && lines[i]; i++) {
+		const char *l = lines[i];
+		if (str_has_prefix(l, "nameserver")) {
+			if (json_array_size(dns))
+				continue;
+			const char *a = l + 10;
+			while (*a == ' ' || *a == '\t')
+				a++;
+			if (str_has_prefix(a, "127.") || !strcmp(a, "::1"))
+				continue;
+			kept++;
+		} else if ((str_has_prefix(l, "search") && json_array_size(search)) ||
+		           (str_has_prefix(l, "options") && json_array_size(opts))) {
+			continue;
+		}
+		if (*l) {
+			sb_append(&sb, l);
+			sb_appendc(&sb, '\n');
+		}
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach (dns, i, v) {
+		sb_printf(&sb, "nameserver %s\n", json_string_value(v));
+		kept++;
+	}
+	if (kept == 0 && !str_eq(json_get_str(host, "NetworkMode"), "none"))
+		sb_append(&sb, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+	if (json_array_size(search)) {
+		_cleanup_strv_ char **sv = json_get_strv(host, "DnsSearch");
+		_cleanup_free_ char *j = strv_join(sv, " ");
+		sb_printf(&sb, "search %s\n", j);
+	}
+	if (json_array_size(opts)) {
+		_cleanup_strv_ char **ov = json_get_strv(host, "DnsOptions");
+		_cleanup_free_ char *j = strv_join(ov, " ");
+		sb_printf(&sb, "options %s\n", j);
+	}
+	if (sb.buf == NULL)
+		return xstrdup("");
+	return sb_steal(&sb);
+}
+
+int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
+{
+	json_t *cfg = json_object_get(r->config, "Config");
+	json_t *host = json_object_get(r->config, "HostConfig");
+	_cleanup_free_ char *dir = container_dir(s, r->id);
+	const char *hostname = json_get_str(cfg, "Hostname");
+	char hn[300];
+	if (str_eq(json_get_str(host, "UTSMode"), "host") ||
+	    str_eq(json_get_str(host, "NetworkMode"), "host"))
+		gethostname(hn, sizeof(hn) - 1);
+	else
+		snprintf(hn, sizeof(hn), "%s", hostname ? hostname : "");
+	_cleanup_free_ char *hn_text = xasprintf("%s\n", hn);
+	_cleanup_free_ char *p1 = xasprintf("%s/hostname", dir);
+	if (atomic_write(p1, hn_text, strlen(hn_text), 0644, false, err) < 0)
+		return -1;
+	strbuf sb;
+	sb_init(&sb);
+	if (str_eq(json_get_str(host, "NetworkMode"), "host")) {
+		_cleanup_free_ char *h = NULL;
+		size_t len;
+		if (read_file("/etc/hosts", &h, &len, NULL) == 0)
+			sb_append(&sb, h);
+	} else {
+		sb_append(&sb, "127.0.0.1\tlocalhost\n"
+		               "::1\tlocalhost ip6-localhost ip6-loopback\n"
+		               "fe00::0\tip6-localnet\n"
+		               "ff00::0\tip6-mcastprefix\n"
+		               "ff02::1\tip6-allnodes\n"
+		               "ff02::2\tip6-allrouters\n");
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(host, "ExtraHosts"), i, v) {
+		/* "name:ip" */
+		const char *e = json_string_value(v);
+		const char *colon = e ? strchr(e, ':') : NULL;
+		if (colon)
+			sb_printf(&sb, "%s\t%.*s\n", colon + 1, (int)(colon - e), e);
+	}
+	const char *ip = json_get_str(r->config, "IPAddress");
+	if (ip && *ip)
+		sb_printf(&sb, "%s\t%s\n", ip, hn);
+	_cleanup_free_ char *hosts = sb_steal(&sb);
+	_cleanup_free_ char *p2 = xasprintf("%s/hosts", dir);
+	if (atomic_write(p2, hosts, strlen(hosts), 0644, false, err) < 0)
+		return -1;
+	_cleanup_free_ char *rc = resolv_conf_content(host);
+	_cleanup_free_ char *p3 = xasprintf("%s/resolv.conf", dir);
+	return atomic_write(p3, rc, strlen(rc), 0644, false, err);
+}
+
+/* ---- the start child ---- */
+
+static void report(int fd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(int fd, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	_cleanup_free_ char *line = xasprintf("err %d %s", code, msg);
+	if (write_all(fd, line, strlen(line)) < 0)
+		(void)0;
+}
+
+static int mount_rootfs(berth_store *s, ctr_record *r, const char *dir, berth_error **err)
+{
+	const char *lower = json_get_str(r->config, "LowerDir");
+	_cleanup_free_ char *empty = NULL;
+	if (lower == NULL || !*lower) {
+		empty = xasprintf("%s/empty", dir);
+		mkdir(empty, 0755);
+		lower = empty;
+	}
+	_cleanup_free_ char *opts =
+	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (strlen(opts) >= 4096)
+		return berth_err(err, BERTH_E_UNSUPPORTED, "too many image layers for overlayfs");
+	if (mount("overlay", merged, "overlay", 0, opts) < 0)
+		return berth_err_sys(err, errno, "mounting the container's root filesystem");
+	(void)s;
+	return 0;
+}
+
+static int oom_file_for(const char *id, char **out)
+{
+	*out = NULL;
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
+	if (cgroup_open(path, id, &h, NULL) < 0)
+		return -1;
+	const char *mem = cgroup_controller_dir(h, "memory");
+	if (mem) {
+		*out = xasprintf("%s/%s", mem,
+		                 cgroup_is_v2(h) ? "memory.events" : "memory.oom_control");
+		return 0;
+	}
+	const char *v2 = cgroup_controller_dir(h, "");
+	if (v2)
+		*out = xasprintf("%s/memory.events", v2);
+	return 0;
+}
+
+static int recv_fd(int sock)
+{
+	char b[64];
+	struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = sizeof(u.buf)};
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* Create the container process (init waiting to be started). stdio: the
+ * container's ends; with a tty, *master receives the pty master. */
+static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, const char *dir,
+                          const char *rundir, const int stdio[3], int *master, pid_t *pid,
+                          berth_error **err)
+{
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (ctr_write_etc_files(s, r, err) < 0)
+		return -1;
+	_cleanup_json_ json_t *spec = ctr_build_spec(s, env, r, merged, err);
+	if (spec == NULL)
+		return -1;
+	/* exec and health checks start from this process template */
+	_cleanup_free_ char *ptext = json_dump_compact(json_object_get(spec, "process"));
+	_cleanup_free_ char *ppath = xasprintf("%s/process.json", dir);
+	if (atomic_write(ppath, ptext, strlen(ptext), 0644, false, err) < 0)
+		return -1;
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	rt_create_opts o;
+	rt_create_opts_init(&o);
+	o.bundle = dir;
+	o.config = spec;
+	bool tty = json_get_bool(json_object_get(r->config, "Config"), "Tty", false);
+	_cleanup_close_ int rundirfd = -1, lsock = -1;
+	_cleanup_free_ char *cpath = NULL;
+	if (tty) {
+		rundirfd = open(rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cpath = xasprintf("/proc/self/fd/%d/console.sock", rundirfd);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cpath);
+		unlinkat(rundirfd, "console.sock", 0);
+		if (rundirfd < 0 || lsock < 0 ||
+		    bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lsock, 1) < 0)
+			return berth_err_sys(err, errno, "console socket");
+		o.console_socket = cpath;
+	} else {
+		for (int i = 0; i < 3; i++)
+			o.stdio_fds[i] = stdio[i];
+	}
+	rt_delete(&ctx, r->id, true, NULL);
+	if (rt_create(&ctx, r->id, &o, pid, err) < 0)
+		return -1;
+	if (tty) {
+		_cleanup_close_ int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+		*master = c >= 0 ? recv_fd(c) : -1;
+		unlinkat(rundirfd, "console.sock", 0);
+		if (*master < 0) {
+			rt_delete(&ctx, r->id, true, NULL);
+			return berth_err(err, BERTH_E_GENERIC, "receiving the container's pty");
+		}
+	}
+	if (container_network_attach(s, r->id, r->config, *pid, err) < 0) {
+		rt_delete(&ctx, r->id, true, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void health_reset(berth_store *s, ctr_record *r)
+{
+	json_t *hc = json_object_get(json_object_get(r->config, "Config"), "Healthcheck");
+	json_t *test = json_object_get(hc, "Test");
+	_cleanup_free_ char *p = xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
+	if (!json_is_array(test) || json_array_size(test) == 0 ||
+	    str_eq(json_string_value(json_array_get(test, 0)), "NONE")) {
+		unlink(p);
+		return;
+	}
+	const char *txt = "{\"Status\":\"starting\",\"FailingStreak\":0,\"Log\":[]}";
+	atomic_write(p, txt, strlen(txt), 0644, false, NULL);
+}
+
+static int64_t health_interval(ctr_record *r)
+{
+	json_t *hc = json_object_get(json_object_get(r->config, "Config"), "Healthcheck");
+	json_t *test = json_object_get(hc, "Test");
+	if (!json_is_array(test) || json_array_size(test) == 0 ||
+	    str_eq(json_string_value(json_array_get(test, 0)), "NONE"))
+		return 0;
+	int64_t iv = json_get_int(hc, "Interval", 0);
+	return iv > 0 ? iv : 30LL * 1000000000;
+}
+
+static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                        int status_fd, int client_fd)
+{
+	berth_error *err = NULL;
+	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_free_ char *rundir = container_rundir(s, r->id);
+	setsid();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* The parent's SQLite connection must not be used after fork: open our
+	 * own when something here needs the database (networks, container:). */
+	const char *nm = json_get_str(json_object_get(r->config, "HostConfig"), "NetworkMode");
+	berth_store *own = NULL;
+	if (nm && strcmp(nm, "none") && strcmp(nm, "host")) {
+		if (store_open(store_root(s), store_runroot(s), &own, &err) < 0)
+			goto fail;
+		s = own;
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		report(status_fd, BERTH_E_IO, "private mount namespace: %s", strerror(errno));
+		_exit(1);
+	}
+	if (mount_rootfs(s, r, dir, &err) < 0)
+		goto fail;
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (ctr_init_volumes(s, json_object_get(r->config, "Mounts"), merged, &err) < 0)
+		goto fail;
+	json_t *cfg = json_object_get(r->config, "Config");
+	bool tty = json_get_bool(cfg, "Tty", false);
+	bool open_stdin = json_get_bool(cfg, "OpenStdin", false);
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	if (!tty) {
+		if ((open_stdin && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+		    pipe2(errp, O_CLOEXEC) < 0) {
+			berth_err_sys(&err, errno, "pipe");
+			goto fail;
+		}
+		if (!open_stdin)
+			in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	int stdio[3] = {in[0], out[1], errp[1]};
+	int master = -1;
+	pid_t pid = 0;
+	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
+		goto fail;
+	if (!tty) {
+		close(in[0]);
+		close(out[1]);
+		close(errp[1]);
+	}
+	health_reset(s, r);
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	_cleanup_free_ char *oom = NULL;
+	oom_file_for(r->id, &oom);
+	if (rt_start(&ctx, r->id, &err) < 0) {
+		rt_delete(&ctx, r->id, true, NULL);
+		goto fail;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+
+	/* exec the monitor */
+	_cleanup_free_ char *mon = ctr_find_helper(env, "berth-monitor");
+	_cleanup_free_ char *exe = self_exe(env);
+	if (mon == NULL) {
+		kill(pid, SIGKILL);
+		berth_err(&err, BERTH_E_NOTFOUND, "berth-monitor not found");
+		goto fail;
+	}
+	json_t *host = json_object_get(r->config, "HostConfig");
+	json_t *rp = json_object_get(host, "RestartPolicy");
+	const char *rpn = json_get_str(rp, "Name");
+	_cleanup_free_ char *restart = NULL;
+	if (str_eq(rpn, "on-failure"))
+		restart = xasprintf("on-failure:%lld", json_get_int(rp, "MaximumRetryCount", 0));
+	else
+		restart = xstrdup(rpn && *rpn ? rpn : "no");
+	json_t *lc = json_object_get(host, "LogConfig");
+	json_t *lopts = json_object_get(lc, "Config");
+	int64_t max_size = JSONLOG_DEFAULT_MAX_SIZE;
+	long long max_file = JSONLOG_DEFAULT_MAX_FILE;
+	const char *ms = json_get_str(lopts, "max-size");
+	if (ms && parse_size(ms, &max_size, NULL) < 0)
+		max_size = JSONLOG_DEFAULT_MAX_SIZE;
+	const char *mf = json_get_str(lopts, "max-file");
+	if (mf)
+		max_file = strtoll(mf, NULL, 10);
+	bool nolog = str_eq(json_get_str(lc, "Type"), "none");
+
+	char **argv = NULL;
+#define ARG(...) argv = strv_append(argv, __VA_ARGS__)
+#define ARGF(...)                                  \
+	do {                                       \
+		char *_a = xasprintf(__VA_ARGS__); \
+		argv = strv_append(argv, _a);      \
+		free(_a);                          \
+	} while (0)
+	ARG("berth-monitor");
+	ARG("--id");
+	ARG(r->id);
+	ARG("--dir");
+	ARG(dir);
+	ARG("--rundir");
+	ARG(rundir);
+	ARGF("--pid=%d", (int)pid);
+	ARGF("--status-fd=%d", status_fd);
+	ARG("--berth");
+	ARG(exe);
+	ARG("--root");
+	ARG(store_root(s));
+	ARG("--runroot");
+	ARG(store_runroot(s));
+	ARG("--restart");
+	ARG(restart);
+	ARGF("--started=%lld", (long long)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	ARGF("--restart-count=%d", r->st.restart_count);
+	ARGF("--log-max-size=%lld", (long long)max_size);
+	ARGF("--log-max-file=%lld", max_file);
+	if (nolog)
+		ARG("--no-log");
+	if (json_get_bool(host, "AutoRemove", false))
+		ARG("--rm");
+	if (oom)
+		ARGF("--oom-file=%s", oom);
+	int64_t hi = health_interval(r);
+	if (hi > 0)
+		ARGF("--health-interval=%lld", (long long)hi);
+	int tty_in = -1;
+	if (tty) {
+		ARG("--tty");
+		ARGF("--stdout-fd=%d", master);
+		if (open_stdin) {
+			tty_in = dup(master);
+			ARGF("--stdin-fd=%d", tty_in);
+		}
+	} else {
+		if (open_stdin)
+			ARGF("--stdin-fd=%d", in[1]);
+		ARGF("--stdout-fd=%d", out[0]);
+		ARGF("--stderr-fd=%d", errp[0]);
+	}
+	if (client_fd >= 0) {
+		ARGF("--client-fd=%d", client_fd);
+		strbuf fl;
+		sb_init(&fl);
+		sb_append(&fl, "x");
+		if (o->attach_stdin)
+			sb_append(&fl, ",stdin");
+		if (o->attach_stdout)
+			sb_append(&fl, ",stdout");
+		if (o->attach_stderr)
+			sb_append(&fl, ",stderr");
+		if (o->cleanup_by_client)
+			sb_append(&fl, ",cleanup");
+		ARG("--client-flags");
+		ARG(fl.buf);
+		sb_free(&fl);
+	}
+#undef ARG
+#undef ARGF
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in};
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (keep[i] >= 0)
+			fcntl(keep[i], F_SETFD, 0);
+	/* the monitor's own messages go to monitor.log in the container dir */
+	_cleanup_free_ char *mlog = xasprintf("%s/monitor.log", dir);
+	int lfd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+	}
+	if (lfd >= 0)
+		dup2(lfd, 2);
+	execv(mon, argv);
+	report(status_fd, BERTH_E_IO, "executing %s: %s", mon, strerror(errno));
+	kill(pid, SIGKILL);
+	_exit(1);
+fail:
+	report(status_fd, err ? err->code : BERTH_E_GENERIC, "%s", err ? err->msg : "failed");
+	_exit(1);
+}
+
+int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                    int *attach_fd, berth_error **err)
+{
+	if (attach_fd)
+		*attach_fd = -1;
+	const char *status = container_status(r);
+	if (!strcmp(status, "running") || !strcmp(status, "paused") ||
+	    !strcmp(status, "restarting"))
+		return berth_err(err, BERTH_E_CONFLICT, "container %s is already running", r->id);
+	if (r->config == NULL) {
+		ctr_record *full = NULL;
+		if (container_lookup(s, r->id, true, &full, err) < 0)
+			return -1;
+		r->config = steal_ptr(full->config);
+		ctr_record_free(full);
+	}
+	if (!strcmp(status, "dead") && r->st.pid > 0) {
+		/* an orphaned init from a dead monitor: make sure it is gone */
+		rt_ctx ctx;
+		ctr_rt_ctx(s, &ctx);
+		rt_kill(&ctx, r->id, SIGKILL, true, NULL);
+		rt_delete(&ctx, r->id, true, NULL);
+	}
+	_cleanup_free_ char *rundir = container_rundir(s, r->id);
+	if (mkdir_p(rundir, 0700, err) < 0)
+		return -1;
+	int sp[2], cp[2] = {-1, -1};
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return berth_err_sys(err, errno, "socketpair");
+	if (o && o->attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return berth_err_sys(err, errno, "socketpair");
+	}
+	pid_t p = fork();
+	if (p < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return berth_err_sys(err, errno, "fork");
+	}
+	if (p == 0) {
+		close(sp[0]);
+		if (cp[0] >= 0)
+			close(cp[0]);
+		/* the grandchild is reparented to init: nobody has to reap it */
+		pid_t g = fork();
+		if (g != 0)
+			_exit(g < 0 ? 1 : 0);
+		static const ctr_start_opts none = {0};
+		child_start(s, env, r, o ? o : &none, sp[1], cp[1]);
+		_exit(1);
+	}
+	close(sp[1]);
+	if (cp[1] >= 0)
+		close(cp[1]);
+	while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+		;
+	char buf[4096];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(sp[0], buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	close(sp[0]);
+	buf[len] = 0;
+	int pid = 0, code = 0;
+	if (sscanf(buf, "ok %d", &pid) == 1 && pid > 0) {
+		container_set_db_state(s, r->id, "running", NULL);
+		container_load_state(s, r);
+		if (attach_fd)
+			*attach_fd = cp[0];
+		else if (cp[0] >= 0)
+			close(cp[0]);
+		return 0;
+	}
+	if (cp[0] >= 0)
+		close(cp[0]);
+	int off = 0;
+	if (sscanf(buf, "err %d %n", &code, &off) >= 1 && off > 0)
+		return berth_err(err, code, "%s", buf + off);
+	return berth_err(err, BERTH_E_GENERIC, "starting container %s: the start process died",
+	                 r->id);
+}
+
+int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record *r,
+                                  berth_error **err)
+{
+	/* run by the monitor, in its mount namespace (the overlay is still
+	 * mounted there); fds 0-2 are the new stdio, fd 3 the answer */
+	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_free_ char *rundir = container_rundir(s, r->id);
+	int stdio[3] = {0, 1, 2};
+	int master = -1;
+	pid_t pid = 0;
+	if (json_get_bool(json_object_get(r->config, "Config"), "Tty", false))
+		return berth_err(err, BERTH_E_UNSUPPORTED,
+		                 "restarting a container with a terminal is not supported yet");
+	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
+		return -1;
+	health_reset(s, r);
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	if (rt_start(&ctx, r->id, err) < 0) {
+		rt_delete(&ctx, r->id, true, NULL);
+		return -1;
+	}
+	char msg[32];
+	int n = snprintf(msg, sizeof(msg), "ok %d\n", (int)pid);
+	if (write_all(3, msg, (size_t)n) < 0)
+		return berth_err_sys(err, errno, "answering the monitor");
+	return 0;
+}
