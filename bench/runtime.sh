@@ -3,6 +3,8 @@
 # the same busybox bundle (from `berth runtime spec`, process `true`), and
 # the floor `unshare ... chroot ROOTFS /bin/true`; then peak RSS of each.
 # Usage: bench/runtime.sh [hyperfine args...]   (as root)
+#   BENCH_NO_SECCOMP=1: drop linux.seccomp from the bundle (crun and runc
+#   compile the filter on every run; berth caches the compiled filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BERTH=${BERTH:-$PWD/build/berth}
@@ -42,10 +44,12 @@ mkdir -p "$b/rootfs"
 tar -C "$b/rootfs" -xf "$tmp/rootfs.tar"
 "$BERTH" runtime spec --bundle "$b"
 python3 - "$b/config.json" <<'PY'
-import json, sys
+import json, os, sys
 p = sys.argv[1]
 c = json.load(open(p))
 c["process"]["args"] = ["true"]
+if os.environ.get("BENCH_NO_SECCOMP"):
+    del c["linux"]["seccomp"]
 json.dump(c, open(p, "w"), indent=2)
 PY
 cd "$b"

@@ -1,8 +1,12 @@
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/json.h"
 #include "base/str.h"
+#include "base/xalloc.h"
 #include "build/dockerfile.h"
 #include "build/dockerignore.h"
 #include "test.h"
@@ -279,3 +283,142 @@ TEST(path_clean)
 	_cleanup_free_ char *b = path_clean_rel("./");
 	CHECK_STR_EQ(b, ".");
 }
+
+/* ---- the corpus: tests/unit/dockerfiles ---- */
+
+#ifdef BERTH_UNIT_DATA
+
+static char *corpus_path(const char *name)
+{
+	return xasprintf("%s/dockerfiles/%s", BERTH_UNIT_DATA, name);
+}
+
+/* One line per instruction: "LINE-END keyword[ exec] flags args heredocs". */
+static char *dump_dockerfile(const dockerfile *df)
+{
+	strbuf sb;
+	sb_init(&sb);
+	sb_printf(&sb, "escape=%c syntax=%s\n", df->escape, df->syntax ? df->syntax : "");
+	for (size_t i = 0; i < df->n; i++) {
+		const df_instr *in = &df->instrs[i];
+		_cleanup_json_ json_t *f = json_from_strv(in->flags);
+		_cleanup_json_ json_t *a = json_from_strv(in->args);
+		_cleanup_free_ char *fs = json_dump_compact(f);
+		_cleanup_free_ char *as = json_dump_compact(a);
+		sb_printf(&sb, "%d-%d %s%s flags=%s args=%s", in->line, in->end_line, in->keyword,
+		          in->exec_form ? " exec" : "", fs, as);
+		for (size_t k = 0; k < in->n_heredocs; k++) {
+			const df_heredoc *h = &in->heredocs[k];
+			json_t *hj = json_pack("[s,s,b,b]", h->name, h->content ? h->content : "",
+			                       h->expand, h->chomp);
+			_cleanup_free_ char *hs = json_dump_compact(hj);
+			json_decref(hj);
+			sb_printf(&sb, " heredoc=%s", hs);
+		}
+		sb_appendc(&sb, '\n');
+	}
+	return sb_steal(&sb);
+}
+
+TEST(df_corpus)
+{
+	_cleanup_free_ char *dir = corpus_path("");
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!str_has_suffix(de->d_name, ".Dockerfile"))
+			continue;
+		_cleanup_free_ char *base =
+		    xstrndup(de->d_name, strlen(de->d_name) - strlen(".Dockerfile"));
+		_cleanup_free_ char *src_p = corpus_path(de->d_name);
+		_cleanup_free_ char *exp_n = xasprintf("%s.expected", base);
+		_cleanup_free_ char *err_n = xasprintf("%s.error", base);
+		_cleanup_free_ char *exp_p = corpus_path(exp_n);
+		_cleanup_free_ char *err_p = corpus_path(err_n);
+		_cleanup_free_ char *src = NULL, *want = NULL, *want_err = NULL;
+		size_t len = 0, l2 = 0;
+		CHECK(read_file(src_p, &src, &len, NULL) == 0);
+		bool have_exp = read_file(exp_p, &want, &l2, NULL) == 0;
+		bool have_err = read_file(err_p, &want_err, &l2, NULL) == 0;
+		dockerfile *df = NULL;
+		berth_error *e = NULL;
+		int rc = dockerfile_parse(src, len, "Dockerfile", &df, &e);
+		if (have_err) {
+			want_err[strcspn(want_err, "\n")] = 0;
+			if (rc == 0 || strstr(e->msg, want_err) == NULL) {
+				test_failed(__FILE__, __LINE__, "%s: error \"%s\", want \"%s\"",
+				            de->d_name, rc == 0 ? "(none)" : e->msg, want_err);
+				dockerfile_free(df);
+				berth_error_free(e);
+				return;
+			}
+			berth_error_free(e);
+		} else {
+			if (rc < 0) {
+				test_failed(__FILE__, __LINE__, "%s: %s", de->d_name, e->msg);
+				berth_error_free(e);
+				return;
+			}
+			_cleanup_free_ char *got = dump_dockerfile(df);
+			dockerfile_free(df);
+			if (!have_exp || strcmp(got, want)) {
+				test_failed(__FILE__, __LINE__, "%s: got\n%s\nwant\n%s", de->d_name,
+				            got, have_exp ? want : "(no .expected file)");
+				return;
+			}
+		}
+		n++;
+	}
+	CHECK(n >= 20);
+}
+
+static const char *corpus_env(void *ud, const char *name)
+{
+	static const char *const kv[][2] = {
+	    {"A", "apple"}, {"EMPTY", ""}, {"P", "/usr/bin"}, {"SP", "a b"}};
+	(void)ud;
+	for (size_t i = 0; i < ARRAY_SIZE(kv); i++)
+		if (!strcmp(kv[i][0], name))
+			return kv[i][1];
+	return NULL;
+}
+
+TEST(df_expand_corpus)
+{
+	static const char *const files[] = {"expand.txt", "expand-errors.txt"};
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+		_cleanup_free_ char *p = corpus_path(files[f]);
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		CHECK(read_file(p, &text, &len, NULL) == 0);
+		_cleanup_strv_ char **lines = str_split(text, '\n');
+		int n = 0;
+		for (char **l = lines; *l; l++) {
+			if (!**l || **l == '#')
+				continue;
+			char *tab = strchr(*l, '\t');
+			CHECK(tab != NULL);
+			*tab = 0;
+			char *out = NULL;
+			berth_error *e = NULL;
+			int rc = df_expand(*l, '\\', corpus_env, NULL, &out, &e);
+			if (f == 0 && (rc < 0 || strcmp(out, tab + 1))) {
+				test_failed(__FILE__, __LINE__, "%s -> \"%s\", want \"%s\"", *l,
+				            rc < 0 ? e->msg : out, tab + 1);
+				return;
+			}
+			if (f == 1 && (rc == 0 || !strstr(e->msg, tab + 1))) {
+				test_failed(__FILE__, __LINE__, "%s: error \"%s\", want \"%s\"", *l,
+				            rc == 0 ? "(none)" : e->msg, tab + 1);
+				return;
+			}
+			free(out);
+			berth_error_free(e);
+			n++;
+		}
+		CHECK(n >= 5);
+	}
+}
+#endif

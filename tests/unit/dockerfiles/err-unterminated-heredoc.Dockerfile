@@ -1,0 +1,4 @@
+FROM busybox
+RUN true
+RUN <<EOF
+echo never ends
