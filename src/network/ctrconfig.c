@@ -281,9 +281,11 @@ int net_ctr_config_apply_docker(const net_ctr_config *c, json_t *body)
 	}
 	if (c->mac)
 		json_object_set_new(body, "MacAddress", json_string(c->mac));
-	if ((c->aliases && c->aliases[0]) || c->ipv4 || c->ipv6) {
+	if ((c->aliases && c->aliases[0]) || c->ipv4 || c->ipv6 || c->mac) {
 		const char *net = c->mode ? c->mode : "bridge";
 		json_t *ep = json_object();
+		if (c->mac)
+			json_object_set_new(ep, "MacAddress", json_string(c->mac));
 		if (c->aliases && c->aliases[0])
 			json_object_set_new(ep, "Aliases", json_from_strv(c->aliases));
 		if (c->ipv4 || c->ipv6)
@@ -326,6 +328,8 @@ int net_ctr_config_from_docker(const json_t *record, net_ctr_config *c, berth_er
 		ep = json_object_iter_value(it);
 	}
 	if (ep) {
+		if (mac == NULL && json_get_str(ep, "MacAddress"))
+			json_object_set(flat, "MacAddress", json_object_get(ep, "MacAddress"));
 		if (json_object_get(ep, "Aliases"))
 			json_object_set(flat, "Aliases", json_object_get(ep, "Aliases"));
 		json_t *ipam = json_object_get(ep, "IPAMConfig");
@@ -413,9 +417,11 @@ int net_create_body_fixup(json_t *body, berth_error **err)
 	}
 	if (c.mac)
 		json_object_set_new(body, "MacAddress", json_string(c.mac));
-	if ((c.aliases && c.aliases[0]) || c.ipv4 || c.ipv6) {
+	if ((c.aliases && c.aliases[0]) || c.ipv4 || c.ipv6 || c.mac) {
 		const char *net = c.mode ? c.mode : "bridge";
 		json_t *ep = json_object();
+		if (c.mac)
+			json_object_set_new(ep, "MacAddress", json_string(c.mac));
 		if (c.aliases && c.aliases[0])
 			json_object_set_new(ep, "Aliases", json_from_strv(c.aliases));
 		if (c.ipv4 || c.ipv6)

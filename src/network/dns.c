@@ -257,22 +257,30 @@ static int parse_upstream(const char *s, struct sockaddr_storage *ss, socklen_t 
 	return 0;
 }
 
-static int lookup(net_ctx *nc, const network *n, const char *name, net_addr *out, size_t cap,
-                  size_t *nout)
+/* Names on this network and on every other network the asking container
+ * (known by its source address here) is attached to, as Docker's
+ * embedded DNS answers; this network's addresses first. */
+static int lookup(net_ctx *nc, const network *n, const char *name, const char *client,
+                  net_addr *out, size_t cap, size_t *nout)
 {
 	*nout = 0;
-	_cleanup_stmt_ sqlite3_stmt *st =
-	    store_prepare(nc->store,
-	                  "SELECT ipv4, ipv6 FROM network_endpoints e WHERE network_id = ?1"
-	                  " AND owner_pid IS NOT NULL AND (lower(container_name) = ?2"
-	                  " OR substr(container_id, 1, 12) = ?2"
-	                  " OR EXISTS (SELECT 1 FROM json_each(e.aliases) WHERE lower(value) = ?2))"
-	                  " ORDER BY seq",
-	                  NULL);
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    nc->store,
+	    "SELECT ipv4, ipv6 FROM network_endpoints e WHERE owner_pid IS NOT NULL"
+	    " AND (network_id = ?1 OR network_id IN (SELECT o.network_id FROM"
+	    "  network_endpoints o WHERE o.owner_pid IS NOT NULL AND o.container_id ="
+	    "  (SELECT c.container_id FROM network_endpoints c WHERE c.network_id = ?1"
+	    "   AND (c.ipv4 = ?3 OR c.ipv6 = ?3))))"
+	    " AND (lower(container_name) = ?2"
+	    " OR substr(container_id, 1, 12) = ?2"
+	    " OR EXISTS (SELECT 1 FROM json_each(e.aliases) WHERE lower(value) = ?2))"
+	    " ORDER BY network_id != ?1, seq",
+	    NULL);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, client, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW && *nout + 2 <= cap) {
 		for (int c = 0; c < 2; c++) {
 			const char *ip = (const char *)sqlite3_column_text(st, c);
@@ -439,7 +447,15 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 			} else {
 				net_addr addrs[16];
 				size_t na = 0;
-				lookup(nc, n, q.name, addrs, 16, &na);
+				char client[NET_ADDR_STRLEN] = "";
+				if (cl.ss_family == AF_INET)
+					inet_ntop(AF_INET, &((struct sockaddr_in *)&cl)->sin_addr,
+					          client, sizeof(client));
+				else
+					inet_ntop(AF_INET6,
+					          &((struct sockaddr_in6 *)&cl)->sin6_addr, client,
+					          sizeof(client));
+				lookup(nc, n, q.name, client, addrs, 16, &na);
 				if (na > 0 && q.qclass == 1)
 					olen = dns_build_reply(buf, &q, addrs, na, DNS_RCODE_OK,
 					                       out, sizeof(out));

@@ -1,0 +1,292 @@
+"""Containers on networks, as a user sees them: published ports from the
+host (loopback and its own address), from other containers, UDP, DNS on
+user networks, isolation, connect/disconnect, --internal, container: and
+host modes, and recovery after kill -9 of berth. Traffic goes only to
+loopback, the host's own addresses and the containers made here."""
+import http.server
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import free_test_subnet, require_root, unique_bridge
+
+UDP_ECHO = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    d, a = s.recvfrom(100)
+    s.sendto(b"udp-reply\\n", a)
+"""
+HTTPD = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && httpd -f -p 80 -h /www"
+
+
+def host_addr():
+    d = subprocess.run(["ip", "-4", "-j", "route", "show", "default"], capture_output=True,
+                       text=True, check=True)
+    dev = json.loads(d.stdout)[0]["dev"]
+    a = subprocess.run(["ip", "-4", "-j", "addr", "show", "dev", dev], capture_output=True,
+                       text=True, check=True)
+    return json.loads(a.stdout)[0]["addr_info"][0]["local"]
+
+
+def free_port():
+    for _ in range(100):
+        p = random.randint(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("0.0.0.0", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")
+
+
+def fetch(url, timeout=3):
+    p = subprocess.run(["curl", "-sS", "-m", str(timeout), url], capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else None
+
+
+def wait_http(url, tries=50):
+    for _ in range(tries):
+        out = fetch(url, 1)
+        if out is not None:
+            return out
+        time.sleep(0.1)
+    return None
+
+
+def pid_of(b, c):
+    return int(b.out("inspect", "-f", "{{.State.Pid}}", c).strip())
+
+
+def ip_of(b, c, net=None):
+    nets = json.loads(b.out("inspect", "-f", "{{json .NetworkSettings.Networks}}", c))
+    return nets[net or "bridge"]["IPAddress"]
+
+
+def veths(bridge):
+    """The veths on this test's bridge (other tests run at the same time)."""
+    p = subprocess.run(["ip", "-br", "link", "show", "master", bridge], capture_output=True,
+                       text=True)
+    return {l.split()[0].split("@")[0] for l in p.stdout.splitlines() if l.strip()}
+
+
+def new_net(b, name, *extra):
+    b.run("network", "create", "--subnet", free_test_subnet(),
+          "-o", "com.docker.network.bridge.name=" + unique_bridge(), *extra, name)
+
+
+def test_published_ports_tcp_udp(busybox):
+    b = busybox
+    p1, p2, pu = free_port(), free_port(), free_port()
+    c = b.out("run", "-d", "--name", "web", "-p", "127.0.0.1:%d:80" % p1, "-p", "%d:80" % p2,
+              "-p", "%d:5353/udp" % pu, "-p", "8080", "busybox", "sh", "-c", HTTPD).strip()
+    # busybox has no UDP server: run one in the container's network namespace
+    udp = subprocess.Popen(["nsenter", "-t", str(pid_of(b, c)), "-n", "/usr/bin/python3", "-c",
+                            UDP_ECHO])
+    try:
+        assert wait_http("http://127.0.0.1:%d/index.html" % p1) == "hello-%s\n" % c[:12]
+        addr = host_addr()
+        # the host's other address: the all-addresses binding, not the 127.0.0.1 one
+        assert fetch("http://%s:%d/index.html" % (addr, p2)) is not None
+        assert fetch("http://%s:%d/index.html" % (addr, p1), 1) is None
+        # another container through the host port (hairpin), and its own port
+        out = b.out("run", "--rm", "busybox", "wget", "-qO-",
+                    "http://%s:%d/index.html" % (addr, p2))
+        assert out == "hello-%s\n" % c[:12]
+        # UDP
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.5)
+        for _ in range(20):
+            s.sendto(b"ping\n", ("127.0.0.1", pu))
+            try:
+                data, src = s.recvfrom(100)
+                break
+            except TimeoutError:
+                continue
+        s.close()
+        assert data == b"udp-reply\n"
+        # berth port lists them, the random one too; ps shows them
+        ports = b.out("port", "web").splitlines()
+        assert "80/tcp -> 127.0.0.1:%d" % p1 in ports
+        assert "80/tcp -> 0.0.0.0:%d" % p2 in ports
+        assert "5353/udp -> 0.0.0.0:%d" % pu in ports
+        rnd = [l for l in b.out("port", "web", "8080").splitlines()]
+        assert len(rnd) == 1 and rnd[0].startswith("0.0.0.0:")
+        assert int(rnd[0].split(":")[1]) >= 1024
+        assert "127.0.0.1:%d->80/tcp" % p1 in b.out("ps", "--format", "{{.Ports}}")
+        # a taken port: a clear error before the container starts
+        p = b.run("run", "-d", "-p", "%d:80" % p2, "busybox", "true", check=False)
+        assert p.returncode == 125 and b"port is already allocated" in p.stderr
+    finally:
+        udp.kill()
+        udp.wait()
+        b.run("rm", "-f", "web")
+    # released: the port, the veth, the rule
+    assert fetch("http://127.0.0.1:%d/index.html" % p1, 1) is None
+
+
+def test_client_source_address_kept(busybox):
+    b = busybox
+    port = free_port()
+    c = b.out("run", "-d", "-p", "%d:7000" % port, "busybox", "sh", "-c",
+              "sleep 60 | nc -l -p 7000").strip()
+    try:
+        addr = host_addr()
+        for _ in range(50):
+            try:
+                s = socket.create_connection((addr, port), timeout=3)
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(0.3)
+        out = b.out("exec", c, "netstat", "-tn")
+        s.close()
+        est = [l.split() for l in out.splitlines() if "ESTABLISHED" in l]
+        assert est and all(f[4].rsplit(":", 1)[0].replace("::ffff:", "") == addr
+                           for f in est), out
+    finally:
+        b.run("rm", "-f", c)
+
+
+def test_user_network_dns_and_isolation(busybox):
+    b = busybox
+    new_net(b, "front")
+    new_net(b, "back")
+    try:
+        b.run("run", "-d", "--name", "api", "--network", "front", "--network-alias", "svc",
+              "busybox", "sh", "-c", HTTPD)
+        out = b.out("run", "--rm", "--network", "front", "busybox", "sh", "-c",
+                    "ping -c1 -W2 api >/dev/null && ping -c1 -W2 svc >/dev/null && "
+                    "wget -qO- http://api/index.html && wget -qO- http://svc/index.html")
+        assert out.count("hello-") == 2
+        # a container started later resolves at once
+        b.run("run", "-d", "--name", "late", "--network", "front", "busybox", "sleep", "60")
+        b.run("run", "--rm", "--network", "front", "busybox", "ping", "-c1", "-W2", "late")
+        # the default bridge has no name resolution
+        p = b.run("run", "--rm", "busybox", "ping", "-c1", "-W1", "api", check=False)
+        assert p.returncode != 0
+        # another network cannot reach it, by name or address
+        api_ip = ip_of(b, "api", "front")
+        p = b.run("run", "--rm", "--network", "back", "busybox", "sh", "-c",
+                  "nc -w 2 %s 80 </dev/null" % api_ip, check=False, timeout=30)
+        assert p.returncode != 0
+        # connect gives reachability and the alias; disconnect takes it away
+        b.run("run", "-d", "--name", "roamer", "--network", "back", "busybox", "sleep", "60")
+        p = b.run("exec", "roamer", "sh", "-c", "nc -w 2 %s 80 </dev/null" % api_ip,
+                  check=False, timeout=30)
+        assert p.returncode != 0
+        b.run("network", "connect", "--alias", "wanderer", "front", "roamer")
+        assert b.out("exec", "roamer", "wget", "-qO-",
+                     "http://api/index.html").startswith("hello-")
+        b.run("run", "--rm", "--network", "front", "busybox", "ping", "-c1", "-W2", "wanderer")
+        nets = json.loads(b.out("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                "roamer"))
+        assert set(nets) == {"front", "back"}
+        [fj] = json.loads(b.out("network", "inspect", "front"))
+        assert {v["Name"] for v in fj["Containers"].values()} == {"api", "late", "roamer"}
+        b.run("network", "disconnect", "front", "roamer")
+        p = b.run("exec", "roamer", "sh", "-c", "nc -w 2 %s 80 </dev/null" % api_ip,
+                  check=False, timeout=30)
+        assert p.returncode != 0
+        p = b.run("network", "rm", "front", check=False)
+        assert p.returncode == 1 and b"active endpoints" in p.stderr
+    finally:
+        for c in ("api", "late", "roamer"):
+            b.run("rm", "-f", c, check=False)
+        b.run("network", "rm", "front", "back", check=False)
+
+
+def test_internal_container_and_host_modes(busybox):
+    b = busybox
+    addr = host_addr()
+    # a web server on the host's own address (the tests' only "outside")
+    srv = http.server.HTTPServer((addr, 0), http.server.SimpleHTTPRequestHandler)
+    port = srv.server_address[1]
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    new_net(b, "sealed", "--internal")
+    try:
+        # the default bridge reaches the host's address; --internal does not
+        b.run("run", "--rm", "busybox", "wget", "-qO", "/dev/null",
+              "http://%s:%d/" % (addr, port), timeout=30)
+        p = b.run("run", "--rm", "--network", "sealed", "busybox", "sh", "-c",
+                  "nc -w 2 %s %d </dev/null" % (addr, port), check=False, timeout=30)
+        assert p.returncode != 0
+        assert "default" not in b.out("run", "--rm", "--network", "sealed", "busybox", "ip",
+                                      "route")
+        # container:X shares X's interfaces
+        b.run("run", "-d", "--name", "x", "busybox", "sleep", "60")
+        xip = ip_of(b, "x")
+        out = b.out("run", "--rm", "--network", "container:x", "busybox", "ip", "-4", "addr")
+        assert xip in out
+        # host mode sees the host's interfaces
+        out = b.out("run", "--rm", "--network", "host", "busybox", "ip", "-4", "addr")
+        assert addr in out
+        # none: loopback only
+        out = b.out("run", "--rm", "--network", "none", "busybox", "ip", "link")
+        assert "lo:" in out and "eth0" not in out
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        b.run("rm", "-f", "x", check=False)
+        b.run("network", "rm", "sealed", check=False)
+
+
+def test_etc_files_and_flags(busybox):
+    b = busybox
+    new_net(b, "flags")
+    try:
+        sub = json.loads(b.out("network", "inspect", "flags"))[0]["IPAM"]["Config"][0]["Subnet"]
+        ip = sub.rsplit(".", 1)[0] + ".77"
+        out = b.out("run", "--rm", "--network", "flags", "--ip", ip, "--hostname", "h1",
+                    "--mac-address", "02:42:12:34:56:78", "--add-host", "db:10.9.8.7",
+                    "--add-host", "gw:host-gateway", "--dns-search", "example.test",
+                    "busybox", "sh", "-c", "ip addr show eth0; cat /etc/hosts /etc/resolv.conf")
+        assert "inet %s/24" % ip in out and "02:42:12:34:56:78" in out
+        assert "10.9.8.7\tdb\n" in out and "%s\th1\n" % ip in out
+        assert "\tgw\n" in out
+        assert "search example.test" in out
+        out = b.out("run", "--rm", "--dns", "192.0.2.53", "--dns-option", "ndots:2", "busybox",
+                    "cat", "/etc/resolv.conf")
+        assert "nameserver 192.0.2.53" in out and "options ndots:2" in out
+        p = b.run("run", "--rm", "-p", "99999:80", "busybox", "true", check=False)
+        assert p.returncode == 125 and b"invalid hostPort" in p.stderr
+        p = b.run("run", "--rm", "--network", "nosuch", "busybox", "true", check=False)
+        assert p.returncode == 125 and b"network nosuch not found" in p.stderr
+    finally:
+        b.run("network", "rm", "flags", check=False)
+
+
+def test_kill9_mid_run_recovers(busybox):
+    b = busybox
+    with open(b.config) as f:
+        bridge = json.load(f)["bridge"]
+    port = free_port()
+    # start runs and kill them at different moments
+    for delay in (0.02, 0.05, 0.1, 0.2):
+        p = subprocess.Popen(b.cmd("run", "-d", "-p", "%d:80" % port, "busybox", "sleep", "30"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        for c in b.out("ps", "-aq").split():
+            b.run("rm", "-f", c, check=False)
+    # the next run works, the port is free again, nothing leaked
+    c = b.out("run", "-d", "-p", "%d:80" % port, "busybox", "sh", "-c", HTTPD).strip()
+    assert wait_http("http://127.0.0.1:%d/index.html" % port) is not None
+    b.run("rm", "-f", c)
+    assert veths(bridge) == set()
+    [j] = json.loads(b.out("network", "inspect", "bridge"))
+    rules = subprocess.run(["nft", "list", "table", "inet", "berth_" + j["Id"][:12]],
+                           capture_output=True, text=True).stdout
+    assert ":%d " % port not in rules and ". %d :" % port not in rules
+    assert j["Containers"] == {}
