@@ -5,6 +5,7 @@
  * berth-engine, installed next to this binary: we execve it with the same
  * arguments. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -27,9 +28,27 @@ static int takes_value(const char *opt)
 	return 0;
 }
 
-static int exec_engine(char **argv)
+#define CTR_NAME "berth-ctr"
+
+/* Commands served by berth-ctr, the container front end that links only
+ * what containers need (sorted, for bsearch). */
+static const char *const ctr_commands[] = {
+    "attach", "container", "cp",   "create",  "diff",   "exec",    "export", "inspect", "kill",
+    "logs",   "pause",     "port", "ps",      "rename", "restart", "rm",     "run",     "start",
+    "stats",  "stop",      "top",  "unpause", "update", "volume",  "wait",
+};
+
+static int cmp_name(const void *k, const void *e)
 {
-	const char *env = getenv("BERTH_ENGINE");
+	return strcmp(k, *(const char *const *)e);
+}
+
+static int exec_engine(char **argv, const char *cmd)
+{
+	bool ctr = cmd && bsearch(cmd, ctr_commands, sizeof(ctr_commands) / sizeof(ctr_commands[0]),
+	                          sizeof(ctr_commands[0]), cmp_name) != NULL;
+	const char *name = ctr ? CTR_NAME : ENGINE_NAME;
+	const char *env = ctr ? getenv("BERTH_CTR") : getenv("BERTH_ENGINE");
 	char path[PATH_MAX];
 	if (env && *env) {
 		snprintf(path, sizeof(path), "%s", env);
@@ -43,7 +62,7 @@ static int exec_engine(char **argv)
 		}
 		path[n] = 0;
 		char *slash = strrchr(path, '/');
-		snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "%s", ENGINE_NAME);
+		snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "%s", name);
 	}
 	execv(path, argv);
 	fprintf(stderr, "Error: running %s: %s\n", path, strerror(errno));
@@ -59,7 +78,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (i >= argc || strcmp(argv[i], "runtime") != 0)
-		return exec_engine(argv);
+		return exec_engine(argv, i < argc ? argv[i] : NULL);
 
 	cli_ctx ctx = {0};
 	ctx.argv0 = argv[0];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -843,6 +844,54 @@ static int run_fail(berth_error *err)
 	return EXIT_BERTH_FAILED;
 }
 
+/* docker run pulls a missing image: `berth-engine pull IMAGE` (the full
+ * CLI, next to us), its output on our stderr as Docker's. */
+static int pull_image(cli_ctx *ctx, const char *image, const char *platform)
+{
+	char exe[4096];
+	const char *env = getenv("BERTH_ENGINE");
+	if (env && *env) {
+		snprintf(exe, sizeof(exe), "%s", env);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+		if (n <= 0)
+			return -1;
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		snprintf(slash + 1, sizeof(exe) - (size_t)(slash + 1 - exe), "berth-engine");
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(2, 1);
+		char *args[16];
+		int a = 0;
+		args[a++] = exe;
+		args[a++] = "--root";
+		args[a++] = (char *)ctx->root;
+		args[a++] = "--runroot";
+		args[a++] = (char *)ctx->runroot;
+		if (ctx->config) {
+			args[a++] = "--config";
+			args[a++] = (char *)ctx->config;
+		}
+		args[a++] = "pull";
+		if (platform) {
+			args[a++] = "--platform";
+			args[a++] = (char *)platform;
+		}
+		args[a++] = (char *)image;
+		args[a] = NULL;
+		execv(exe, args);
+		_exit(127);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static void write_cidfile(const char *path, const char *id)
 {
 	if (path == NULL)
@@ -885,12 +934,18 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
-	if (container_create(s, &env, body, &co, &id, &warnings, &err) < 0) {
-		if (err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image"))
-			fprintf(stderr, "Unable to find image '%s' locally\n",
-			        json_get_str(body, "Image"));
-		return run_fail(err);
+	int cr = container_create(s, &env, body, &co, &id, &warnings, &err);
+	if (cr < 0 && err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image") &&
+	    !str_eq(f.pull, "never")) {
+		const char *image = json_get_str(body, "Image");
+		fprintf(stderr, "Unable to find image '%s' locally\n", image);
+		if (pull_image(ctx, image, f.platform) == 0) {
+			berth_error_clear(&err);
+			cr = container_create(s, &env, body, &co, &id, &warnings, &err);
+		}
 	}
+	if (cr < 0)
+		return run_fail(err);
 	for (size_t i = 0; warnings && warnings[i]; i++)
 		fprintf(stderr, "WARNING: %s\n", warnings[i]);
 	write_cidfile(f.cidfile, id);

@@ -859,6 +859,18 @@ __attribute__((noreturn)) static void do_exec(rt_child_args *a, const rt_process
 {
 	/* anything beyond stdio and the preserved fds does not reach the process */
 	syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+	/* nor the caller's blocked or ignored signals */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaction(sig, &dfl, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(exe, p->args, p->env);
 	int e = errno;
 	dprintf(2, "berth: exec %s: %s\n", exe, strerror(e));

@@ -41,7 +41,7 @@ def test_run_echo_and_exit_codes(bb):
     assert p.returncode == 127, p.stderr
     p = bb.run("run", "--rm", "busybox", "/etc/passwd", check=False)
     assert p.returncode == 126, p.stderr
-    p = bb.run("run", "--rm", "nosuchimage", "true", check=False)
+    p = bb.run("run", "--rm", "--pull", "never", "nosuchimage", "true", check=False)
     assert p.returncode == 125
     assert b"No such image" in p.stderr
     # --rm left nothing behind

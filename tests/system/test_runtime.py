@@ -610,3 +610,19 @@ def test_exec_process_json_detached_and_preserve_fds(rt, tmp_path, bb_root):
     assert out[1].split()[1] == "2"
     assert out[2] == out[3]
     rt.run("delete", "-f", c)
+
+
+def test_caller_signal_state_not_inherited(rt, tmp_path, bb_root):
+    import signal as sig
+    b = tmp_path / "sb"
+    make_bundle(str(b), bb_root, ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"])
+
+    def caller_state():
+        sig.signal(sig.SIGPIPE, sig.SIG_IGN)
+        sig.signal(sig.SIGHUP, sig.SIG_IGN)
+        sig.pthread_sigmask(sig.SIG_BLOCK, {sig.SIGUSR1, sig.SIGTERM})
+    out = subprocess.run(rt.cmd("run", "--bundle", b, cid()), capture_output=True,
+                         preexec_fn=caller_state, timeout=60).stdout.decode()
+    fields = dict(l.split(":\t") for l in out.splitlines())
+    assert int(fields["SigBlk"], 16) == 0
+    assert int(fields["SigIgn"], 16) == 0
