@@ -20,6 +20,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "build/builder.h"
+#include "build/spec.h"
 #include "image/image.h"
 #include "image/image_int.h"
 #include "image/layer.h"
@@ -766,29 +767,9 @@ static int plan(builder *b, berth_error **err)
 
 static int export_output(builder *b, bstage *t, berth_error **err)
 {
-	const char *spec = b->o->output;
 	_cleanup_free_ char *type = NULL, *dest = NULL;
-	if (!strchr(spec, '=')) {
-		type = xstrdup("local");
-		dest = xstrdup(spec);
-	} else {
-		_cleanup_strv_ char **kv = str_split(spec, ',');
-		for (char **p = kv; *p; p++) {
-			if (str_has_prefix(*p, "type="))
-				type = xstrdup(*p + 5);
-			else if (str_has_prefix(*p, "dest="))
-				dest = xstrdup(*p + 5);
-			else
-				return berth_err(err, BERTH_E_INVALID,
-				                 "invalid --output: unknown key in \"%s\"", *p);
-		}
-	}
-	if (type == NULL || dest == NULL || !*dest)
-		return berth_err(err, BERTH_E_INVALID,
-		                 "invalid --output \"%s\": type and dest are needed", spec);
-	if (strcmp(type, "local") && strcmp(type, "tar"))
-		return berth_err(err, BERTH_E_UNSUPPORTED,
-		                 "--output type=%s is not supported (local, tar)", type);
+	if (build_output_parse(b->o->output, &type, &dest, err) < 0)
+		return -1;
 	int v = bld_vertex(b, strcmp(type, "tar") ? "exporting to client directory"
 	                                          : "exporting to client tarball");
 	struct timespec t0;
@@ -927,6 +908,16 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 		}
 		_cleanup_free_ char *full = ref_string(r);
 		full_tags = strv_append(full_tags, full);
+	}
+	if (o->output && *o->output) {
+		_cleanup_free_ char *ot = NULL, *od = NULL;
+		if (build_output_parse(o->output, &ot, &od, err) < 0)
+			return -1;
+	}
+	for (char **sc = o->secrets; sc && *sc; sc++) {
+		_cleanup_free_ char *a = NULL, *bb = NULL, *c = NULL;
+		if (build_secret_parse(*sc, &a, &bb, &c, err) < 0)
+			return -1;
 	}
 	builder b = {.s = s, .o = o};
 	pthread_mutex_init(&b.mu, NULL);
