@@ -145,3 +145,54 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 		printf("%s\n", lines[i]);
 	return 0;
 }
+
+int cmd_commit(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"author", required_argument, NULL, 'a'},  {"change", required_argument, NULL, 'c'},
+	    {"message", required_argument, NULL, 'm'}, {"pause", optional_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'H'},          {NULL, 0, NULL, 0},
+	};
+	ctr_commit_opts o = {.pause = true};
+	_cleanup_strv_ char **changes = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "+a:c:m:p", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': o.author = optarg; break;
+		case 'c': changes = strv_append(changes, optarg); break;
+		case 'm': o.message = optarg; break;
+		case 'p':
+			o.pause = optarg == NULL || !strcmp(optarg, "true") || !strcmp(optarg, "1");
+			break;
+		case 'H':
+			printf(
+			    "Usage:  berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\n"
+			    "Create a new image from a container's changes\n\nOptions:\n"
+			    "  -a, --author string    Author\n"
+			    "  -c, --change list      Apply Dockerfile instruction to the created "
+			    "image\n"
+			    "  -m, --message string   Commit message\n"
+			    "  -p, --pause            Pause container during commit (default "
+			    "true)\n");
+			return 0;
+		default: return cli_usage_error("commit", "unknown flag");
+		}
+	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_usage_error("commit", "\"commit\" requires at least 1 and at most 2 "
+		                                 "arguments.");
+	o.changes = changes;
+	o.reference = optind + 1 < argc ? argv[optind + 1] : NULL;
+	int rc = 0;
+	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
+	if (s == NULL)
+		return rc;
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_ctr_record_ ctr_record *r = NULL;
+	char id[DIGEST_STR_LEN + 1];
+	if (container_lookup(s, argv[optind], true, &r, &err) < 0 ||
+	    container_commit(s, r, &o, id, &err) < 0)
+		return cli_fail(err);
+	printf("%s\n", id);
+	return 0;
+}

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/json.h"
 #include "container/statefile.h"
@@ -181,6 +182,17 @@ int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const 
 int container_update(berth_store *s, ctr_record *r, json_t *update, berth_error **err);
 /* Pids of the container's processes. */
 int container_pids(berth_store *s, ctr_record *r, pid_t **pids, size_t *n, berth_error **err);
+
+/* docker commit. */
+typedef struct ctr_commit_opts {
+	const char *reference; /* REPOSITORY[:TAG] or NULL */
+	const char *author, *message;
+	char **changes; /* Dockerfile lines (-c) */
+	bool pause;
+} ctr_commit_opts;
+int container_commit(berth_store *s, ctr_record *r, const ctr_commit_opts *o,
+                     char id[DIGEST_STR_LEN + 1], berth_error **err)
+    __attribute__((warn_unused_result));
 
 /* --- inspect --- */
 

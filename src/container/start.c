@@ -421,8 +421,11 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	health_reset(s, r);
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
+	/* a cgroup OOM kill needs a memory limit; skip the cgroup lookup
+	 * (a second detection pass) when there is none */
 	_cleanup_free_ char *oom = NULL;
-	oom_file_for(r->id, &oom);
+	if (json_get_int(json_object_get(r->config, "HostConfig"), "Memory", 0) > 0)
+		oom_file_for(r->id, &oom);
 	if (rt_start(&ctx, r->id, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
 		goto fail;

@@ -69,3 +69,18 @@ def test_top_stats_update_pause(c):
     assert "(Paused)" in c.out("ps")
     c.run("unpause", "fsx")
     assert c.out("inspect", "-f", "{{.State.Status}}", "fsx").strip() == "running"
+
+
+def test_commit_new_layer_config_and_whiteouts(busybox):
+    b = busybox
+    b.run("run", "--name", "cm", "busybox", "sh", "-c", "echo committed > /hello; rm /etc/group")
+    out = b.out("commit", "-m", "my msg", "-a", "me", "-c", 'CMD ["cat", "/hello"]', "cm",
+                "myimg:v1").strip()
+    assert out.startswith("sha256:")
+    assert b.out("run", "--rm", "myimg:v1") == "committed\n"
+    assert b.run("run", "--rm", "myimg:v1", "ls", "/etc/group", check=False).returncode != 0
+    img = json.loads(b.out("image", "inspect", "myimg:v1"))[0]
+    assert img["Id"] == out and img["Author"] == "me" and img["Comment"] == "my msg"
+    assert img["Config"]["Cmd"] == ["cat", "/hello"]
+    assert len(img["RootFS"]["Layers"]) == 2
+    b.run("rm", "cm")
