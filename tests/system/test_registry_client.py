@@ -187,3 +187,22 @@ def test_docker_registry_htpasswd(busybox, env, tmp_path):
 
 def test_docker_registry_tls(busybox, env, tmp_path):
     docker_registry_roundtrip(busybox, env, tmp_path, tls=True)
+
+
+def test_registry_mirror_for_docker_hub(busybox, env, tmp_path):
+    """registry-mirrors from berth's config serve docker.io pulls."""
+    with BerthRegistry(tmp_path / "mirror") as reg:
+        busybox.run("tag", "busybox:latest", "%s/library/busybox:latest" % reg.addr)
+        busybox.run("push", "%s/library/busybox:latest" % reg.addr, env=env)
+        busybox.run("rmi", "%s/library/busybox:latest" % reg.addr, "busybox:latest")
+        cfg = tmp_path / "berth.json"
+        cfg.write_text(json.dumps({"registry-mirrors": ["http://%s" % reg.addr]}))
+        e = dict(env)
+        e["BERTH_CONFIG"] = str(cfg)
+        p = busybox.run("pull", "busybox", env=e)
+        out = p.stdout.decode()
+        assert "Using default tag: latest" in out
+        assert "latest: Pulling from library/busybox" in out
+        assert out.rstrip().endswith("docker.io/library/busybox:latest")
+        names = busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}")
+        assert "busybox:latest" in names.split()

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "registry/client.h"
+#include "registry/creds.h"
 #include "registry/proto.h"
 #include "registry/server.h"
 #include "test.h"
@@ -141,4 +143,27 @@ TEST(registry_htpasswd)
 	CHECK(!htpasswd_check(file, "", "secret"));
 	CHECK(htpasswd_check(file, "alice", "secret"));
 	CHECK(!htpasswd_check(file, "alice", "wrong"));
+}
+
+TEST(registry_creds_and_hosts)
+{
+	_cleanup_free_ char *a = reg_normalize_registry("https://index.docker.io/v1/");
+	CHECK_STR_EQ(a, "docker.io");
+	_cleanup_free_ char *b = reg_normalize_registry("http://127.0.0.1:5000/v2/");
+	CHECK_STR_EQ(b, "127.0.0.1:5000");
+	_cleanup_free_ char *c = reg_normalize_registry("");
+	CHECK_STR_EQ(c, "docker.io");
+	CHECK_STR_EQ(reg_auth_key("docker.io"), "https://index.docker.io/v1/");
+	CHECK_STR_EQ(reg_auth_key("r.example:443"), "r.example:443");
+	CHECK(reg_host_insecure(NULL, "127.0.0.1:5000"));
+	CHECK(reg_host_insecure(NULL, "localhost"));
+	CHECK(reg_host_insecure(NULL, "[::1]:5000"));
+	CHECK(!reg_host_insecure(NULL, "registry.example"));
+	berth_config cfg = {0};
+	char *ins[] = {"10.1.0.0/16", "reg.example:5000", NULL};
+	cfg.insecure_registries = ins;
+	CHECK(reg_host_insecure(&cfg, "10.1.2.3:5000"));
+	CHECK(!reg_host_insecure(&cfg, "10.2.2.3:5000"));
+	CHECK(reg_host_insecure(&cfg, "reg.example:5000"));
+	CHECK(!reg_host_insecure(&cfg, "reg.example"));
 }
