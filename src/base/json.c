@@ -202,15 +202,17 @@ static void go_value(strbuf *sb, const json_t *j, const char *indent, int depth)
 		}
 		sb_appendc(sb, '{');
 		const char *k;
+		size_t klen;
 		json_t *v;
 		bool first = true;
-		json_object_foreach ((json_t *)j, k, v) {
+		json_object_keylen_foreach((json_t *)j, k, klen, v)
+		{
 			if (!first)
 				sb_appendc(sb, ',');
 			first = false;
 			if (indent)
 				go_newline(sb, indent, depth + 1);
-			go_string(sb, k, strlen(k));
+			go_string(sb, k, klen);
 			sb_append(sb, indent ? ": " : ":");
 			go_value(sb, v, indent, depth + 1);
 		}

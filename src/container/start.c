@@ -369,6 +369,14 @@ static int64_t health_interval(ctr_record *r)
 	return iv > 0 ? iv : 30LL * 1000000000;
 }
 
+/* Report err to the parent and end the child. (A function, not a goto: a
+ * jump past cleanup-attributed declarations is an error for clang.) */
+static void __attribute__((noreturn)) child_fail(int status_fd, const berth_error *err)
+{
+	report(status_fd, err ? err->code : BERTH_E_GENERIC, "%s", err ? err->msg : "failed");
+	_exit(1);
+}
+
 static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                         int status_fd, int client_fd)
 {
@@ -383,7 +391,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	berth_store *own = NULL;
 	if (nm && strcmp(nm, "none") && strcmp(nm, "host")) {
 		if (store_open(store_root(s), store_runroot(s), &own, &err) < 0)
-			goto fail;
+			child_fail(status_fd, err);
 		s = own;
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
@@ -391,10 +399,10 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		_exit(1);
 	}
 	if (mount_rootfs(s, r, dir, &err) < 0)
-		goto fail;
+		child_fail(status_fd, err);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_init_volumes(s, json_object_get(r->config, "Mounts"), merged, &err) < 0)
-		goto fail;
+		child_fail(status_fd, err);
 	json_t *cfg = json_object_get(r->config, "Config");
 	bool tty = json_get_bool(cfg, "Tty", false);
 	bool open_stdin = json_get_bool(cfg, "OpenStdin", false);
@@ -403,7 +411,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		if ((open_stdin && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
 		    pipe2(errp, O_CLOEXEC) < 0) {
 			berth_err_sys(&err, errno, "pipe");
-			goto fail;
+			child_fail(status_fd, err);
 		}
 		if (!open_stdin)
 			in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -412,7 +420,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	int master = -1;
 	pid_t pid = 0;
 	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
-		goto fail;
+		child_fail(status_fd, err);
 	if (!tty) {
 		close(in[0]);
 		close(out[1]);
@@ -428,7 +436,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		oom_file_for(r->id, &oom);
 	if (rt_start(&ctx, r->id, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
-		goto fail;
+		child_fail(status_fd, err);
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -439,7 +447,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	if (mon == NULL) {
 		kill(pid, SIGKILL);
 		berth_err(&err, BERTH_E_NOTFOUND, "berth-monitor not found");
-		goto fail;
+		child_fail(status_fd, err);
 	}
 	json_t *host = json_object_get(r->config, "HostConfig");
 	json_t *rp = json_object_get(host, "RestartPolicy");
@@ -549,9 +557,6 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	execv(mon, argv);
 	report(status_fd, BERTH_E_IO, "executing %s: %s", mon, strerror(errno));
 	kill(pid, SIGKILL);
-	_exit(1);
-fail:
-	report(status_fd, err ? err->code : BERTH_E_GENERIC, "%s", err ? err->msg : "failed");
 	_exit(1);
 }
 

@@ -51,14 +51,16 @@ static void set_ordered(json_t *obj, const char *key, json_t *value, const char 
 	}
 	json_t *copy = json_object();
 	const char *k;
+	size_t klen;
 	json_t *v;
 	bool placed = false;
-	json_object_foreach (obj, k, v) {
+	json_object_keylen_foreach(obj, k, klen, v)
+	{
 		if (!placed && ranks_before(order, key, k)) {
 			json_object_set_new(copy, key, value);
 			placed = true;
 		}
-		json_object_set(copy, k, v);
+		json_object_setn(copy, k, klen, v);
 	}
 	if (!placed)
 		json_object_set_new(copy, key, value);
@@ -169,6 +171,11 @@ static int bad(berth_error **err, const char *fmt, ...)
 	return berth_err(err, BERTH_E_INVALID, "invalid image config: %s", msg);
 }
 
+static bool has_nul(const json_t *s)
+{
+	return strlen(json_string_value(s)) != json_string_length(s);
+}
+
 /* String member (absent or null -> NULL; "" kept as NULL when empty_null). */
 static int get_str(const json_t *obj, const char *key, const char *where, bool empty_null,
                    char **out, berth_error **err)
@@ -179,6 +186,8 @@ static int get_str(const json_t *obj, const char *key, const char *where, bool e
 		return 0;
 	if (!json_is_string(v))
 		return bad(err, "%s%s must be a string", where, key);
+	if (has_nul(v))
+		return bad(err, "%s%s must not contain NUL characters", where, key);
 	if (empty_null && json_string_length(v) == 0)
 		return 0;
 	*out = xstrdup(json_string_value(v));
@@ -195,6 +204,8 @@ static int get_strv(const json_t *obj, const char *key, const char *where, char 
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (json_is_string(v)) {
+		if (has_nul(v))
+			return bad(err, "%s%s must not contain NUL characters", where, key);
 		*out = strv_append(NULL, json_string_value(v));
 		return 0;
 	}
@@ -202,9 +213,12 @@ static int get_strv(const json_t *obj, const char *key, const char *where, char 
 		return bad(err, "%s%s must be an array of strings", where, key);
 	size_t i;
 	json_t *s;
-	json_array_foreach (v, i, s)
+	json_array_foreach (v, i, s) {
 		if (!json_is_string(s))
 			return bad(err, "%s%s must be an array of strings", where, key);
+		if (has_nul(s))
+			return bad(err, "%s%s must not contain NUL characters", where, key);
+	}
 	*out = json_get_strv(obj, key);
 	return 0;
 }
@@ -219,10 +233,13 @@ static int get_keys(const json_t *obj, const char *key, const char *where, char 
 		return 0;
 	if (!json_is_object(v))
 		return bad(err, "%s%s must be an object", where, key);
+	const char *k;
+	size_t klen;
+	json_t *val;
+	json_object_keylen_foreach(v, k, klen, val) if (strlen(k) != klen) return bad(
+	    err, "%s%s keys must not contain NUL characters", where, key);
 	char **keys = xcalloc(json_object_size(v) + 1, sizeof(char *));
 	size_t n = 0;
-	const char *k;
-	json_t *val;
 	json_object_foreach (v, k, val)
 		keys[n++] = xstrdup(k);
 	*out = keys;
@@ -275,10 +292,14 @@ static int load_runconfig(const json_t *cfg, image_runconfig *r, berth_error **e
 			return bad(err, "config.Labels must be an object of strings");
 		r->labels = xcalloc(json_object_size(labels) + 1, sizeof(image_label));
 		const char *k;
+		size_t klen;
 		json_t *v;
-		json_object_foreach (labels, k, v) {
+		json_object_keylen_foreach(labels, k, klen, v)
+		{
 			if (!json_is_string(v))
 				return bad(err, "config.Labels[\"%s\"] must be a string", k);
+			if (strlen(k) != klen || has_nul(v))
+				return bad(err, "config.Labels must not contain NUL characters");
 			r->labels[r->n_labels].key = xstrdup(k);
 			r->labels[r->n_labels].value = xstrdup(json_string_value(v));
 			r->n_labels++;

@@ -171,6 +171,8 @@ static int opt_string(const json_t *obj, const char *key, const char *what, char
 		return 0;
 	if (!json_is_string(v))
 		return bad(err, what, "\"%s\" must be a string", key);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return bad(err, what, "\"%s\" must not contain NUL characters", key);
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
@@ -187,7 +189,7 @@ static int string_array(const json_t *obj, const char *key, const char *what, ch
 	size_t i;
 	json_t *s;
 	json_array_foreach (v, i, s)
-		if (!json_is_string(s))
+		if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
 			return bad(err, what, "\"%s\" must be an array of strings", key);
 	*out = json_get_strv(obj, key);
 	return 0;

@@ -398,6 +398,16 @@ char *ref_familiar_repo(const image_ref *r)
 	if (r->domain && strcmp(r->domain, REF_DEFAULT_DOMAIN) != 0)
 		return xasprintf("%s/%s", r->domain, r->path);
 	const char *p = r->path;
+	/* Keep docker.io/ when the path's first component would read as a
+	 * domain ("docker.io/foo.com/x"), so the short form parses back to the
+	 * same image (Docker drops it and the short form names another). */
+	const char *slash = strchr(p, '/');
+	if (r->domain && slash) {
+		size_t flen = (size_t)(slash - p);
+		if (memchr(p, '.', flen) || memchr(p, ':', flen) ||
+		    (flen == 9 && memcmp(p, "localhost", 9) == 0))
+			return xasprintf("%s/%s", r->domain, r->path);
+	}
 	/* "library/x" -> "x", but "library/x/y" stays. */
 	if (str_has_prefix(p, REF_OFFICIAL_PREFIX "/") &&
 	    strchr(p + strlen(REF_OFFICIAL_PREFIX "/"), '/') == NULL)

@@ -42,6 +42,13 @@ static const struct {
      "foo/bar/baz"},
     {"docker.io/library/foo/bar", "docker.io/library/foo/bar:latest", "library/foo/bar:latest",
      "docker.io/library/foo/bar", "library/foo/bar"},
+    /* a first path component that looks like a domain keeps docker.io/ */
+    {"docker.io/foo.com/bar", "docker.io/foo.com/bar:latest", "docker.io/foo.com/bar:latest",
+     "docker.io/foo.com/bar", "docker.io/foo.com/bar"},
+    {"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest",
+     "docker.io/localhost/x", "docker.io/localhost/x"},
+    {"docker.io/library/a.b", "docker.io/library/a.b:latest", "a.b:latest", "docker.io/library/a.b",
+     "a.b"},
     {"localhost/x", "localhost/x:latest", "localhost/x:latest", "localhost/x", "localhost/x"},
     {"localhost:5000/a:b", "localhost:5000/a:b", "localhost:5000/a:b", "localhost:5000/a",
      "localhost:5000/a"},
