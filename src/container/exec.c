@@ -75,7 +75,8 @@ int container_exec(berth_store *s, ctr_record *r, const ctr_exec_opts *o, pid_t 
 	if (o->privileged) {
 		json_t *caps = json_array();
 		for (size_t i = 0; i < 41; i++)
-			json_array_append_new(caps, json_string(ctr_all_caps[i]));
+			if (ctr_cap_available(i))
+				json_array_append_new(caps, json_string(ctr_all_caps[i]));
 		json_object_set_new(proc, "capabilities",
 		                    json_pack("{s:O,s:O,s:O}", "bounding", caps, "effective", caps,
 		                              "permitted", caps));

@@ -29,6 +29,8 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 int ctr_apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add, char **home,
                    berth_error **err);
 extern const char *const ctr_all_caps[41];
+/* May this process grant ctr_all_caps[i]? */
+bool ctr_cap_available(size_t i);
 
 /* Resolve the helper programs. */
 char *ctr_find_helper(const ctr_env *env, const char *which);

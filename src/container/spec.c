@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -33,6 +34,19 @@ const char *const ctr_all_caps[41] = {
     "CAP_SYS_RAWIO",       "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
     "CAP_SYS_TTY_CONFIG",  "CAP_WAKE_ALARM",
 };
+
+/* Their numbers, in the same (name) order. */
+static const int cap_numbers[41] = {
+    30, 37, 29, 36, 39, 40, 0, 1,  2,  3,  4,  14, 15, 5,  28, 9,  33, 32, 27, 12, 10,
+    11, 13, 38, 31, 6,  8,  7, 34, 21, 22, 18, 16, 23, 20, 19, 17, 24, 25, 26, 35,
+};
+
+bool ctr_cap_available(size_t i)
+{
+	/* what this process may hand out: its own bounding set (here, e.g.,
+	 * CAP_SYS_RESOURCE may be missing) */
+	return i < 41 && prctl(PR_CAPBSET_READ, cap_numbers[i], 0, 0, 0) == 1;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -67,7 +81,8 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 	_cleanup_strv_ char **set = NULL;
 	if (privileged) {
 		for (size_t i = 0; i < ARRAY_SIZE(ctr_all_caps); i++)
-			set = strv_append(set, ctr_all_caps[i]);
+			if (ctr_cap_available(i))
+				set = strv_append(set, ctr_all_caps[i]);
 	} else {
 		set = json_get_strv(caps, "bounding");
 		size_t i;
@@ -94,7 +109,8 @@ static int apply_caps(json_t *proc, json_t *host, bool privileged, berth_error *
 			const char *n = json_string_value(v);
 			if (n && !strcasecmp(n, "ALL")) {
 				for (size_t k = 0; k < ARRAY_SIZE(ctr_all_caps); k++)
-					if (!strv_contains(set, ctr_all_caps[k]))
+					if (ctr_cap_available(k) &&
+					    !strv_contains(set, ctr_all_caps[k]))
 						set = strv_append(set, ctr_all_caps[k]);
 				continue;
 			}
@@ -199,7 +215,9 @@ int ctr_apply_user(json_t *proc, int rootfd, const char *user, json_t *group_add
 	json_object_set_new(juser, "uid", json_integer(uid));
 	json_object_set_new(juser, "gid", json_integer(gid));
 	json_t *extra = json_array();
-	/* the user's supplementary groups from /etc/group, then --group-add */
+	/* the primary group too, as Docker's `id` shows it; then the user's
+	 * supplementary groups from /etc/group, then --group-add */
+	json_array_append_new(extra, json_integer(gid));
 	if (uname && !(g && *g)) {
 		_cleanup_close_ int fd =
 		    open_in_root(rootfd, "/etc/group", O_RDONLY | O_CLOEXEC, 0, NULL);
@@ -678,6 +696,10 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 	if (rootfd < 0) {
 		berth_err_sys(err, errno, "opening %s", rootfs);
 		return NULL;
+	}
+	if (wd && *wd) {
+		/* Docker creates a missing working directory */
+		_cleanup_close_ int wfd = mkdir_in_root(rootfd, wd, 0755, NULL);
 	}
 	_cleanup_free_ char *home = NULL;
 	if (ctr_apply_user(proc, rootfd, json_get_str(cfg, "User"),
