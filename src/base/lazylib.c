@@ -1,5 +1,7 @@
 #include "base/lazylib.h"
 
+#include "base/cleanup.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,9 +12,10 @@ static const char *const sonames[] = {
     [LAZY_CURL] = "libcurl.so.4",
     [LAZY_NFTABLES] = "libnftables.so.1",
     [LAZY_MHD] = "libmicrohttpd.so.12",
+    [LAZY_ARCHIVE] = "libarchive.so.13",
 };
 
-static void *handles[4];
+static void *handles[ARRAY_SIZE(sonames)];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void __attribute__((noreturn)) fatal(const char *what, const char *detail)
@@ -28,6 +31,8 @@ static void __attribute__((noreturn)) fatal(const char *what, const char *detail
 
 void *lazy_sym(enum lazy_lib lib, const char *name)
 {
+	if ((size_t)lib >= ARRAY_SIZE(sonames) || sonames[lib] == NULL)
+		fatal(name, "no library registered for it");
 	pthread_mutex_lock(&lock);
 	if (handles[lib] == NULL) {
 		handles[lib] = dlopen(sonames[lib], RTLD_NOW | RTLD_LOCAL);
