@@ -27,7 +27,7 @@ def test_cppcheck_clean():
            "--enable=warning,style,performance,portability",
            "--library=" + os.path.join(REPO, "tests", "cppcheck.cfg"),
            "--cppcheck-build-dir=" + cache,
-           "-D_GNU_SOURCE", "-D__linux__", "-D__x86_64__", "-I", "src",
+           "-D_GNU_SOURCE", "-D__linux__", "-D__x86_64__", "-D__CPPCHECK__", "-I", "src",
            "--template={file}:{line}: {severity}({id}): {message}"]
     cmd += ["--suppress=" + s for s in SUPPRESS]
     cmd += ["src", "tests/unit", "tests/fuzz"]
