@@ -44,9 +44,13 @@ hyperfine --runs "$runs" --warmup 1 --export-json "$work/h.json" \
   -n "berth load" "$berth --root $work/root --runroot $work/run load -q -i $work/image.tar"
 python3 - "$work/h.json" "$size" <<'PY'
 import json, sys
-r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+res = json.load(open(sys.argv[1]))["results"]
+r = {x["command"]: x["median"] for x in res}
+cpu = {x["command"]: x["user"] + x["system"] for x in res}  # means over the runs
 size = int(sys.argv[2])
 for k, v in r.items():
-    print("%-12s %7.3f s  %7.1f MB/s" % (k, v, size / v / 1e6))
+    print("%-12s %7.3f s  %7.1f MB/s   cpu %6.3f s" % (k, v, size / v / 1e6, cpu[k]))
 print("berth load throughput / tar -x throughput = %.2f (goal >= 0.8)" % (r["tar -x"] / r["berth load"]))
+print("cpu time ratio tar -x / berth load = %.2f" % (cpu["tar -x"] / cpu["berth load"]))
 PY
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"

@@ -166,7 +166,8 @@ static void copy_srcs_free(copy_src *v, size_t n)
 	free(v);
 }
 
-static void hash_entry(build_context *c, size_t i, json_t *files)
+/* One source entry: into the streaming key digest and/or the files map. */
+static void hash_entry(build_context *c, size_t i, json_t *files, sha256_ctx *h)
 {
 	ctx_entry *e = &c->v[i];
 	char val[DIGEST_STR_LEN + 64];
@@ -177,7 +178,37 @@ static void hash_entry(build_context *c, size_t i, json_t *files)
 		         e->link ? e->link : "");
 	else
 		snprintf(val, sizeof(val), "%o", e->st.st_mode);
-	json_object_set_new(files, e->path, json_string(val));
+	if (files)
+		json_object_set_new(files, e->path, json_string(val));
+	if (h) {
+		sha256_update(h, e->path, strlen(e->path) + 1);
+		sha256_update(h, val, strlen(val));
+		sha256_update(h, "\n", 1);
+	}
+}
+
+/* The context entries of a source (its roots and everything below them). */
+static int each_context_entry(build_context *c, const size_t *roots, size_t n, json_t *files,
+                              sha256_ctx *h, berth_error **err)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t root = roots[k];
+		if (root != SIZE_MAX) {
+			if (context_hash(c, root, err) < 0)
+				return -1;
+			hash_entry(c, root, files, h);
+		}
+		if (!(root == SIZE_MAX || S_ISDIR(c->v[root].st.st_mode)))
+			continue;
+		size_t first, end;
+		context_children(c, root, &first, &end);
+		for (size_t e = first; e < end; e++) {
+			if (context_hash(c, e, err) < 0)
+				return -1;
+			hash_entry(c, e, files, h);
+		}
+	}
+	return 0;
 }
 
 static bool root_is_dir(build_context *c, size_t r)
@@ -401,6 +432,8 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 	                                : xstrdup(dest0);
 	/* the sources, and what the cache key covers */
 	_cleanup_json_ json_t *files = json_object();
+	_cleanup_sha256_ sha256_ctx *fh = sha256_new();
+	char files_digest[DIGEST_STR_LEN + 1];
 	size_t ns = nw - 1;
 	copy_src *srcs = xcalloc(ns, sizeof(*srcs));
 	size_t total_roots = 0;
@@ -454,6 +487,8 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 			sha256_digest(s->content, strlen(s->content), h);
 			_cleanup_free_ char *k = xasprintf("<<%s", hd->name);
 			json_object_set_new(files, k, json_string(h));
+			sha256_update(fh, k, strlen(k) + 1);
+			sha256_update(fh, h, strlen(h));
 			total_roots++;
 		} else if (from) {
 			s->kind = 3;
@@ -472,6 +507,8 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 				goto out;
 			}
 			json_object_set_new(files, words[i], json_string(s->dl.hash));
+			sha256_update(fh, words[i], strlen(words[i]) + 1);
+			sha256_update(fh, s->dl.hash, strlen(s->dl.hash));
 			total_roots++;
 		} else {
 			if (checksum) {
@@ -483,23 +520,8 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 			if (context_match(b->ctx, words[i], &s->roots, &s->n_roots, err) < 0)
 				goto out;
 			total_roots += s->n_roots;
-			for (size_t k = 0; k < s->n_roots; k++) {
-				size_t root = s->roots[k];
-				if (root != SIZE_MAX) {
-					if (context_hash(b->ctx, root, err) < 0)
-						goto out;
-					hash_entry(b->ctx, root, files);
-				}
-				if (!root_is_dir(b->ctx, root))
-					continue;
-				size_t first, end;
-				context_children(b->ctx, root, &first, &end);
-				for (size_t e = first; e < end; e++) {
-					if (context_hash(b->ctx, e, err) < 0)
-						goto out;
-					hash_entry(b->ctx, e, files);
-				}
-			}
+			if (each_context_entry(b->ctx, s->roots, s->n_roots, NULL, fh, err) < 0)
+				goto out;
 		}
 	}
 	if (total_roots > 1 && !str_has_suffix(dest, "/")) {
@@ -524,9 +546,15 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 		sb_printf(&cb, " %s", dest);
 		canon = sb_steal(&cb);
 	}
-	detail = json_pack("{s:s,s:O,s:s}", "instr", canon, "files", files, "extra", from_id);
+	/* the key covers a digest of the sources; the full list of files goes
+	 * into the entry only when the step is built (it says what changed) */
+	sha256_final(fh, files_digest);
 	char key[DIGEST_STR_LEN + 1];
-	bs_make_key(st->parent, detail, key);
+	{
+		_cleanup_json_ json_t *kd = json_pack("{s:s,s:s,s:s}", "instr", canon, "files",
+		                                      files_digest, "extra", from_id);
+		bs_make_key(st->parent, kd, key);
+	}
 	bool hit;
 	if (bld_cache_try(st, key, &hit, err) < 0)
 		goto out;
@@ -536,6 +564,11 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 		rc = 0;
 		goto out;
 	}
+	for (size_t i = 0; i < ns; i++)
+		if (srcs[i].kind == 0 && each_context_entry(b->ctx, srcs[i].roots, srcs[i].n_roots,
+		                                            files, NULL, err) < 0)
+			goto out;
+	detail = json_pack("{s:s,s:O,s:s}", "instr", canon, "files", files, "extra", from_id);
 	bs_report_miss(st, &sp, detail);
 	if (bld_mount(st, &r, err) < 0)
 		goto out;
@@ -610,9 +643,7 @@ int bld_copy(sstate *st, const df_instr *in, bool add, berth_error **err)
 	}
 	{
 		/* created_by as Docker's classic builder writes it */
-		char h[DIGEST_STR_LEN + 1];
-		_cleanup_free_ char *fj = json_dump_compact(files);
-		sha256_digest(fj, strlen(fj), h);
+		const char *h = files_digest;
 		const char *k = total_roots > 1 ? "multi"
 		                : (ns == 1 && srcs[0].kind == 0 && srcs[0].n_roots == 1 &&
 		                   root_is_dir(b->ctx, srcs[0].roots[0]))

@@ -48,13 +48,16 @@ typedef struct ring {
 } ring;
 
 struct layer_stream {
-	int fd;
+	layer_read_fn rd;
+	layer_next_fn next; /* zero-copy source: its bytes stay valid */
+	void *rd_opaque;
+	int fd; /* for fd_read */
 	layer_compression kind;
 	ring rin, rout;
-	unsigned char *in; /* current compressed input (the data itself when plain) */
+	const unsigned char *in; /* current compressed input (the data itself when plain) */
 	size_t in_pos, in_len;
 	bool in_eof;
-	unsigned char *out; /* current uncompressed bytes handed out */
+	const unsigned char *out; /* current uncompressed bytes handed out */
 	size_t out_pos, out_len;
 	bool out_eof; /* decompressor finished: no more output */
 	z_stream z;
@@ -143,53 +146,117 @@ static unsigned char *ring_next(layer_stream *s, ring *r)
 	return r->buf[r->cur];
 }
 
+static ssize_t fd_read(void *opaque, void *buf, size_t n, berth_error **err)
+{
+	layer_stream *s = opaque;
+	for (;;) {
+		ssize_t r = read(s->fd, buf, n);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return berth_err_sys(err, errno, "reading layer");
+	}
+}
+
 static int read_in(layer_stream *s, berth_error **err)
 {
-	unsigned char *b = ring_next(s, &s->rin);
-	for (;;) {
-		ssize_t r = read(s->fd, b, BUF_CAP);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return berth_err_sys(err, errno, "reading layer");
-		}
-		s->in = b;
+	if (s->next) {
+		const unsigned char *p;
+		size_t len;
+		if (s->next(s->rd_opaque, &p, &len, SIZE_MAX, err) < 0)
+			return -1;
+		s->in = p;
 		s->in_pos = 0;
-		s->in_len = (size_t)r;
-		if (r == 0)
+		s->in_len = len;
+		if (len == 0)
 			s->in_eof = true;
 		else
-			s->rin.seq[s->rin.cur] = hasher_submit(&s->h, s->hin, b, (size_t)r);
+			hasher_submit(&s->h, s->hin, p, len);
 		return 0;
 	}
+	unsigned char *b = ring_next(s, &s->rin);
+	ssize_t r = s->rd(s->rd_opaque, b, BUF_CAP, err);
+	if (r < 0)
+		return -1;
+	s->in = b;
+	s->in_pos = 0;
+	s->in_len = (size_t)r;
+	if (r == 0)
+		s->in_eof = true;
+	else
+		s->rin.seq[s->rin.cur] = hasher_submit(&s->h, s->hin, b, (size_t)r);
+	return 0;
 }
 
 int layer_stream_open(int fd, layer_stream **out, berth_error **err)
 {
+	layer_source src = {0};
+	return layer_stream_open_source(&src, fd, out, err);
+}
+
+/* The first bytes of a zero-copy source, at least 4 (for the magic) unless
+ * it ends before: gathered in rin.buf[0] only if the first chunk is
+ * shorter. */
+static int first_chunk(layer_stream *s, berth_error **err)
+{
+	if (read_in(s, err) < 0)
+		return -1;
+	if (s->in_eof || s->in_len >= 4)
+		return 0;
+	unsigned char *b = s->rin.buf[0];
+	size_t n = s->in_len;
+	memcpy(b, s->in, n);
+	while (n < 4) {
+		if (read_in(s, err) < 0)
+			return -1;
+		if (s->in_eof)
+			break;
+		size_t k = s->in_len < BUF_CAP - n ? s->in_len : BUF_CAP - n;
+		memcpy(b + n, s->in, k);
+		n += k;
+		if (k < s->in_len) /* cannot happen: BUF_CAP >> 4 */
+			return berth_err(err, BERTH_E_GENERIC, "internal error: layer header");
+	}
+	s->in = b;
+	s->in_len = n;
+	s->in_eof = false;
+	return 0;
+}
+
+int layer_stream_open_source(const layer_source *src, int fd, layer_stream **out, berth_error **err)
+{
 	layer_stream *s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
+	s->next = src->next;
+	s->rd = src->read ? src->read : fd_read;
+	s->rd_opaque = src->read || src->next ? src->opaque : s;
 	for (int i = 0; i < NBUF; i++)
 		s->rin.buf[i] = xmalloc(BUF_CAP);
 	s->rin.cur = 0;
-	s->in = s->rin.buf[0];
 	s->hin = sha256_new();
 	hasher_init(&s->h);
-	/* read until we have 4 bytes of magic or the end */
-	while (!s->in_eof && s->in_len < 4) {
-		ssize_t r = read(fd, s->in + s->in_len, BUF_CAP - s->in_len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
+	if (s->next) {
+		if (first_chunk(s, err) < 0) {
 			layer_stream_free(s);
-			return berth_err_sys(err, e, "reading layer");
+			return -1;
 		}
-		if (r == 0)
-			s->in_eof = true;
-		s->in_len += (size_t)r;
+	} else {
+		unsigned char *b = s->rin.buf[0];
+		s->in = b;
+		/* read until we have 4 bytes of magic or the end */
+		while (!s->in_eof && s->in_len < 4) {
+			ssize_t r = s->rd(s->rd_opaque, b + s->in_len, BUF_CAP - s->in_len, err);
+			if (r < 0) {
+				layer_stream_free(s);
+				return -1;
+			}
+			if (r == 0)
+				s->in_eof = true;
+			s->in_len += (size_t)r;
+		}
+		if (s->in_len)
+			s->rin.seq[0] = hasher_submit(&s->h, s->hin, s->in, s->in_len);
 	}
-	if (s->in_len)
-		s->rin.seq[0] = hasher_submit(&s->h, s->hin, s->in, s->in_len);
 	const unsigned char *m = s->in;
 	size_t n = s->in_len;
 	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
@@ -250,7 +317,8 @@ static int produce(layer_stream *s, berth_error **err)
 		s->in_pos = s->in_len;
 		return 0;
 	}
-	s->out = ring_next(s, &s->rout);
+	unsigned char *ob = ring_next(s, &s->rout);
+	s->out = ob;
 	while (s->out_len == 0 && !s->out_eof) {
 		if (s->in_pos == s->in_len) {
 			if (s->in_eof) {
@@ -275,12 +343,15 @@ static int produce(layer_stream *s, berth_error **err)
 					return berth_err(err, BERTH_E_GENERIC, "zlib reset failed");
 				s->mid = true;
 			}
-			s->z.next_in = s->in + s->in_pos;
-			s->z.avail_in = (uInt)(s->in_len - s->in_pos);
-			s->z.next_out = s->out;
+			size_t avail = s->in_len - s->in_pos;
+			if (avail > (1u << 30))
+				avail = 1u << 30;
+			s->z.next_in = (Bytef *)(s->in + s->in_pos);
+			s->z.avail_in = (uInt)avail;
+			s->z.next_out = ob;
 			s->z.avail_out = BUF_CAP;
 			int zr = inflate(&s->z, Z_NO_FLUSH);
-			s->in_pos = s->in_len - s->z.avail_in;
+			s->in_pos += avail - s->z.avail_in;
 			s->out_len = BUF_CAP - s->z.avail_out;
 			if (zr == Z_STREAM_END) {
 				s->mid = false; /* member done */
@@ -290,13 +361,13 @@ static int produce(layer_stream *s, berth_error **err)
 			}
 		} else {
 			ZSTD_inBuffer ib = {s->in, s->in_len, s->in_pos};
-			ZSTD_outBuffer ob = {s->out, BUF_CAP, 0};
-			size_t zr = ZSTD_decompressStream(s->zs, &ob, &ib);
+			ZSTD_outBuffer zo = {ob, BUF_CAP, 0};
+			size_t zr = ZSTD_decompressStream(s->zs, &zo, &ib);
 			if (ZSTD_isError(zr))
 				return berth_err(err, BERTH_E_INVALID, "invalid zstd data: %s",
 				                 ZSTD_getErrorName(zr));
 			s->in_pos = ib.pos;
-			s->out_len = ob.pos;
+			s->out_len = zo.pos;
 			/* 0: the frame is complete and flushed; another may follow */
 			s->mid = zr != 0;
 		}

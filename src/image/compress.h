@@ -10,12 +10,16 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/layer.h"
 
 typedef enum { LAYER_PLAIN, LAYER_GZIP, LAYER_ZSTD } layer_compression;
 
 typedef struct layer_stream layer_stream;
 
 int layer_stream_open(int fd, layer_stream **out, berth_error **err)
+    __attribute__((warn_unused_result));
+/* The same over src (fd is used only when src has neither function). */
+int layer_stream_open_source(const layer_source *src, int fd, layer_stream **out, berth_error **err)
     __attribute__((warn_unused_result));
 layer_compression layer_stream_compression(const layer_stream *s);
 /* Point *p at the next 1..max uncompressed bytes (valid until the next

@@ -74,6 +74,28 @@ int image_get_history(berth_store *s, const char *name, image_history_entry **ou
 	free(v[0].id);
 	v[0].id = xstrdup(img->id);
 	v[0].tags = strv_dup(img->repo_tags);
+	/* Ancestors still in the store (the "parent" chain a build leaves, as
+	 * Docker's classic builder does) name the entry that made them: their
+	 * own history's newest entry. */
+	_cleanup_free_ char *anc = xstrdup(img->parent ? img->parent : "");
+	for (int depth = 0; *anc && depth < 1000; depth++) {
+		image_info *pi = NULL;
+		berth_error *pe = NULL;
+		if (image_get(s, anc, &pi, &pe) < 0) {
+			berth_error_free(pe);
+			break;
+		}
+		json_t *ph = json_object_get(pi->config_json, "history");
+		size_t h = json_is_array(ph) ? json_array_size(ph) : 0;
+		if (h > 0 && h <= nh && nh > 0 && !strcmp(v[nh - h].id, "<missing>")) {
+			free(v[nh - h].id);
+			v[nh - h].id = xstrdup(pi->id);
+			v[nh - h].tags = strv_dup(pi->repo_tags);
+		}
+		free(anc);
+		anc = xstrdup(pi->parent ? pi->parent : "");
+		image_info_free(pi);
+	}
 	free(sizes);
 	*out = v;
 	*n = nh;

@@ -52,6 +52,13 @@ ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err);
 int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
                        const char *expected_diff_id, image_layer_in *out, berth_error **err)
     __attribute__((warn_unused_result));
+/* The same for a layer stored at [off, off + len) of the regular file fd
+ * (a docker-save archive's layer.tar). An uncompressed layer's blob is
+ * made by an in-kernel copy of the region (copy_file_range), which the
+ * unpacker reads back and hashes; a compressed one goes the way above. */
+int image_ingest_layer_range(berth_store *s, int fd, int64_t off, int64_t len, bool keep_blob,
+                             const char *expected_diff_id, image_layer_in *out, berth_error **err)
+    __attribute__((warn_unused_result));
 /* A reader giving the uncompressed bytes of rd (gzip, zstd or plain,
  * detected by magic). image_decomp_read is an ingest_read_fn. */
 typedef struct image_decomp image_decomp;

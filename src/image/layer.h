@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/digest.h"
 #include "base/error.h"
@@ -47,6 +48,26 @@ typedef struct layer_apply_opts {
  * removes dest_dirfd's directory (see above). */
 int layer_apply(int src_fd, int dest_dirfd, const layer_apply_opts *opts, layer_apply_result *res,
                 berth_error **err) __attribute__((warn_unused_result));
+
+/* A byte source instead of a file descriptor, one of:
+ *  - read: copy up to n bytes into buf; 0 at the end, < 0 on error (with
+ *    *err set);
+ *  - next: point *p at the next 1..max bytes (0 at the end), which stay
+ *    valid and unchanged until layer_apply returns (a mapped file): no
+ *    copy is made of them. */
+typedef ssize_t (*layer_read_fn)(void *opaque, void *buf, size_t n, berth_error **err);
+typedef int (*layer_next_fn)(void *opaque, const unsigned char **p, size_t *len, size_t max,
+                             berth_error **err);
+typedef struct layer_source {
+	layer_read_fn read;
+	layer_next_fn next;
+	void *opaque;
+} layer_source;
+
+/* layer_apply over a byte source. */
+int layer_apply_source(const layer_source *src, int dest_dirfd, const layer_apply_opts *opts,
+                       layer_apply_result *res, berth_error **err)
+    __attribute__((warn_unused_result));
 
 /* Create the directory dest_path (mode 0755; it must not exist), apply the
  * layer into it, and remove it again if that fails. */

@@ -585,11 +585,11 @@ static void apply_ctx_clear(apply_ctx *c)
 	tar_reader_free(c->tr);
 }
 
-int layer_apply(int src_fd, int dest_dirfd, const layer_apply_opts *opts, layer_apply_result *res,
-                berth_error **err)
+static int apply_stream(int src_fd, const layer_source *src, int dest_dirfd,
+                        const layer_apply_opts *opts, layer_apply_result *res, berth_error **err)
 {
 	_cleanup_layer_stream_ layer_stream *s = NULL;
-	if (layer_stream_open(src_fd, &s, err) < 0)
+	if (layer_stream_open_source(src, src_fd, &s, err) < 0)
 		return -1;
 	apply_ctx c = {
 	    .root = dest_dirfd,
@@ -626,6 +626,19 @@ int layer_apply(int src_fd, int dest_dirfd, const layer_apply_opts *opts, layer_
 out:
 	apply_ctx_clear(&c);
 	return ret;
+}
+
+int layer_apply(int src_fd, int dest_dirfd, const layer_apply_opts *opts, layer_apply_result *res,
+                berth_error **err)
+{
+	layer_source none = {0};
+	return apply_stream(src_fd, &none, dest_dirfd, opts, res, err);
+}
+
+int layer_apply_source(const layer_source *src, int dest_dirfd, const layer_apply_opts *opts,
+                       layer_apply_result *res, berth_error **err)
+{
+	return apply_stream(-1, src, dest_dirfd, opts, res, err);
 }
 
 int layer_apply_path(int src_fd, const char *dest_path, const layer_apply_opts *opts,

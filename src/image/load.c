@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -144,6 +145,63 @@ static int outer_next(void *opaque, const unsigned char **p, size_t *len, size_t
 	return 0;
 }
 
+/* A regular, uncompressed archive: read with pread from a position, entry
+ * data skipped by seeking, so a layer is read only where it is unpacked. */
+#define FILE_CHUNK (128u << 10)
+
+typedef struct file_src {
+	int fd;
+	int64_t fpos, end; /* file offset of buf's end; end of the file */
+	unsigned char *buf;
+	size_t len, pos;
+} file_src;
+
+static int file_next(void *opaque, const unsigned char **p, size_t *len, size_t max,
+                     berth_error **err)
+{
+	file_src *f = opaque;
+	if (f->pos >= f->len) {
+		size_t want = FILE_CHUNK;
+		if ((int64_t)want > f->end - f->fpos)
+			want = (size_t)(f->end - f->fpos);
+		ssize_t r = 0;
+		while (want > 0 && (r = pread(f->fd, f->buf, want, f->fpos)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return berth_err_sys(err, errno, "reading archive");
+		f->fpos += r;
+		f->len = (size_t)r;
+		f->pos = 0;
+		if (r == 0) {
+			*len = 0;
+			return 0;
+		}
+	}
+	size_t n = f->len - f->pos;
+	if (n > max)
+		n = max;
+	*p = f->buf + f->pos;
+	*len = n;
+	f->pos += n;
+	return 0;
+}
+
+static int64_t file_skip(void *opaque, uint64_t n, berth_error **err)
+{
+	file_src *f = opaque;
+	uint64_t avail = f->len - f->pos;
+	if (n <= avail) {
+		f->pos += n;
+		return (int64_t)n;
+	}
+	f->pos = f->len;
+	uint64_t more = n - avail;
+	if (more > (uint64_t)(f->end - f->fpos))
+		more = (uint64_t)(f->end - f->fpos);
+	f->fpos += (int64_t)more;
+	return (int64_t)(avail + more);
+}
+
 typedef struct entry_src {
 	tar_reader *r;
 	const unsigned char *p;
@@ -211,14 +269,45 @@ static int read_all_entry(tar_reader *r, const tar_entry *e, char **data, size_t
 	return 0;
 }
 
+/* A regular file holding an uncompressed archive from its current
+ * offset: fills f for seeking through it. */
+static bool seekable_archive(int fd, file_src *f)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	if (at < 0)
+		return false;
+	unsigned char m[4];
+	ssize_t n = pread(fd, m, sizeof(m), at);
+	if (n < 0 || (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) ||
+	    (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd))
+		return false;
+	*f = (file_src){.fd = fd, .fpos = at, .end = st.st_size};
+	return true;
+}
+
 static int read_archive(archive *a, int fd, berth_error **err)
 {
 	int infd = fd;
-	image_decomp *d = image_decomp_new(image_fd_read, &infd, err);
-	if (d == NULL)
-		return -1;
-	outer_src o = {.d = d, .buf = xmalloc(READ_CHUNK)};
-	_cleanup_tar_reader_ tar_reader *r = tar_reader_new(outer_next, &o);
+	file_src fs;
+	bool seekable = seekable_archive(fd, &fs);
+	int64_t base = seekable ? fs.fpos : 0;
+	image_decomp *d = NULL;
+	outer_src o = {0};
+	_cleanup_tar_reader_ tar_reader *r = NULL;
+	if (seekable) {
+		fs.buf = xmalloc(FILE_CHUNK);
+		r = tar_reader_new(file_next, &fs);
+		tar_reader_set_skip(r, file_skip);
+	} else {
+		d = image_decomp_new(image_fd_read, &infd, err);
+		if (d == NULL)
+			return -1;
+		o = (outer_src){.d = d, .buf = xmalloc(READ_CHUNK)};
+		r = tar_reader_new(outer_next, &o);
+	}
 	int rc = 0;
 	size_t entries = 0;
 	for (;;) {
@@ -257,8 +346,12 @@ static int read_archive(archive *a, int fd, berth_error **err)
 			member *m = add_member(a, name);
 			m->type = TAR_REG;
 			entry_src es = {.r = r};
-			if (image_ingest_layer(a->s, entry_read, &es, true, NULL, &m->layer, err) <
-			    0) {
+			int ir = seekable ? image_ingest_layer_range(
+			                        a->s, fd, base + (int64_t)tar_reader_offset(r),
+			                        (int64_t)e->size, true, NULL, &m->layer, err)
+			                  : image_ingest_layer(a->s, entry_read, &es, true, NULL,
+			                                       &m->layer, err);
+			if (ir < 0) {
 				berth_err_prefix(err, "loading layer %s", name);
 				rc = -1;
 				break;
@@ -305,6 +398,8 @@ static int read_archive(archive *a, int fd, berth_error **err)
 		}
 	}
 	free(o.buf);
+	if (seekable)
+		free(fs.buf);
 	image_decomp_free(d);
 	if (rc == 0 && entries == 0)
 		return berth_err(err, BERTH_E_INVALID, "empty archive");

@@ -33,8 +33,10 @@
 
 struct tar_reader {
 	tar_next_fn next;
+	tar_skip_fn skip;
 	void *opaque;
 	tar_entry e;
+	uint64_t pos; /* bytes of the stream consumed */
 	uint64_t remaining; /* data bytes of the current entry not yet read */
 	uint64_t pad; /* padding after the data */
 	bool done;
@@ -73,6 +75,16 @@ tar_reader *tar_reader_new(tar_next_fn next, void *opaque)
 	return r;
 }
 
+void tar_reader_set_skip(tar_reader *r, tar_skip_fn skip)
+{
+	r->skip = skip;
+}
+
+uint64_t tar_reader_offset(const tar_reader *r)
+{
+	return r->pos;
+}
+
 void tar_reader_free(tar_reader *r)
 {
 	if (r == NULL)
@@ -86,6 +98,13 @@ void tar_reader_free(tar_reader *r)
 static int64_t read_full(tar_reader *r, unsigned char *buf, uint64_t n, berth_error **err)
 {
 	uint64_t got = 0;
+	if (buf == NULL && r->skip) {
+		int64_t k = r->skip(r->opaque, n, err);
+		if (k < 0)
+			return -1;
+		r->pos += (uint64_t)k;
+		return k;
+	}
 	while (got < n) {
 		const unsigned char *p;
 		size_t len;
@@ -99,6 +118,7 @@ static int64_t read_full(tar_reader *r, unsigned char *buf, uint64_t n, berth_er
 			memcpy(buf + got, p, len);
 		got += len;
 	}
+	r->pos += got;
 	return (int64_t)got;
 }
 
@@ -518,6 +538,7 @@ int tar_reader_data(tar_reader *r, const unsigned char **p, size_t *len, berth_e
 	if (*len == 0)
 		return berth_err(err, BERTH_E_INVALID, "unexpected end of tar stream");
 	r->remaining -= *len;
+	r->pos += *len;
 	return 0;
 }
 

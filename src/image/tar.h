@@ -53,9 +53,18 @@ typedef struct tar_entry {
 typedef int (*tar_next_fn)(void *opaque, const unsigned char **p, size_t *len, size_t max,
                            berth_error **err);
 
+/* Optional for seekable sources: skip up to n bytes without reading them;
+ * returns the number skipped (< n only at the end of the stream) or < 0. */
+typedef int64_t (*tar_skip_fn)(void *opaque, uint64_t n, berth_error **err);
+
 typedef struct tar_reader tar_reader;
 
 tar_reader *tar_reader_new(tar_next_fn next, void *opaque);
+/* Skip entry data (and padding) with skip instead of reading it. */
+void tar_reader_set_skip(tar_reader *r, tar_skip_fn skip);
+/* Bytes of the stream consumed so far: after tar_reader_next returned an
+ * entry, the offset of its first data byte. */
+uint64_t tar_reader_offset(const tar_reader *r);
 void tar_reader_free(tar_reader *r);
 static inline void tar_reader_freep(tar_reader **r)
 {

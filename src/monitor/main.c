@@ -565,28 +565,49 @@ static int wait_helper(pid_t p)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Ask berth to start the container again; we keep the stdio. */
+/* Ask berth to start the container again; we keep the stdio. With a
+ * terminal, the helper passes the new pty master back (SCM_RIGHTS). */
 static int restart_container(struct mon *m)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, st[2] = {-1, -1};
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0)
 		return -errno;
-	if (m->has_stdin && pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
+	if (!m->tty) {
+		if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+			return -errno;
+		if (m->has_stdin && pipe2(in, O_CLOEXEC) < 0)
+			return -errno;
+	}
 	int fds[3] = {in[0], out[1], err[1]};
 	pid_t h = spawn_helper(m, "__restart", NULL, fds, st[1]);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
+	if (in[0] >= 0)
+		close(in[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (err[1] >= 0)
+		close(err[1]);
 	close(st[1]);
 	char buf[512];
 	size_t len = 0;
+	int passed = -1;
 	for (;;) {
-		ssize_t r = read(st[0], buf + len, sizeof(buf) - 1 - len);
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = {.iov_base = buf + len, .iov_len = sizeof(buf) - 1 - len};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = u.b,
+		                    .msg_controllen = sizeof(u.b)};
+		ssize_t r = recvmsg(st[0], &mh, MSG_CMSG_CLOEXEC);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_type == SCM_RIGHTS && passed < 0)
+			memcpy(&passed, CMSG_DATA(c), sizeof(int));
 		len += (size_t)r;
 		if (len == sizeof(buf) - 1)
 			break;
@@ -595,10 +616,15 @@ static int restart_container(struct mon *m)
 	close(st[0]);
 	int rc = h > 0 ? wait_helper(h) : -1;
 	int pid = 0;
-	if (rc != 0 || sscanf(buf, "ok %d", &pid) != 1 || pid <= 0) {
-		close(in[1]);
-		close(out[0]);
-		close(err[0]);
+	if (rc != 0 || sscanf(buf, "ok %d", &pid) != 1 || pid <= 0 || (m->tty && passed < 0)) {
+		if (in[1] >= 0)
+			close(in[1]);
+		if (out[0] >= 0)
+			close(out[0]);
+		if (err[0] >= 0)
+			close(err[0]);
+		if (passed >= 0)
+			close(passed);
 		char *nl = strchr(buf, '\n');
 		if (nl)
 			*nl = 0;
@@ -609,12 +635,22 @@ static int restart_container(struct mon *m)
 	}
 	if (m->in_fd >= 0)
 		close(m->in_fd);
-	m->in_fd = in[1];
-	m->out_fd = out[0];
-	m->err_fd = err[0];
-	set_nonblock(m->in_fd);
+	if (m->tty) {
+		if (m->out_fd >= 0)
+			close(m->out_fd);
+		m->out_fd = passed;
+		m->in_fd = m->has_stdin ? fcntl(passed, F_DUPFD_CLOEXEC, 3) : -1;
+		m->err_fd = -1;
+	} else {
+		m->in_fd = in[1];
+		m->out_fd = out[0];
+		m->err_fd = err[0];
+	}
+	if (m->in_fd >= 0)
+		set_nonblock(m->in_fd);
 	set_nonblock(m->out_fd);
-	set_nonblock(m->err_fd);
+	if (m->err_fd >= 0)
+		set_nonblock(m->err_fd);
 	m->pid = pid;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ struct blob_writer {
 	int64_t size;
 	int64_t synced; /* bytes handed to writeback so far */
 	bool trusted; /* the caller hashes the same bytes itself */
+	bool no_cfr; /* copy_file_range refused: use sendfile */
+	bool no_fsync; /* written back by the kernel, not synced here */
 };
 
 /* Start writeback of what was written every few MB, so the final fsync
@@ -97,6 +100,70 @@ int blob_writer_copy_fd(blob_writer *w, int fd, int64_t limit, berth_error **err
 	return 0;
 }
 
+/* In-kernel copy for blob_writer_copy_range: copy_file_range (a reflink
+ * where the file system can share the extents), else sendfile (another
+ * file system, or one without copy_file_range). */
+static ssize_t kernel_copy(int src, int64_t *off, int dst, size_t n, bool *no_cfr)
+{
+	for (;;) {
+		ssize_t r;
+		if (!*no_cfr) {
+			loff_t in = *off;
+			r = copy_file_range(src, &in, dst, NULL, n, 0);
+			if (r >= 0) {
+				*off = in;
+				return r;
+			}
+			if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
+			    errno == ENOSYS || errno == EBADF) {
+				*no_cfr = true;
+				continue;
+			}
+		} else {
+			off_t in = *off;
+			r = sendfile(dst, src, &in, n);
+			if (r >= 0) {
+				*off = in;
+				return r;
+			}
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+ssize_t blob_writer_copy_range(blob_writer *w, int src_fd, int64_t *off, size_t n,
+                               berth_error **err)
+{
+	if (!w->trusted)
+		return berth_err(err, BERTH_E_GENERIC,
+		                 "internal error: a kernel copy needs a trusted blob writer");
+	ssize_t r = kernel_copy(src_fd, off, w->fd, n, &w->no_cfr);
+	if (r < 0)
+		return berth_err_sys(err, errno, "copying blob data");
+	w->size += r;
+	if (w->size - w->synced >= WRITEBACK_STEP) {
+		sync_file_range(w->fd, w->synced, w->size - w->synced, SYNC_FILE_RANGE_WRITE);
+		w->synced = w->size;
+	}
+	return r;
+}
+
+int blob_writer_reopen(blob_writer *w, berth_error **err)
+{
+	if (w->name == NULL || w->s->stagefd < 0)
+		return berth_err(err, BERTH_E_GENERIC, "internal error: blob writer not open");
+	int fd = openat(w->s->stagefd, w->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "opening staged blob");
+	return fd;
+}
+
+void blob_writer_no_fsync(blob_writer *w)
+{
+	w->no_fsync = true;
+}
+
 void blob_writer_trust(blob_writer *w)
 {
 	w->trusted = true;
@@ -121,7 +188,7 @@ int blob_writer_finish(blob_writer *w, const char *expected, char digest[DIGEST_
 	if (expected && strcmp(expected, digest) != 0)
 		return berth_err(err, BERTH_E_CORRUPT, "digest mismatch: expected %s, got %s",
 		                 expected, digest);
-	if (fsync(w->fd) < 0)
+	if (!w->no_fsync && fsync(w->fd) < 0)
 		return berth_err_sys(err, errno, "syncing blob");
 	close(w->fd);
 	w->fd = -1;

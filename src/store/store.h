@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/digest.h"
 #include "base/error.h"
@@ -133,6 +134,22 @@ int64_t blob_writer_size(const blob_writer *w);
  * writes by other means (e.g. the layer unpacker reading the same stream)
  * and passes it as expected to finish/commit. */
 void blob_writer_trust(blob_writer *w);
+/* Append up to n bytes of src_fd from offset *off (advanced) with an
+ * in-kernel copy: copy_file_range (a reflink where the file system shares
+ * extents), else sendfile. Nothing is hashed, so only for a trusted writer
+ * whose caller hashes the copy (e.g. by reading it back). Returns the
+ * number of bytes copied, 0 at the end of src_fd. */
+ssize_t blob_writer_copy_range(blob_writer *w, int src_fd, int64_t *off, size_t n,
+                               berth_error **err) __attribute__((warn_unused_result));
+/* A new read-only fd of the file being written, to read back what was
+ * copied (caller closes). */
+int blob_writer_reopen(blob_writer *w, berth_error **err) __attribute__((warn_unused_result));
+/* Do not fsync in finish/commit: the blob is safe from a crash of the
+ * process (the page cache holds it) but not from a power loss until the
+ * kernel has written it back (write-behind starts as it is written). For
+ * data that is as disposable as what it comes with (layer tars next to
+ * their unsynced unpacked layers); see docs/ARCHITECTURE.md. */
+void blob_writer_no_fsync(blob_writer *w);
 /* Frees; an uncommitted temp file is removed. */
 void blob_writer_free(blob_writer *w);
 static inline void blob_writer_freep(blob_writer **w)

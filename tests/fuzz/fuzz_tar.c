@@ -1,5 +1,7 @@
 /* libFuzzer harness: the tar reader (headers, GNU long names, PAX records)
- * over arbitrary bytes, reading every entry's data. */
+ * over arbitrary bytes, reading every entry's data, then again skipping
+ * the data by offset (as load does for a regular file) and checking the
+ * offsets it reports. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +25,17 @@ static int next(void *opaque, const unsigned char **p, size_t *len, size_t max, 
 	s->p += n;
 	s->left -= n;
 	return 0;
+}
+
+static int64_t skip(void *opaque, uint64_t n, berth_error **err)
+{
+	(void)err;
+	struct src *s = opaque;
+	if (n > s->left)
+		n = s->left;
+	s->p += n;
+	s->left -= n;
+	return (int64_t)n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,6 +62,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} while (len > 0);
 		if (err)
 			break;
+	}
+	berth_error_clear(&err);
+	tar_reader_free(r);
+
+	struct src s2 = {data, size};
+	r = tar_reader_new(next, &s2);
+	tar_reader_set_skip(r, skip);
+	for (;;) {
+		const tar_entry *e;
+		if (tar_reader_next(r, &e, &err) <= 0)
+			break;
+		/* the entry's data starts where the source stands */
+		if (tar_reader_offset(r) != (uint64_t)(s2.p - data))
+			__builtin_trap();
 	}
 	berth_error_clear(&err);
 	tar_reader_free(r);

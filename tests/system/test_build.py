@@ -95,6 +95,10 @@ CMD ["hello"]
     lines = hist.splitlines()
     assert lines[0].startswith("/bin/sh -c #(nop)  CMD [\"hello\"]")
     assert any("#(nop)  ENV A=1 B=two words" in l for l in lines)
+    # every step's image is named, down to busybox itself
+    ids = b.out("history", "-q", "meta:1").split()
+    assert "<missing>" not in ids and len(ids) == len(lines)
+    assert ids[-1] == inspect(b, "busybox")["Id"][7:19]
     cfg = json.loads(b.out("image", "inspect", "--format", "{{json .RootFS}}", "meta:1"))
     # busybox's layer + WORKDIR /w/sub created a directory
     assert len(cfg["Layers"]) == 3  # busybox, WORKDIR /w, WORKDIR sub

@@ -25,6 +25,14 @@ def test_exec_basic(running):
     assert "sleep 100" in b.out("exec", "ex", "ps")
 
 
+def test_exec_privileged(running):
+    b = running
+    caps = b.out("exec", "ex", "sh", "-c", "grep CapEff /proc/self/status").split()[1]
+    pcaps = b.out("exec", "--privileged", "ex", "sh", "-c",
+                  "grep CapEff /proc/self/status").split()[1]
+    assert int(pcaps, 16) > int(caps, 16)
+
+
 def test_exec_into_stopped(running):
     b = running
     b.run("stop", "-t", "0", "ex")

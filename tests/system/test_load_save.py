@@ -1,4 +1,5 @@
 """berth load / save against the Docker- and skopeo-written fixtures."""
+import gzip
 import hashlib
 import io
 import json
@@ -8,7 +9,7 @@ import tarfile
 
 import pytest
 
-from conftest import FIXTURES, require_root
+from conftest import FIXTURES, Berth, require_root
 
 LAYERS_ID = "sha256:c625e13fa27f020ff66923ed2d6779c09d01e5d75e9e8ee472fa81c9e9bf0aa1"
 BUSYBOX_ID = "sha256:d2cdb43fdcb782df1479598f40621cffd4d3f40cc71156951445bef5c70634b1"
@@ -270,3 +271,112 @@ def test_load_bad_input_leaves_store_unchanged(berth, tmp_path):
     assert store_state(berth) == before
     p = berth.run("load", "-i", tmp_path / "does-not-exist.tar", check=False)
     assert p.returncode == 125 and p.stderr.decode().startswith("Error: ")
+
+
+def _tar_bytes(entries, fmt=tarfile.USTAR_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for name, data in entries:
+            if data is None:
+                ti = tarfile.TarInfo(name)
+                ti.type = tarfile.DIRTYPE
+                ti.mode = 0o755
+                t.addfile(ti)
+            else:
+                ti = tarfile.TarInfo(name)
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_load_from_file_region_and_stream_agree(tmp_path):
+    """A docker-save archive on disk is read in place (layers copied from
+    their region, entries skipped by seeking); through a pipe it streams.
+    Both give the same image, blobs and files; manifest.json first or last,
+    a gzip-compressed layer.tar, and stdin opened at an offset."""
+    big = os.urandom(3 * 1000 * 1000 + 17)
+    l1 = _tar_bytes([("etc", None), ("etc/big", big), ("etc/small", b"x" * 1000)])
+    l2raw = _tar_bytes([("etc/two", b"second layer\n")], fmt=tarfile.PAX_FORMAT)
+    l2 = gzip.compress(l2raw)
+    diffs = ["sha256:" + hashlib.sha256(x).hexdigest() for x in (l1, l2raw)]
+    cfg = json.dumps({"architecture": "amd64", "config": {}, "created": "2026-01-01T00:00:00Z",
+                      "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    man = json.dumps([{"Config": cid + ".json", "RepoTags": ["region:1"],
+                       "Layers": ["a/layer.tar", "b/layer.tar"]}]).encode()
+    members = [("a/layer.tar", l1), ("b/layer.tar", l2), (cid + ".json", cfg)]
+    first = tmp_path / "first.tar"
+    make_tar(first, dict([("manifest.json", man)] + members))
+    last = tmp_path / "last.tar"
+    make_tar(last, dict(members + [("manifest.json", man)]))
+    shifted = tmp_path / "shifted.bin"
+    shifted.write_bytes(b"\0" * 1000 + last.read_bytes())
+
+    stores = []
+    for i, how in enumerate(("first", "last", "pipe", "offset")):
+        b = Berth(str(tmp_path / ("r%d" % i)), str(tmp_path / ("u%d" % i)))
+        if how == "first":
+            out = b.out("load", "-i", first)
+        elif how == "last":
+            out = b.out("load", "-i", last)
+        elif how == "pipe":
+            out = b.out("load", input=last.read_bytes())
+        else:
+            with open(shifted, "rb") as f:
+                f.seek(1000)
+                p = subprocess.run(b.cmd("load"), stdin=f, capture_output=True)
+            assert p.returncode == 0, p.stderr
+            out = p.stdout.decode()
+        assert out == "Loaded image: region:1\n", how
+        img = inspect(b, "region:1")
+        assert img["Id"] == "sha256:" + cid
+        assert img["RootFS"]["Layers"] == diffs
+        blobs = os.path.join(b.root, "blobs", "sha256")
+        names = sorted(os.listdir(blobs))
+        for n in names:
+            with open(os.path.join(blobs, n), "rb") as f:
+                assert hashlib.sha256(f.read()).hexdigest() == n, (how, n)
+        # the layer blobs are the uncompressed tars, byte for byte
+        with open(os.path.join(blobs, diffs[0][7:]), "rb") as f:
+            assert f.read() == l1
+        with open(os.path.join(blobs, diffs[1][7:]), "rb") as f:
+            assert f.read() == l2raw
+        dirs = lower_dirs(img)
+        with open(os.path.join(dirs[1], "etc", "big"), "rb") as f:
+            assert f.read() == big
+        with open(os.path.join(dirs[0], "etc", "two"), "rb") as f:
+            assert f.read() == b"second layer\n"
+        assert os.listdir(os.path.join(b.root, "tmp")) == []
+        stores.append(names)
+    assert all(s == stores[0] for s in stores)
+    # save writes the same layer bytes back
+    b = Berth(str(tmp_path / "r0"), str(tmp_path / "u0"))
+    saved = tmp_path / "saved.tar"
+    b.run("save", "-o", saved, "region:1")
+    with tarfile.open(saved) as t:
+        m = json.load(t.extractfile("manifest.json"))[0]
+        assert [t.extractfile(x).read() for x in m["Layers"]] == [l1, l2raw]
+
+
+def test_load_truncated_layer_region(berth, tmp_path):
+    """A layer.tar whose region runs past the end of the file (a cut
+    archive) fails cleanly, read in place or streamed."""
+    l1 = _tar_bytes([("f", os.urandom(200000))])
+    diff = "sha256:" + hashlib.sha256(l1).hexdigest()
+    cfg = json.dumps({"architecture": "amd64", "config": {}, "os": "linux",
+                      "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    man = json.dumps([{"Config": cid + ".json", "RepoTags": ["cut:1"],
+                       "Layers": ["a/layer.tar"]}]).encode()
+    full = tmp_path / "full.tar"
+    make_tar(full, {"manifest.json": man, cid + ".json": cfg, "a/layer.tar": l1})
+    cut = tmp_path / "cut.tar"
+    data = full.read_bytes()
+    cut.write_bytes(data[:len(data) - 1024 - 100000])
+    before = store_state(berth)
+    for args, inp in ((("load", "-i", cut), None), (("load",), cut.read_bytes())):
+        p = berth.run(*args, input=inp, check=False)
+        err = p.stderr.decode()
+        assert p.returncode == 125, err
+        assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+        assert store_state(berth) == before

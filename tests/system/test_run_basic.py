@@ -236,3 +236,25 @@ def test_default_bridge_network_and_published_port(bb):
             return False
 
     assert wait_for(fetch)
+
+
+def test_kill_9_during_run_d_leaves_consistent_store(bb):
+    """SIGKILL the berth command at various points of `run -d`: afterwards
+    every container is in a clean state and can be removed; none is lost
+    half-made."""
+    for delay in (0.005, 0.02, 0.05, 0.1):
+        p = subprocess.Popen(bb.cmd("run", "-d", "busybox", "sleep", "30"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.kill()
+        p.wait()
+    time.sleep(0.5)
+    for line in bb.out("ps", "-a", "--format", "{{.ID}} {{.State}}").splitlines():
+        cid, state = line.split()
+        assert state in ("created", "running"), line
+    ids = bb.out("ps", "-aq").split()
+    if ids:
+        bb.run("rm", "-f", *ids)
+    assert bb.out("ps", "-aq") == ""
+    # the store still works
+    assert bb.out("run", "--rm", "busybox", "echo", "ok") == "ok\n"

@@ -113,3 +113,15 @@ def test_sig_proxy(bb):
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=10) == 7
     assert b"got-int" in p.stdout.read()
+
+
+def test_restart_policy_with_a_terminal(bb):
+    bb.run("run", "-dit", "--name", "rtty", "--restart", "on-failure:2", "busybox", "sh", "-c",
+           "tty; exit 1")
+    end = time.time() + 15
+    while time.time() < end and bb.out("inspect", "-f", "{{.State.Status}}",
+                                       "rtty").strip() != "exited":
+        time.sleep(0.1)
+    assert bb.out("inspect", "-f", "{{.RestartCount}} {{.State.ExitCode}}", "rtty").strip() == \
+        "2 1"
+    assert bb.out("logs", "rtty").count("/dev/pts/0") == 3

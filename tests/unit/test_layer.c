@@ -62,7 +62,7 @@ static void add_gnu_longname(strbuf *sb, const char *name)
 	snprintf((char *)b + 100, 8, "%07o", 0);
 	snprintf((char *)b + 108, 8, "%07o", 0);
 	snprintf((char *)b + 116, 8, "%07o", 0);
-	snprintf((char *)b + 124, 12, "%011zo", n);
+	snprintf((char *)b + 124, 12, "%011o", (unsigned)n);
 	snprintf((char *)b + 136, 12, "%011o", 0);
 	b[156] = 'L';
 	memcpy(b + 257, "ustar  ", 8);
@@ -813,4 +813,177 @@ TEST(tar_reader_rejects_garbage)
 	CHECK(apply_buf(t.buf, TAR_BLOCK + 3, "tr", NULL, &err) < 0);
 	CHECK(strstr(err->msg, "unexpected end of tar stream") != NULL);
 	berth_error_free(err);
+}
+
+struct seek_src {
+	const unsigned char *base;
+	size_t pos, len;
+	size_t read_bytes; /* handed out by next */
+};
+
+static int seek_next(void *opaque, const unsigned char **p, size_t *len, size_t max,
+                     berth_error **err)
+{
+	(void)err;
+	struct seek_src *s = opaque;
+	size_t n = s->len - s->pos;
+	if (n > max)
+		n = max;
+	if (n > 700)
+		n = 700;
+	*p = s->base + s->pos;
+	*len = n;
+	s->pos += n;
+	s->read_bytes += n;
+	return 0;
+}
+
+static int64_t seek_skip(void *opaque, uint64_t n, berth_error **err)
+{
+	(void)err;
+	struct seek_src *s = opaque;
+	if (n > s->len - s->pos)
+		n = s->len - s->pos;
+	s->pos += n;
+	return (int64_t)n;
+}
+
+TEST(tar_reader_offsets_and_skip)
+{
+	/* a PAX entry, a GNU long name and a plain entry, with data of
+	 * several blocks: each data offset is where its bytes are */
+	_cleanup_sb_ strbuf t;
+	sb_init(&t);
+	_cleanup_free_ char *big = xmalloc(5000);
+	memset(big, 'b', 4999);
+	big[4999] = 0;
+	tar_entry e = {.path = "caf\xc3\xa9", .linkname = "", .type = TAR_REG, .mode = 0644};
+	e.size = 4999;
+	add_full(&t, &e, big);
+	add_gnu_longname(&t, "d/a-name-longer-than-one-hundred-characters-"
+	                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	add_entry(&t,
+	          "d/a-name-longer-than-one-hundred-characters-"
+	          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	          TAR_REG, 0600, "long");
+	add_entry(&t, "last", TAR_REG, 0600, "tail data");
+	tar_write_end(&t);
+	const char *want[] = {big, "long", "tail data"};
+	struct seek_src src = {(const unsigned char *)t.buf, 0, t.len, 0};
+	_cleanup_tar_reader_ tar_reader *r = tar_reader_new(seek_next, &src);
+	tar_reader_set_skip(r, seek_skip);
+	berth_error *err = NULL;
+	const tar_entry *got;
+	for (int i = 0; i < 3; i++) {
+		CHECK(tar_reader_next(r, &got, &err) == 1);
+		uint64_t off = tar_reader_offset(r);
+		CHECK(off % TAR_BLOCK == 0);
+		CHECK_INT_EQ(got->size, strlen(want[i]));
+		CHECK(memcmp(t.buf + off, want[i], got->size) == 0);
+	}
+	CHECK(tar_reader_next(r, &got, &err) == 0);
+	/* entry data was skipped, not read */
+	CHECK(src.read_bytes < t.len - 4999);
+
+	/* a truncated archive fails also when the data is skipped */
+	struct seek_src cut = {(const unsigned char *)t.buf, 0, TAR_BLOCK * 3, 0};
+	_cleanup_tar_reader_ tar_reader *r2 = tar_reader_new(seek_next, &cut);
+	tar_reader_set_skip(r2, seek_skip);
+	CHECK(tar_reader_next(r2, &got, &err) == 1);
+	CHECK(tar_reader_next(r2, &got, &err) < 0);
+	CHECK(strstr(err->msg, "unexpected end of tar stream") != NULL);
+	berth_error_free(err);
+}
+
+struct chunk_src {
+	const unsigned char *p;
+	size_t left;
+	size_t first; /* size of the first chunk */
+	int calls;
+};
+
+/* layer_next_fn handing out a short first chunk, then up to 3000 bytes */
+static int chunk_next(void *opaque, const unsigned char **p, size_t *len, size_t max,
+                      berth_error **err)
+{
+	(void)err;
+	struct chunk_src *s = opaque;
+	size_t n = s->left < max ? s->left : max;
+	size_t cap = s->calls++ == 0 ? s->first : 3000;
+	if (n > cap)
+		n = cap;
+	*p = s->p;
+	*len = n;
+	s->p += n;
+	s->left -= n;
+	return 0;
+}
+
+static ssize_t chunk_read(void *opaque, void *buf, size_t n, berth_error **err)
+{
+	const unsigned char *p;
+	size_t len;
+	if (chunk_next(opaque, &p, &len, n, err) < 0)
+		return -1;
+	memcpy(buf, p, len);
+	return (ssize_t)len;
+}
+
+TEST(layer_apply_from_sources)
+{
+	_cleanup_sb_ strbuf t;
+	sb_init(&t);
+	add_entry(&t, "dir/", TAR_DIR, 0755, NULL);
+	_cleanup_free_ char *data = xmalloc(20001);
+	for (int i = 0; i < 20000; i++)
+		data[i] = (char)('a' + i % 26);
+	data[20000] = 0;
+	add_entry(&t, "dir/f", TAR_REG, 0644, data);
+	tar_write_end(&t);
+	char diff_id[DIGEST_STR_LEN + 1];
+	sha256_digest(t.buf, t.len, diff_id);
+	unsigned char zs[65536];
+	size_t zlen = ZSTD_compress(zs, sizeof(zs), t.buf, t.len, 3);
+	CHECK(!ZSTD_isError(zlen));
+	char zdigest[DIGEST_STR_LEN + 1];
+	sha256_digest(zs, zlen, zdigest);
+	struct {
+		const void *p;
+		size_t len, first;
+		bool next;
+		const char *digest;
+	} cases[] = {
+	    {t.buf, t.len, 1, true, diff_id}, /* magic gathered from short chunks */
+	    {t.buf, t.len, 3000, true, diff_id}, {t.buf, t.len, 2, false, diff_id},
+	    {zs, zlen, 3, true, zdigest},        {zs, zlen, 3000, false, zdigest},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct chunk_src cs = {cases[i].p, cases[i].len, cases[i].first, 0};
+		layer_source src = {.opaque = &cs};
+		if (cases[i].next)
+			src.next = chunk_next;
+		else
+			src.read = chunk_read;
+		_cleanup_free_ char *name = xasprintf("src%zu", i);
+		_cleanup_free_ char *dir = tmp_path(name);
+		CHECK(mkdir(dir, 0755) == 0);
+		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		layer_apply_result res;
+		berth_error *err = NULL;
+		CHECK(layer_apply_source(&src, dfd, NULL, &res, &err) == 0);
+		CHECK_STR_EQ(res.diff_id, diff_id);
+		CHECK_STR_EQ(res.digest, cases[i].digest);
+		CHECK_INT_EQ(res.size, 20000);
+		_cleanup_free_ char *got = slurp(name, "dir/f");
+		CHECK(got && !strcmp(got, data));
+	}
+	/* empty source: an empty layer */
+	struct chunk_src none = {NULL, 0, 1, 0};
+	layer_source src = {.next = chunk_next, .opaque = &none};
+	_cleanup_free_ char *dir = tmp_path("srcempty");
+	CHECK(mkdir(dir, 0755) == 0);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	layer_apply_result res;
+	berth_error *err = NULL;
+	CHECK(layer_apply_source(&src, dfd, NULL, &res, &err) == 0);
 }

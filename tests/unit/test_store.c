@@ -273,3 +273,56 @@ TEST(store_layers_refcount_and_gc)
 	CHECK(!blob_exists(s, blob));
 	CHECK(layer_store_exists(s, C2));
 }
+
+TEST(store_blob_copy_range_in_kernel)
+{
+	_cleanup_store_ berth_store *s = open_tmp();
+	CHECK(s != NULL);
+	_cleanup_error_ berth_error *e = NULL;
+	/* a source file with the blob's bytes in the middle */
+	_cleanup_free_ char *src = xasprintf("%s/src", test_tmpdir());
+	char buf[3 * 4096];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7);
+	CHECK(atomic_write(src, buf, sizeof(buf), 0644, false, &e) == 0);
+	_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	char want[DIGEST_STR_LEN + 1];
+	sha256_digest(buf + 100, 5000, want);
+
+	/* an untrusted writer hashes what it writes: no kernel copy for it */
+	blob_writer *w = NULL;
+	CHECK(blob_writer_new(s, &w, &e) == 0);
+	int64_t off = 100;
+	CHECK(blob_writer_copy_range(w, fd, &off, 5000, &e) < 0);
+	CHECK(strstr(e->msg, "trusted") != NULL);
+	berth_error_clear(&e);
+	blob_writer_free(w);
+
+	CHECK(blob_writer_new(s, &w, &e) == 0);
+	blob_writer_trust(w);
+	blob_writer_no_fsync(w);
+	off = 100;
+	size_t total = 0;
+	while (total < 5000) {
+		ssize_t n = blob_writer_copy_range(w, fd, &off, 5000 - total, &e);
+		CHECK(n > 0);
+		total += (size_t)n;
+	}
+	CHECK_INT_EQ(off, 5100);
+	CHECK_INT_EQ(blob_writer_size(w), 5000);
+	/* past the end of the source: 0 */
+	int64_t end = (int64_t)sizeof(buf);
+	CHECK_INT_EQ(blob_writer_copy_range(w, fd, &end, 10, &e), 0);
+	/* the copy reads back as written */
+	_cleanup_close_ int rfd = blob_writer_reopen(w, &e);
+	CHECK(rfd >= 0);
+	char back[5000];
+	CHECK_INT_EQ(pread(rfd, back, sizeof(back), 0), 5000);
+	CHECK(memcmp(back, buf + 100, 5000) == 0);
+	char d[DIGEST_STR_LEN + 1];
+	CHECK(blob_writer_commit(w, want, d, &e) == 0);
+	blob_writer_free(w);
+	CHECK_STR_EQ(d, want);
+	CHECK_INT_EQ(blob_size(s, want), 5000);
+}
