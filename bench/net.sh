@@ -60,14 +60,20 @@ P
 
 echo "== 2. TCP throughput, 1 GiB, host -> container"
 port=$((20000 + RANDOM % 20000))
-send() { # host port
-  local t0 t1
-  t0=$(date +%s.%N)
-  head -c 1073741824 /dev/zero | busybox nc -w 5 "$1" "$2"
-  t1=$(date +%s.%N)
-  python3 -c "print('%.0f' % (1024 / ($t1 - $t0)))"
+send() { # host port -> MiB/s (1 GiB; the receiver must take all of it)
+  python3 - "$1" "$2" <<'P'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+buf = memoryview(bytes(1 << 20))
+t0 = time.monotonic()
+for _ in range(1024):
+    s.sendall(buf)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)  # the receiver closes after reading everything
+print("%.0f" % (1024 / (time.monotonic() - t0)))
+P
 }
-cid=$("${B[@]}" run -d -p "127.0.0.1:$port:5001" busybox sh -c 'while true; do nc -l -p 5001 > /dev/null; done')
+cid=$("${B[@]}" run -d -p "127.0.0.1:$port:5001" busybox sh -c 'while true; do nc -l -p 5001 < /dev/null > /dev/null; done')
 ip=$("${B[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' "$cid")
 sleep 0.3
 direct=$(send "$ip" 5001)
@@ -75,7 +81,7 @@ published=$(send 127.0.0.1 "$port")
 echo "berth  direct $direct MiB/s  published $published MiB/s  ratio $(python3 -c "print('%.2f' % ($published / $direct))") (>= 0.90)"
 "${B[@]}" rm -f "$cid" >/dev/null
 if [ $have_docker = 1 ]; then
-  dc=$(docker run -d -p "127.0.0.1:$port:5001" busybox sh -c 'while true; do nc -l -p 5001 > /dev/null; done')
+  dc=$(docker run -d -p "127.0.0.1:$port:5001" busybox sh -c 'while true; do nc -l -p 5001 < /dev/null > /dev/null; done')
   dip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' "$dc")
   sleep 0.3
   dd_=$(send "$dip" 5001); dp=$(send 127.0.0.1 "$port")

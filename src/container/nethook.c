@@ -79,7 +79,10 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
 
 int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err)
 {
-	(void)config;
+	/* nothing was attached for --network none|host */
+	const char *mode = json_get_str(json_object_get(config, "HostConfig"), "NetworkMode");
+	if (config && mode && (!strcmp(mode, "none") || !strcmp(mode, "host")))
+		return 0;
 	berth_config *cfg = NULL;
 	net_ctx nc;
 	int r = net_open(s, &cfg, &nc, err);
@@ -102,11 +105,12 @@ json_t *container_network_settings(berth_store *s, const char *id)
 
 char *container_network_ports_text(berth_store *s, const char *id)
 {
-	berth_config *cfg = NULL;
+	/* only the store is needed: no config file to load for every row of ps */
+	if (!store_table_exists(s, "network_ports"))
+		return xstrdup("");
 	net_ctx nc;
-	char *t = NULL;
-	if (net_open(s, &cfg, &nc, NULL) == 0)
-		t = network_ctr_ports_text(&nc, id);
-	berth_config_free(cfg);
+	memset(&nc, 0, sizeof(nc));
+	nc.store = s;
+	char *t = network_ctr_ports_text(&nc, id);
 	return t ? t : xstrdup("");
 }

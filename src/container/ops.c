@@ -268,7 +268,40 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 	}
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_free_ char *rundir = container_rundir(s, r->id);
-	rm_rf(dir, NULL);
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && ctr_monitor_alive_at(dfd)) {
+		/* The monitor (an attached run's, finishing) still has the overlay
+		 * mounted in its namespace: removing the mount point now would make
+		 * the kernel detach that mount first, which is slow. Move the
+		 * directory aside and remove it in the background once the monitor
+		 * is gone. */
+		_cleanup_free_ char *trash =
+		    xasprintf("%s/containers/.trash-%s", store_root(s), r->id);
+		if (rename(dir, trash) == 0) {
+			pid_t p = fork();
+			if (p == 0) {
+				if (fork() == 0) {
+					setsid();
+					int tfd = open(trash, O_PATH | O_DIRECTORY | O_CLOEXEC);
+					for (int i = 0;
+					     i < 400 && tfd >= 0 && ctr_monitor_alive_at(tfd);
+					     i++) {
+						struct timespec ts = {0, 5000000};
+						nanosleep(&ts, NULL);
+					}
+					rm_rf(trash, NULL);
+				}
+				_exit(0);
+			}
+			if (p > 0)
+				while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+					;
+		} else {
+			rm_rf(dir, NULL);
+		}
+	} else {
+		rm_rf(dir, NULL);
+	}
 	rm_rf(rundir, NULL);
 	for (size_t i = 0; anon && anon[i]; i++)
 		volume_remove(s, anon[i], false, NULL);

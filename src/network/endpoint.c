@@ -936,9 +936,12 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 }
 
 static int release_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, const ep_row *e,
-                       berth_error **err)
+                       bool owner_alive, berth_error **err)
 {
-	if (e->veth)
+	/* A dead container's namespace takes its veth pair with it (deleting
+	 * it here would only wait for the kernel's RCU grace period); a
+	 * leftover is swept when the bridge is used next. */
+	if (e->veth && owner_alive)
 		nl_link_del(nl, e->veth, NULL);
 	bool had_ports = false;
 	{
@@ -986,6 +989,23 @@ static int release_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, const ep_ro
 	return 0;
 }
 
+static bool owners_alive(net_ctx *nc, const char *ctr_id, const ep_row *e)
+{
+	if (e->owner == 0)
+		return false;
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    nc->store,
+	    "SELECT owner_start FROM network_endpoints WHERE network_id = ?1 AND container_id = ?2",
+	    NULL);
+	if (st == NULL)
+		return true;
+	sqlite3_bind_text(st, 1, e->net_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ctr_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return true;
+	return net_owner_alive(e->owner, sqlite3_column_int64(st, 0));
+}
+
 int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err)
 {
 	if (network_init(nc, err) < 0)
@@ -1009,7 +1029,7 @@ int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err)
 	_cleanup_nl_ nl_sock *nl = NULL;
 	int r = nl_open(-1, &nl, err);
 	for (size_t i = 0; i < neps && r == 0; i++)
-		r = release_one(nc, nl, ctr_id, &eps[i], err);
+		r = release_one(nc, nl, ctr_id, &eps[i], owners_alive(nc, ctr_id, &eps[i]), err);
 	ep_list_free(eps, neps);
 	return r;
 }
@@ -1176,7 +1196,7 @@ int network_connect(net_ctx *nc, const char *net_ref, const char *ctr_id, const 
 		/* undo: leave the container as it was */
 		_cleanup_nl_ nl_sock *nl = NULL;
 		if (nl_open(-1, &nl, NULL) == 0)
-			release_one(nc, nl, ctr_id, &eps[mine], NULL);
+			release_one(nc, nl, ctr_id, &eps[mine], true, NULL);
 		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
 		    nc->store,
 		    "DELETE FROM network_endpoints WHERE container_id = ?1 AND network_id = ?2",
@@ -1235,7 +1255,7 @@ int network_disconnect(net_ctx *nc, const char *net_ref, const char *ctr_id, boo
 		_cleanup_nl_ nl_sock *nl = NULL;
 		r = lock < 0 ? -1 : nl_open(-1, &nl, err);
 		if (r == 0)
-			r = release_one(nc, nl, ctr_id, &eps[0], err);
+			r = release_one(nc, nl, ctr_id, &eps[0], true, err);
 	}
 	ep_list_free(eps, neps);
 	if (r < 0)

@@ -1089,6 +1089,19 @@ int network_reclaim(net_ctx *nc, berth_error **err)
 	int r = 0;
 	for (char **d = dead; d && *d && r == 0; d++)
 		r = network_ctr_stop(nc, *d, err);
+	if (dead && r == 0) {
+		/* veths whose lease is gone (their namespace may be held) */
+		network **v = NULL;
+		size_t cnt = 0;
+		_cleanup_nl_ nl_sock *nl = NULL;
+		if (nl_open(-1, &nl, NULL) == 0 && network_list(nc, &v, &cnt, NULL) == 0) {
+			_cleanup_close_ int lock = net_lock(nc, NULL);
+			for (size_t i = 0; i < cnt; i++)
+				if (!v[i]->predefined)
+					net_sweep_bridge(nc, nl, v[i], NULL);
+		}
+		network_list_free(v, cnt);
+	}
 	strv_free(dead);
 	if (r < 0)
 		return -1;

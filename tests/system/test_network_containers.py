@@ -284,6 +284,11 @@ def test_kill9_mid_run_recovers(busybox):
     c = b.out("run", "-d", "-p", "%d:80" % port, "busybox", "sh", "-c", HTTPD).strip()
     assert wait_http("http://127.0.0.1:%d/index.html" % port) is not None
     b.run("rm", "-f", c)
+    # a dead container's namespace (and its veth) goes away asynchronously
+    for _ in range(100):
+        if veths(bridge) == set():
+            break
+        time.sleep(0.1)
     assert veths(bridge) == set()
     [j] = json.loads(b.out("network", "inspect", "bridge"))
     rules = subprocess.run(["nft", "list", "table", "inet", "berth_" + j["Id"][:12]],
