@@ -1,4 +1,4 @@
-/* berth image (group), import, tag, rmi, image inspect, history, image prune */
+/* berth image (group), import, tag, rmi, history, image prune */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -207,69 +207,6 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
 	}
 	fflush(stdout);
 	return rc;
-}
-
-int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
-{
-	enum { OPT_HELP = 256 };
-	static const struct option opts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *format = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': format = optarg; break;
-		case 'h':
-		case OPT_HELP:
-			printf("Usage:  berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
-			       "Display detailed information on one or more images\n\nOptions:\n"
-			       "  -f, --format string   Format output using a custom template:\n"
-			       "                        'json':             Print in JSON format\n"
-			       "                        'TEMPLATE':         Print output using the "
-			       "given Go template.\n");
-			return 0;
-		default: return cli_usage_error("image inspect", "unknown flag");
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_error("image inspect",
-		                       "\"inspect\" requires at least 1 argument.");
-	int rc = 0;
-	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
-	if (s == NULL)
-		return rc;
-	_cleanup_json_ json_t *all = json_array();
-	_cleanup_strv_ char **errors = NULL;
-	for (int i = optind; i < argc; i++) {
-		_cleanup_error_ berth_error *err = NULL;
-		_cleanup_image_info_ image_info *img = NULL;
-		if (image_resolve(s, argv[i], &img, &err) < 0) {
-			errors = strv_append(errors, err->msg);
-			continue;
-		}
-		json_t *o = image_inspect_json(s, img);
-		if (format && *format && strcmp(format, "json") != 0) {
-			_cleanup_free_ char *errmsg = NULL;
-			_cleanup_free_ char *out = cli_template_render(format, o, &errmsg);
-			json_decref(o);
-			if (out == NULL)
-				return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
-			printf("%s\n", out);
-			continue;
-		}
-		json_array_append_new(all, o);
-	}
-	if (!format || !*format || !strcmp(format, "json")) {
-		_cleanup_free_ char *out = json_dumps(all, JSON_INDENT(4));
-		printf("%s\n", out ? out : "[]");
-	}
-	fflush(stdout);
-	for (char **e = errors; e && *e; e++)
-		fprintf(stderr, "Error: %s\n", *e);
-	return errors ? 1 : 0;
 }
 
 int cmd_history(cli_ctx *ctx, int argc, char **argv)

@@ -33,20 +33,27 @@ static int takes_value(const char *opt)
 /* Commands served by berth-ctr, the container front end that links only
  * what containers need (sorted, for bsearch). */
 static const char *const ctr_commands[] = {
-    "attach", "container", "cp",   "create",  "diff",   "exec",    "export", "inspect", "kill",
-    "logs",   "pause",     "port", "ps",      "rename", "restart", "rm",     "run",     "start",
-    "stats",  "stop",      "top",  "unpause", "update", "volume",  "wait",
+    "attach", "container", "cp",    "create", "diff",    "exec",   "export",  "images", "inspect",
+    "kill",   "logs",      "pause", "port",   "ps",      "rename", "restart", "rm",     "run",
+    "start",  "stats",     "stop",  "top",    "unpause", "update", "volume",  "wait",
 };
+
+/* `image` subcommands berth-ctr serves (read-only, sorted). */
+static const char *const ctr_image_commands[] = {"inspect", "list", "ls"};
 
 static int cmp_name(const void *k, const void *e)
 {
 	return strcmp(k, *(const char *const *)e);
 }
 
-static int exec_engine(char **argv, const char *cmd)
+static int exec_engine(char **argv, const char *cmd, const char *sub)
 {
 	bool ctr = cmd && bsearch(cmd, ctr_commands, sizeof(ctr_commands) / sizeof(ctr_commands[0]),
 	                          sizeof(ctr_commands[0]), cmp_name) != NULL;
+	if (cmd && !strcmp(cmd, "image"))
+		ctr = sub && bsearch(sub, ctr_image_commands,
+		                     sizeof(ctr_image_commands) / sizeof(ctr_image_commands[0]),
+		                     sizeof(ctr_image_commands[0]), cmp_name) != NULL;
 	const char *name = ctr ? CTR_NAME : ENGINE_NAME;
 	const char *env = ctr ? getenv("BERTH_CTR") : getenv("BERTH_ENGINE");
 	char path[PATH_MAX];
@@ -78,7 +85,8 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (i >= argc || strcmp(argv[i], "runtime") != 0)
-		return exec_engine(argv, i < argc ? argv[i] : NULL);
+		return exec_engine(argv, i < argc ? argv[i] : NULL,
+		                   i + 1 < argc ? argv[i + 1] : NULL);
 
 	cli_ctx ctx = {0};
 	ctx.argv0 = argv[0];

@@ -282,89 +282,18 @@ static int parse_ulimit(const char *v, json_t *host, berth_error **err)
 	return 0;
 }
 
-/* --mount type=bind,source=/a,target=/b,readonly,... -> HostConfig.Mounts */
+/* --mount ... -> HostConfig.Mounts */
 static int parse_mount_flag(const char *v, json_t *host, berth_error **err)
 {
-	json_t *m = json_object();
-	_cleanup_json_ json_t *guard = m;
-	_cleanup_strv_ char **kvs = str_split(v, ',');
-	json_object_set_new(m, "Type", json_string("volume"));
-	for (size_t i = 0; kvs && kvs[i]; i++) {
-		char *kv = kvs[i];
-		char *eq = strchr(kv, '=');
-		const char *val = eq ? eq + 1 : NULL;
-		if (eq)
-			*eq = 0;
-		if (!strcmp(kv, "type")) {
-			json_object_set_new(m, "Type", json_string(val ? val : ""));
-		} else if (!strcmp(kv, "source") || !strcmp(kv, "src")) {
-			json_object_set_new(m, "Source", json_string(val ? val : ""));
-		} else if (!strcmp(kv, "target") || !strcmp(kv, "destination") ||
-		           !strcmp(kv, "dst")) {
-			json_object_set_new(m, "Target", json_string(val ? val : ""));
-		} else if (!strcmp(kv, "readonly") || !strcmp(kv, "ro")) {
-			bool ro = val == NULL || !strcmp(val, "true") || !strcmp(val, "1");
-			json_object_set_new(m, "ReadOnly", json_boolean(ro));
-		} else if (!strcmp(kv, "bind-propagation")) {
-			json_object_set_new(m, "BindOptions",
-			                    json_pack("{s:s}", "Propagation", val ? val : ""));
-		} else if (!strcmp(kv, "volume-nocopy")) {
-			json_t *vo = json_object_get(m, "VolumeOptions");
-			if (!vo) {
-				vo = json_object();
-				json_object_set_new(m, "VolumeOptions", vo);
-			}
-			json_object_set_new(vo, "NoCopy",
-			                    json_boolean(val == NULL || !strcmp(val, "true")));
-		} else if (!strcmp(kv, "volume-label")) {
-			json_t *vo = json_object_get(m, "VolumeOptions");
-			if (!vo) {
-				vo = json_object();
-				json_object_set_new(m, "VolumeOptions", vo);
-			}
-			json_t *l = json_object_get(vo, "Labels");
-			if (!l) {
-				l = json_object();
-				json_object_set_new(vo, "Labels", l);
-			}
-			const char *e2 = val ? strchr(val, '=') : NULL;
-			if (e2) {
-				_cleanup_free_ char *k = xstrndup(val, (size_t)(e2 - val));
-				json_object_set_new(l, k, json_string(e2 + 1));
-			} else if (val) {
-				json_object_set_new(l, val, json_string(""));
-			}
-		} else if (!strcmp(kv, "tmpfs-size")) {
-			int64_t sz;
-			if (parse_size(val ? val : "", &sz, err) < 0)
-				return -1;
-			json_object_set_new(m, "TmpfsOptions", json_pack("{s:I}", "SizeBytes", sz));
-		} else if (!strcmp(kv, "tmpfs-mode")) {
-			json_t *to = json_object_get(m, "TmpfsOptions");
-			if (!to) {
-				to = json_object();
-				json_object_set_new(m, "TmpfsOptions", to);
-			}
-			json_object_set_new(to, "Mode",
-			                    json_integer(strtol(val ? val : "0", NULL, 8)));
-		} else {
-			return berth_err(
-			    err, BERTH_E_INVALID,
-			    "invalid argument \"%s\" for \"--mount\" flag: unexpected key "
-			    "'%s' in '%s'",
-			    v, kv, v);
-		}
-	}
-	if (!json_get_str(m, "Target"))
-		return berth_err(err, BERTH_E_INVALID,
-		                 "invalid argument \"%s\" for \"--mount\" flag: target is required",
-		                 v);
+	json_t *m = NULL;
+	if (ctr_mount_flag_parse(v, &m, err) < 0)
+		return -1;
 	json_t *a = json_object_get(host, "Mounts");
 	if (!json_is_array(a)) {
 		a = json_array();
 		json_object_set_new(host, "Mounts", a);
 	}
-	json_array_append_new(a, steal_ptr(guard));
+	json_array_append_new(a, m);
 	return 0;
 }
 

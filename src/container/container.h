@@ -204,6 +204,23 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 int container_healthcheck_run(berth_store *s, ctr_record *r, berth_error **err)
     __attribute__((warn_unused_result));
 
+/* --- mount specifications (mountspec.c; parsers of user input) --- */
+
+/* --mount key=value,... -> a HostConfig.Mounts entry (Docker's API shape). */
+int ctr_mount_flag_parse(const char *v, json_t **out, berth_error **err);
+/* -v "SRC:DST[:MODE]" / "DST". */
+typedef struct ctr_bind_spec {
+	char *src; /* NULL: anonymous volume; "/...": bind; else a volume name */
+	char *dst;
+	char *mode;
+	bool rw, nocopy;
+	const char *propagation; /* static string or NULL */
+} ctr_bind_spec;
+int ctr_bind_spec_parse(const char *spec, ctr_bind_spec *out, berth_error **err);
+void ctr_bind_spec_clear(ctr_bind_spec *b);
+/* "ctrl-p,ctrl-q" -> key bytes; returns the count or -1. */
+int ctr_parse_detach_keys(const char *spec, unsigned char *keys, size_t cap);
+
 /* --- network hooks (nethook.c, served by src/network) --- */
 
 /* Called by start between creating the container (its network namespace

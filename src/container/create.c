@@ -98,14 +98,15 @@ static void env_merge(json_t *env, json_t *add)
 
 static void obj_union(json_t *dst, const char *key, json_t *a, json_t *b)
 {
-	json_t *u = json_object();
+	_cleanup_json_ json_t *u = json_object();
 	if (json_is_object(a))
 		json_object_update(u, a);
 	if (json_is_object(b))
 		json_object_update(u, b);
-	json_object_set_new(dst, key, json_object_size(u) ? u : json_null());
-	if (json_object_size(u) == 0 && !strcmp(key, "Labels"))
-		json_object_set_new(dst, key, json_object());
+	if (json_object_size(u) > 0)
+		json_object_set(dst, key, u);
+	else /* Docker: an empty union is null, but Labels is always an object */
+		json_object_set_new(dst, key, strcmp(key, "Labels") ? json_null() : json_object());
 }
 
 static bool arr_nonempty(json_t *a)

@@ -69,48 +69,30 @@ static json_t *bind_mount(const char *src, const char *dst, bool rw, const char 
 static int parse_bind(berth_store *s, const char *id, const char *spec, json_t *mounts,
                       berth_error **err)
 {
-	_cleanup_strv_ char **parts = str_split(spec, ':');
-	size_t n = strv_len(parts);
-	if (n == 0 || n > 3 || !*parts[0])
-		return berth_err(err, BERTH_E_INVALID, "invalid volume specification: '%s'", spec);
-	const char *src = n >= 2 ? parts[0] : NULL;
-	const char *dst = n >= 2 ? parts[1] : parts[0];
-	const char *mode = n == 3 ? parts[2] : "";
-	if (clean_dest(dst, err) < 0)
+	ctr_bind_spec b;
+	if (ctr_bind_spec_parse(spec, &b, err) < 0)
 		return -1;
-	bool rw = true, nocopy = false;
-	const char *prop = "";
-	_cleanup_strv_ char **mv = str_split(mode, ',');
-	for (size_t i = 0; mv && mv[i]; i++) {
-		const char *o = mv[i];
-		if (!strcmp(o, "ro"))
-			rw = false;
-		else if (!strcmp(o, "rw") || !strcmp(o, "z") || !strcmp(o, "Z") || !*o)
-			;
-		else if (!strcmp(o, "nocopy"))
-			nocopy = true;
-		else if (!strcmp(o, "shared") || !strcmp(o, "rshared") || !strcmp(o, "slave") ||
-		         !strcmp(o, "rslave") || !strcmp(o, "private") || !strcmp(o, "rprivate"))
-			prop = o;
-		else
-			return berth_err(err, BERTH_E_INVALID, "invalid mode: %s", o);
-	}
-	if (has_dest(mounts, dst))
-		return berth_err(err, BERTH_E_INVALID, "Duplicate mount point: %s", dst);
-	json_t *m;
-	if (src && src[0] == '/') {
+	int rc = 0;
+	if (has_dest(mounts, b.dst)) {
+		rc = berth_err(err, BERTH_E_INVALID, "Duplicate mount point: %s", b.dst);
+	} else if (b.src && b.src[0] == '/') {
 		struct stat st;
-		if (stat(src, &st) < 0 && mkdir_p(src, 0755, err) < 0)
-			return -1;
-		m = bind_mount(src, dst, rw, prop, mode);
+		if (stat(b.src, &st) < 0 && mkdir_p(b.src, 0755, err) < 0)
+			rc = -1;
+		else
+			json_array_append_new(
+			    mounts, bind_mount(b.src, b.dst, b.rw, b.propagation, b.mode));
 	} else {
-		m = volume_mount(s, id, src, dst, rw, nocopy, NULL, NULL, err);
-		if (m == NULL)
-			return -1;
-		json_object_set_new(m, "Mode", json_string(mode));
+		json_t *m = volume_mount(s, id, b.src, b.dst, b.rw, b.nocopy, NULL, NULL, err);
+		if (m == NULL) {
+			rc = -1;
+		} else {
+			json_object_set_new(m, "Mode", json_string(b.mode));
+			json_array_append_new(mounts, m);
+		}
 	}
-	json_array_append_new(mounts, m);
-	return 0;
+	ctr_bind_spec_clear(&b);
+	return rc;
 }
 
 static int parse_api_mount(berth_store *s, const char *id, json_t *spec, json_t *mounts,

@@ -326,31 +326,6 @@ void container_ack_cleanup(int sock)
 	send_frame(sock, MON_CLEANED, NULL, 0);
 }
 
-static int parse_detach_keys(const char *spec, unsigned char *keys, size_t cap)
-{
-	size_t n = 0;
-	_cleanup_strv_ char **v = str_split(spec, ',');
-	for (size_t i = 0; v && v[i] && n < cap; i++) {
-		const char *k = v[i];
-		if (str_has_prefix(k, "ctrl-") && strlen(k) == 6) {
-			char c = k[5];
-			if (c >= 'a' && c <= 'z')
-				keys[n++] = (unsigned char)(c - 'a' + 1);
-			else if (c == '@')
-				keys[n++] = 0;
-			else if (c >= '[' && c <= '_')
-				keys[n++] = (unsigned char)(c - '[' + 27);
-			else
-				return -1;
-		} else if (strlen(k) == 1) {
-			keys[n++] = (unsigned char)k[0];
-		} else {
-			return -1;
-		}
-	}
-	return (int)n;
-}
-
 static void send_winsize(int sock, int fd)
 {
 	struct winsize ws;
@@ -369,8 +344,8 @@ int container_relay(int sock, const ctr_relay_opts *o, int *exit_code, bool *det
 	unsigned char keys[16];
 	int nkeys = 0;
 	if (o->tty || o->detach_keys) {
-		nkeys = parse_detach_keys(o->detach_keys ? o->detach_keys : "ctrl-p,ctrl-q", keys,
-		                          sizeof(keys));
+		nkeys = ctr_parse_detach_keys(o->detach_keys ? o->detach_keys : "ctrl-p,ctrl-q",
+		                              keys, sizeof(keys));
 		if (nkeys < 0)
 			return berth_err(err, BERTH_E_INVALID, "invalid detach keys (%s) provided",
 			                 o->detach_keys);

@@ -347,29 +347,42 @@ bool image_ref_match(const char *pattern, const char *name)
 	return fnmatch(pattern, name, FNM_PATHNAME) == 0;
 }
 
-static bool summary_matches_reference(const image_summary *im, char *const *patterns)
+/* Does a stored reference (tag, or digest when at is '@') match one of
+ * the patterns, as its familiar string or its familiar name (Docker's
+ * reference.FamiliarMatch)? */
+static bool ref_matches(const char *full, char at, char *const *patterns)
 {
-	for (char *const *p = patterns; *p; p++) {
-		for (char **t = im->tags; t && *t; t++) {
-			_cleanup_free_ char *fam = image_familiar(*t);
-			_cleanup_free_ char *repo = xstrdup(fam);
-			char *colon = strrchr(repo, ':');
-			if (colon && !strchr(colon, '/'))
-				*colon = 0;
-			if (image_ref_match(*p, fam) || image_ref_match(*p, repo))
-				return true;
-		}
-		for (char **d = im->digests; d && *d; d++) {
-			_cleanup_free_ char *fam = image_familiar(*d);
-			_cleanup_free_ char *repo = xstrdup(fam);
-			char *at = strchr(repo, '@');
-			if (at)
-				*at = 0;
-			if (image_ref_match(*p, fam) || image_ref_match(*p, repo))
-				return true;
-		}
-	}
+	_cleanup_free_ char *fam = image_familiar(full);
+	_cleanup_free_ char *repo = xstrdup(fam);
+	char *cut = at == '@' ? strchr(repo, '@') : strrchr(repo, ':');
+	if (cut && (at == '@' || !strchr(cut, '/')))
+		*cut = 0;
+	for (char *const *p = patterns; *p; p++)
+		if (image_ref_match(*p, fam) || image_ref_match(*p, repo))
+			return true;
 	return false;
+}
+
+/* Keep only the tags and digests that match (as Docker lists only the
+ * matching references of an image); false when none is left. */
+static bool summary_keep_matching(image_summary *im, char *const *patterns)
+{
+	char **lists[] = {im->tags, im->digests};
+	bool any = false;
+	for (int k = 0; k < 2; k++) {
+		char **v = lists[k];
+		size_t n = 0;
+		for (size_t i = 0; v && v[i]; i++) {
+			if (ref_matches(v[i], k ? '@' : ':', patterns))
+				v[n++] = v[i];
+			else
+				free(v[i]);
+		}
+		if (v)
+			v[n] = NULL;
+		any = any || n > 0;
+	}
+	return any;
 }
 
 static bool summary_matches_labels(const image_summary *im, char *const *labels)
@@ -460,7 +473,7 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 		if (im.created_unix <= since && opts->since)
 			keep = false;
 		if (keep && opts->references && *opts->references &&
-		    !summary_matches_reference(&im, opts->references))
+		    !summary_keep_matching(&im, opts->references))
 			keep = false;
 		if (keep && opts->labels && *opts->labels &&
 		    !summary_matches_labels(&im, opts->labels))

@@ -192,10 +192,12 @@ int net_dns_ensure(net_ctx *nc, const network *n, berth_error **err)
 	}
 	close(pfd[1]);
 	waitpid(pid, NULL, 0);
-	/* wait (briefly) until the server has bound its socket */
+	/* wait until the server has bound its socket (or died: EOF). Not a
+	 * short timeout: on a loaded machine exec and start-up can take
+	 * seconds, and a container started before it cannot resolve names. */
 	struct pollfd p = {.fd = pfd[0], .events = POLLIN};
 	char c;
-	int ok = poll(&p, 1, 2000) == 1 && read(pfd[0], &c, 1) == 1;
+	int ok = poll(&p, 1, 10000) == 1 && read(pfd[0], &c, 1) == 1;
 	close(pfd[0]);
 	if (!ok)
 		log_warn("the DNS server of network %s did not start", n->name);

@@ -3,8 +3,10 @@ view of its config, read from inside a busybox container."""
 import glob
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -30,15 +32,15 @@ def rt(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bb_root(tmp_path_factory, busybox_rootfs_tar):
+def bb_root(busybox_rootfs_tar):
     """One extracted busybox rootfs, shared by the tests that do not write to
-    it; reachable by a mapped root in a user namespace."""
-    d = tmp_path_factory.mktemp("bbroot")
-    root = extract_rootfs(str(d / "rootfs"), busybox_rootfs_tar)
-    while str(d) not in ("/tmp", "/"):
-        os.chmod(d, 0o755)
-        d = d.parent
-    return root
+    it; reachable by a mapped root in a user namespace. Not under pytest's
+    tmp tree: every pytest run on the machine resets its top directory
+    (/tmp/pytest-of-root) to 0700, which a mapped root cannot pass."""
+    d = tempfile.mkdtemp(prefix="berth-bbroot-")
+    os.chmod(d, 0o755)
+    yield extract_rootfs(os.path.join(d, "rootfs"), busybox_rootfs_tar)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def run_in(rt, tmp_path, tar, script, edit=None, check=True):

@@ -10,6 +10,17 @@
 #include "base/fs.h"
 #include "test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BERTH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BERTH_ASAN 1
+#endif
+#endif
+#ifdef BERTH_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 struct test {
 	const char *name, *file;
 	test_fn fn;
@@ -61,6 +72,12 @@ static int run_one(const struct test *t)
 			rm_rf(tmpdir, &e);
 			berth_error_free(e);
 		}
+#ifdef BERTH_ASAN
+		/* _exit skips LeakSanitizer's at-exit check: run it here, so a
+		 * test fails on what it (or the library under it) leaked. */
+		if (__lsan_do_recoverable_leak_check())
+			failed_flag = 1;
+#endif
 		fflush(stderr);
 		_exit(failed_flag ? 1 : 0);
 	}

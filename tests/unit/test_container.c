@@ -9,6 +9,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/xalloc.h"
+#include "container/container.h"
 #include "container/jsonlog.h"
 #include "container/statefile.h"
 #include "test.h"
@@ -149,4 +150,74 @@ TEST(jsonlog_lines_partials_and_rotation)
 	free(l);
 	_cleanup_free_ char *pl = xasprintf("%s/long.log", dir);
 	CHECK_INT_EQ(count_lines(pl), 3);
+}
+
+TEST(mount_flag_parse_like_docker)
+{
+	json_t *m = NULL;
+	berth_error *e = NULL;
+	CHECK(ctr_mount_flag_parse(
+	          "type=bind,source=/a,target=/b,readonly,bind-propagation=rshared", &m, &e) == 0);
+	CHECK_STR_EQ(json_get_str(m, "Type"), "bind");
+	CHECK_STR_EQ(json_get_str(m, "Source"), "/a");
+	CHECK_STR_EQ(json_get_str(m, "Target"), "/b");
+	CHECK(json_get_bool(m, "ReadOnly", false));
+	CHECK_STR_EQ(json_get_str(json_object_get(m, "BindOptions"), "Propagation"), "rshared");
+	json_decref(m);
+	CHECK(ctr_mount_flag_parse("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", &m, &e) == 0);
+	CHECK_INT_EQ(json_get_int(json_object_get(m, "TmpfsOptions"), "SizeBytes", 0), 1 << 20);
+	CHECK_INT_EQ(json_get_int(json_object_get(m, "TmpfsOptions"), "Mode", 0), 01770);
+	json_decref(m);
+	CHECK(ctr_mount_flag_parse("source=v,target=/d,volume-label=a=b,volume-nocopy", &m, &e) ==
+	      0);
+	CHECK_STR_EQ(json_get_str(m, "Type"), "volume");
+	json_t *vo = json_object_get(m, "VolumeOptions");
+	CHECK(json_get_bool(vo, "NoCopy", false));
+	CHECK_STR_EQ(json_get_str(json_object_get(vo, "Labels"), "a"), "b");
+	json_decref(m);
+	CHECK(ctr_mount_flag_parse("type=bind,source=/a", &m, &e) < 0);
+	CHECK(e && strstr(e->msg, "target is required"));
+	berth_error_clear(&e);
+	CHECK(ctr_mount_flag_parse("type=bind,bogus=1,target=/x", &m, &e) < 0);
+	berth_error_clear(&e);
+}
+
+TEST(bind_spec_parse)
+{
+	ctr_bind_spec b;
+	berth_error *e = NULL;
+	CHECK(ctr_bind_spec_parse("/host:/ctr:ro,rshared", &b, &e) == 0);
+	CHECK_STR_EQ(b.src, "/host");
+	CHECK_STR_EQ(b.dst, "/ctr");
+	CHECK(!b.rw);
+	CHECK_STR_EQ(b.propagation, "rshared");
+	ctr_bind_spec_clear(&b);
+	CHECK(ctr_bind_spec_parse("name:/d:nocopy", &b, &e) == 0);
+	CHECK_STR_EQ(b.src, "name");
+	CHECK(b.nocopy && b.rw);
+	ctr_bind_spec_clear(&b);
+	CHECK(ctr_bind_spec_parse("/anon", &b, &e) == 0);
+	CHECK(b.src == NULL);
+	CHECK_STR_EQ(b.dst, "/anon");
+	ctr_bind_spec_clear(&b);
+	CHECK(ctr_bind_spec_parse("/a:relative", &b, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(ctr_bind_spec_parse("/a:/", &b, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(ctr_bind_spec_parse("/a:/b:bogus", &b, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(ctr_bind_spec_parse("a:b:c:d", &b, &e) < 0);
+	berth_error_clear(&e);
+}
+
+TEST(detach_keys_parse)
+{
+	unsigned char k[8];
+	CHECK_INT_EQ(ctr_parse_detach_keys("ctrl-p,ctrl-q", k, sizeof(k)), 2);
+	CHECK(k[0] == 16 && k[1] == 17);
+	CHECK_INT_EQ(ctr_parse_detach_keys("a,ctrl-@,ctrl-[", k, sizeof(k)), 3);
+	CHECK(k[0] == 'a' && k[1] == 0 && k[2] == 27);
+	CHECK(ctr_parse_detach_keys("ctrl-1", k, sizeof(k)) < 0);
+	CHECK(ctr_parse_detach_keys("abc", k, sizeof(k)) < 0);
+	CHECK(ctr_parse_detach_keys("", k, sizeof(k)) < 0);
 }

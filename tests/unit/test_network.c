@@ -572,6 +572,8 @@ TEST(network_engine_parallel_ipam)
 	berth_error *e = NULL;
 	CHECK(network_ensure_default(&nc, &e) == 0);
 	store_close(s);
+	berth_config_free(cfg);
+	cfg = NULL;
 	enum { N = 50 };
 	pid_t kids[N], owners[N];
 	int pipes[N][2];
