@@ -3,7 +3,8 @@
  * URLs (ADD, libcurl, --checksum), from heredocs; local tar archives are
  * extracted by ADD. */
 #include <ctype.h>
-#include <curl/curl.h>
+#define BERTH_LAZY_CURL
+#include "base/lazylib.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>

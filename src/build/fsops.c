@@ -2,8 +2,8 @@
  * resolved inside the root (symlinks confined by open_in_root), users come
  * from the root's /etc/passwd and /etc/group, archives are read with
  * libarchive and their entries confined the same way. */
-#include <archive.h>
-#include <archive_entry.h>
+#define BERTH_LAZY_ARCHIVE
+#include "base/lazylib.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

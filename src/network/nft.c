@@ -1,7 +1,8 @@
 #include "network/nft.h"
 
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
+#define BERTH_LAZY_NFTABLES
+#include "base/lazylib.h"
 #include <string.h>
 
 #include "base/cleanup.h"

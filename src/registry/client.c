@@ -2,7 +2,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
+#define BERTH_LAZY_CURL
+#include "base/lazylib.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

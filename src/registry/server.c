@@ -8,7 +8,8 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
+#define BERTH_LAZY_MHD
+#include "base/lazylib.h"
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
