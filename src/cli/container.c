@@ -273,7 +273,7 @@ int cmd_rename(cli_ctx *ctx, int argc, char **argv)
 	_cleanup_ctr_record_ ctr_record *c = NULL;
 	if (container_lookup(s, argv[optind], false, &c, &err) < 0 ||
 	    container_rename(s, c, argv[optind + 1], &err) < 0)
-		return cli_failf(err->code == BERTH_E_NOTFOUND ? 1 : 1, "%s", err->msg);
+		return cli_failf(1, "%s", err->msg);
 	return 0;
 }
 

@@ -455,7 +455,7 @@ int cmd_network(cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage();
-		return argc < 2 ? 0 : 0;
+		return 0;
 	}
 	const char *sub = argv[1];
 	argc--;

@@ -1004,7 +1004,8 @@ int cmd_start(cli_ctx *ctx, int argc, char **argv)
 			return attached_session(s, r, sock, in, tty, dk, true, rm);
 		}
 		if (!running && container_start(s, &env, r, NULL, NULL, &err) < 0) {
-			rc = cli_fail(err) ? 1 : 1;
+			cli_fail(err);
+			rc = 1; /* docker start: 1 whatever the cause */
 			continue;
 		}
 		printf("%s\n", argv[i]);

@@ -72,7 +72,7 @@ size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
 {
 	char err[sizeof(st->error)];
 	size_t i;
-	for (i = 0; st->error[i] && i < sizeof(err) - 1; i++)
+	for (i = 0; i < sizeof(err) - 1 && st->error[i]; i++)
 		err[i] = (st->error[i] == '\n' || st->error[i] == '\r') ? ' ' : st->error[i];
 	err[i] = 0;
 	int n = snprintf(buf, cap,

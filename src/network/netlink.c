@@ -361,10 +361,16 @@ int nl_addr_add(nl_sock *nl, int ifindex, const net_addr *a, int prefixlen, bert
 int nl_route_add(nl_sock *nl, const net_prefix *dst, const net_addr *gw, int ifindex,
                  berth_error **err)
 {
+	int family;
+	if (dst)
+		family = dst->addr.family;
+	else if (gw)
+		family = gw->family;
+	else
+		return berth_err(err, BERTH_E_INVALID, "a default route needs a gateway");
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	int family = dst ? dst->addr.family : gw->family;
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = (uint8_t)(dst ? dst->len : 0);
 	rtm->rtm_table = RT_TABLE_MAIN;

@@ -169,8 +169,8 @@ static inline void rt_spec_freep(rt_spec **s)
 #define _cleanup_spec_ __attribute__((cleanup(rt_spec_freep)))
 
 /* Parse a runtime-spec process object (exec's too). */
-int rt_process_parse(json_t *p, json_t *linux_seccomp, bool host, const char *cache_dir,
-                     rt_process *out, berth_error **err);
+int rt_process_parse(json_t *j, json_t *linux_seccomp, bool host, const char *cache_dir,
+                     rt_process *p, berth_error **err);
 void rt_process_clear(rt_process *p);
 /* Add HOME from rootfd's /etc/passwd unless env has it. */
 void rt_process_set_home(rt_process *p, int rootfd);
