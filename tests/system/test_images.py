@@ -234,7 +234,7 @@ def test_read_only_image_commands_through_berth_ctr(busybox):
         assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
         assert (c.returncode, c.stdout) == (b.returncode, b.stdout), args
     # the launcher picks the binary: strace shows which one runs (LeakSanitizer
-    # cannot run under ptrace, so an ASan build runs these two without it)
+    # cannot run under ptrace in the ASan build)
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
     p = subprocess.run(["strace", "-f", "-e", "trace=execve", BERTH] + glob + ["image", "ls"],
