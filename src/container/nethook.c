@@ -35,7 +35,14 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
 	const char *mode = c.mode ? c.mode : "bridge";
 	if (!strcmp(mode, "host") || !strcmp(mode, "none")) {
 		net_ctr_config_clear(&c);
-		return 0; /* container/start.c wrote hosts and resolv.conf */
+		if (!strcmp(mode, "host"))
+			return 0; /* container/start.c wrote hosts and resolv.conf */
+		/* none: its own namespace with loopback up, as Docker does */
+		_cleanup_free_ char *p = xasprintf("/proc/%d/ns/net", (int)pid);
+		_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return berth_err_sys(err, errno, "opening %s", p);
+		return network_loopback_up(fd, err);
 	}
 	berth_config *cfg = NULL;
 	net_ctx nc;

@@ -1303,3 +1303,14 @@ char *network_ctr_ports_text(net_ctx *nc, const char *ctr_id)
 	}
 	return sb_steal(&sb);
 }
+
+int network_loopback_up(int netns_fd, berth_error **err)
+{
+	_cleanup_nl_ nl_sock *nl = NULL;
+	if (nl_open(netns_fd, &nl, err) < 0)
+		return -1;
+	int lo = nl_link_index(nl, "lo", err);
+	if (lo <= 0)
+		return berth_err(err, BERTH_E_IO, "no loopback device in the container");
+	return nl_link_set_up(nl, lo, err);
+}

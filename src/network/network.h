@@ -167,6 +167,10 @@ typedef struct net_start {
 } net_start;
 
 /* At start. *settings (may be NULL): Docker's NetworkSettings object. */
+/* Bring up "lo" in the network namespace netns_fd (--network none gets a
+ * working loopback, as Docker gives it). */
+int network_loopback_up(int netns_fd, berth_error **err);
+
 int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t **settings,
                       berth_error **err);
 /* At stop (and on failed starts): releases leases, veths, published ports. */

@@ -234,6 +234,10 @@ def test_internal_container_and_host_modes(busybox):
         # none: loopback only
         out = b.out("run", "--rm", "--network", "none", "busybox", "ip", "link")
         assert "lo:" in out and "eth0" not in out
+        assert "<LOOPBACK,UP,LOWER_UP>" in out, out  # loopback is up, as Docker's
+        out = b.out("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                    "httpd -p 127.0.0.1:8080 -h /etc && wget -qO- http://127.0.0.1:8080/hostname")
+        assert out.strip(), "loopback unusable under --network none"
     finally:
         srv.shutdown()
         srv.server_close()
