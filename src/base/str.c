@@ -247,6 +247,57 @@ int time_parse_rfc3339(const char *s, struct timespec *out)
 	return 0;
 }
 
+int time_parse_docker(const char *s, const struct timespec *now, int64_t *out_ns)
+{
+	if (s == NULL || *s == 0)
+		return -1;
+	int64_t d;
+	if (strcmp(s, "0") != 0 && parse_duration(s, &d, NULL) == 0) {
+		*out_ns = (int64_t)now->tv_sec * 1000000000 + now->tv_nsec - d;
+		return 0;
+	}
+	struct timespec ts;
+	if (time_parse_rfc3339(s, &ts) == 0) {
+		*out_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		return 0;
+	}
+	static const char *const dates[] = {"%Y-%m-%dT%H:%M", "%Y-%m-%dT%H", "%Y-%m-%d"};
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *p = strptime(s, dates[i], &tm);
+		if (p && *p == 0) {
+			*out_ns = (int64_t)timegm(&tm) * 1000000000;
+			return 0;
+		}
+	}
+	/* seconds[.fraction]: digits only, the fraction up to nanoseconds */
+	const char *p = s;
+	int64_t sec = 0, nsec = 0;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (sec > (INT64_MAX / 1000000000 - 9) / 10)
+			return -1;
+		sec = sec * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		int digits = 0;
+		for (; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 9)
+				nsec = nsec * 10 + (*p - '0');
+		if (digits == 0)
+			return -1;
+		for (int k = digits; k < 9; k++)
+			nsec *= 10;
+	}
+	if (*p)
+		return -1;
+	*out_ns = sec * 1000000000 + nsec;
+	return 0;
+}
+
 int parse_size(const char *s, int64_t *out, berth_error **err)
 {
 	char *end = NULL;

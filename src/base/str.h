@@ -50,6 +50,12 @@ char *human_duration(int64_t seconds);
 /* RFC 3339 with nanoseconds in UTC: 2026-11-28T12:00:00.123456789Z */
 char *time_rfc3339nano(const struct timespec *ts);
 int time_parse_rfc3339(const char *s, struct timespec *out);
+/* Docker's timestamp filter values (until=, --since): a Go duration before
+ * now ("10m", "24h"), RFC 3339 with or without fraction and zone, a date
+ * ("2006-01-02", "2006-01-02T15", "2006-01-02T15:04"; no zone means UTC
+ * here), or Unix seconds with an optional fraction ("1700000000.5").
+ * *out_ns is nanoseconds since the epoch. */
+int time_parse_docker(const char *s, const struct timespec *now, int64_t *out_ns);
 
 /* "32m", "1g", "512k", "100" -> bytes (binary units, as Docker's RAMInBytes). */
 int parse_size(const char *s, int64_t *out, berth_error **err);

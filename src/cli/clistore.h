@@ -63,4 +63,15 @@ static inline char *cli_time_str(int64_t unix_time)
 	return xstrdup(buf);
 }
 
+/* Go's time.RFC3339 in UTC without fractions: "2026-11-28T23:08:24Z". */
+static inline char *cli_time_rfc3339(int64_t unix_time)
+{
+	time_t t = (time_t)unix_time;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char buf[64];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(buf);
+}
+
 #endif

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -11,6 +12,24 @@
 #include "cli/clistore.h"
 #include "cli/format.h"
 #include "image/image.h"
+
+/* Go's strconv.ParseBool. */
+static int go_parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (!strcmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcmp(v, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 int cmd_image(cli_ctx *ctx, int argc, char **argv)
 {
@@ -24,15 +43,28 @@ int cmd_image(cli_ctx *ctx, int argc, char **argv)
 	    {"pull", cmd_pull},       {"push", cmd_push},     {"rm", cmd_rmi},
 	    {"save", cmd_save},       {"tag", cmd_tag},
 	};
-	if (argc < 2 || !strcmp(argv[1], "--help")) {
-		printf("Usage:  berth image COMMAND\n\nManage images\n\nCommands:\n");
-		for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-			printf("  %s\n", subs[i].name);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("Usage:  berth image COMMAND\n\nManage images\n\nCommands:\n"
+		       "  history     Show the history of an image\n"
+		       "  import      Import the contents from a tarball to create a filesystem "
+		       "image\n"
+		       "  inspect     Display detailed information on one or more images\n"
+		       "  load        Load an image from a tar archive or STDIN\n"
+		       "  ls          List images\n"
+		       "  prune       Remove unused images\n"
+		       "  pull        Download an image from a registry\n"
+		       "  push        Upload an image to a registry\n"
+		       "  rm          Remove one or more images\n"
+		       "  save        Save one or more images to a tar archive (streamed to "
+		       "STDOUT by default)\n"
+		       "  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n\n"
+		       "Run 'berth image COMMAND --help' for more information on a command.\n");
 		return 0;
 	}
-	const char *sub = !strcmp(argv[1], "list")  ? "ls"
-	                  : !strcmp(argv[1], "rmi") ? "rm"
-	                                            : argv[1];
+	const char *sub = !strcmp(argv[1], "list")     ? "ls"
+	                  : !strcmp(argv[1], "remove") ? "rm"
+	                  : !strcmp(argv[1], "rmi")    ? "rm"
+	                                               : argv[1];
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		if (!strcmp(sub, subs[i].name)) {
 			optind = 0;
@@ -57,14 +89,23 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 	_cleanup_strv_ char **changes = NULL;
 	image_import_opts io = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "+c:m:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': changes = strv_append(changes, optarg); break;
 		case 'm': io.message = optarg; break;
 		case OPT_PLATFORM: io.platform = optarg; break;
+		case 'h':
 		case OPT_HELP:
-			printf("Usage:  berth import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]\n\n"
-			       "Import the contents from a tarball to create a filesystem image\n");
+			printf(
+			    "Usage:  berth import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]\n\n"
+			    "Import the contents from a tarball to create a filesystem image\n\n"
+			    "Aliases:\n  berth image import, berth import\n\n"
+			    "Options:\n"
+			    "  -c, --change list       Apply Dockerfile instruction to the created "
+			    "image\n"
+			    "  -m, --message string    Set commit message for imported image\n"
+			    "      --platform string   Set platform if server is multi-platform "
+			    "capable\n");
 			return 0;
 		default: return cli_usage_error("import", "unknown flag");
 		}
@@ -103,9 +144,10 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
 int cmd_tag(cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("Usage:  berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
-		       "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n");
+		       "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n\n"
+		       "Aliases:\n  berth image tag, berth tag\n");
 		return 0;
 	}
 	if (argc != 3)
@@ -131,13 +173,16 @@ int cmd_rmi(cli_ctx *ctx, int argc, char **argv)
 	};
 	image_remove_opts ro = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': ro.force = true; break;
 		case OPT_NOPRUNE: ro.no_prune = true; break;
+		case 'h':
 		case OPT_HELP:
 			printf("Usage:  berth rmi [OPTIONS] IMAGE [IMAGE...]\n\nRemove one or more "
-			       "images\n\nOptions:\n  -f, --force      Force removal of the image\n"
+			       "images\n\nAliases:\n  berth image rm, berth image remove, berth "
+			       "rmi\n\n"
+			       "Options:\n  -f, --force      Force removal of the image\n"
 			       "      --no-prune   Do not delete untagged parents\n");
 			return 0;
 		default: return cli_usage_error("rmi", "unknown flag");
@@ -177,36 +222,54 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	};
 	bool human = true, no_trunc = false, quiet = false;
 	const char *format = NULL;
-	/* -H=false is Go's flag syntax: rewrite to --human=false */
-	for (int i = 1; i < argc; i++)
-		if (str_has_prefix(argv[i], "-H="))
-			human = !(!strcmp(argv[i] + 3, "false") || !strcmp(argv[i] + 3, "0")),
-			argv[i] = (char *)"-H";
-	bool human_set_by_eq = false;
-	for (int i = 1; i < argc; i++)
-		if (str_has_prefix(argv[i], "--human="))
-			human_set_by_eq = true;
+	/* Go's bool flags take "-H=false"; getopt only knows "--human=false" */
+	_cleanup_strv_ char **rewritten = NULL;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (str_has_prefix(argv[i], "-H=")) {
+			_cleanup_free_ char *a = xasprintf("--human=%s", argv[i] + 3);
+			rewritten = strv_append(rewritten, a);
+			argv[i] = rewritten[strv_len(rewritten) - 1];
+		}
+	}
 	int c;
-	bool h_default = human;
-	while ((c = getopt_long(argc, argv, "+Hq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+Hqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
-			if (optarg)
-				human = !(!strcmp(optarg, "false") || !strcmp(optarg, "0"));
-			else
-				human = h_default;
+			if (optarg && go_parse_bool(optarg, &human) < 0)
+				return cli_usage_error(
+				    "history",
+				    "invalid argument \"%s\" for \"-H, --human\" "
+				    "flag: strconv.ParseBool: parsing \"%s\": invalid "
+				    "syntax",
+				    optarg, optarg);
+			if (!optarg)
+				human = true;
 			break;
 		case 'q': quiet = true; break;
 		case OPT_NOTRUNC: no_trunc = true; break;
 		case OPT_FORMAT: format = optarg; break;
+		case 'h':
 		case OPT_HELP:
-			printf("Usage:  berth history [OPTIONS] IMAGE\n\nShow the history of an "
-			       "image\n");
+			printf("Usage:  berth history [OPTIONS] IMAGE\n\n"
+			       "Show the history of an image\n\n"
+			       "Aliases:\n  berth image history, berth history\n\n"
+			       "Options:\n"
+			       "      --format string   Format output using a custom template:\n"
+			       "                        'table':            Print output in table "
+			       "format with column headers (default)\n"
+			       "                        'table TEMPLATE':   Print output in table "
+			       "format using the given Go template\n"
+			       "                        'json':             Print in JSON format\n"
+			       "                        'TEMPLATE':         Print output using the "
+			       "given Go template.\n"
+			       "  -H, --human           Print sizes and dates in human readable "
+			       "format (default true)\n"
+			       "      --no-trunc        Don't truncate output\n"
+			       "  -q, --quiet           Only show image IDs\n");
 			return 0;
 		default: return cli_usage_error("history", "unknown flag");
 		}
 	}
-	(void)human_set_by_eq;
 	if (argc - optind != 1)
 		return cli_usage_error("history", "\"history\" requires exactly 1 argument.");
 	int rc = 0;
@@ -249,18 +312,10 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 			since = cli_since(h[i].created_unix);
 			size = cli_size3(h[i].size);
 		} else {
-			struct timespec ts = {.tv_sec = (time_t)h[i].created_unix};
-			char *t = time_rfc3339nano(&ts);
-			/* Docker prints RFC 3339 without fractions here */
-			char *dot = strchr(t, '.');
-			if (dot) {
-				dot[0] = 'Z';
-				dot[1] = 0;
-			}
-			since = t;
+			since = cli_time_rfc3339(h[i].created_unix);
 			size = xasprintf("%lld", (long long)h[i].size);
 		}
-		at = cli_time_str(h[i].created_unix);
+		at = cli_time_rfc3339(h[i].created_unix);
 		_cleanup_free_ char *by = xstrdup(h[i].created_by);
 		for (char *p = by; *p; p++)
 			if (*p == '\t')
@@ -301,28 +356,77 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
-	bool all = false, force = false;
+	bool force = false;
+	image_prune_opts po = {0};
+	_cleanup_strv_ char **labels = NULL, **not_labels = NULL;
+	int nuntil = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+af", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': all = true; break;
+		case 'a': po.all = true; break;
 		case 'f': force = true; break;
-		case OPT_FILTER:
-			return cli_failf(EXIT_BERTH_FAILED, "image prune --filter is not supported "
-			                                    "yet");
+		case OPT_FILTER: {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg)
+				return cli_failf(EXIT_BERTH_FAILED,
+				                 "bad format of filter (expected name=value)");
+			_cleanup_free_ char *key = xstrndup(optarg, (size_t)(eq - optarg));
+			const char *val = eq + 1;
+			if (!strcmp(key, "until")) {
+				struct timespec now;
+				clock_gettime(CLOCK_REALTIME, &now);
+				int64_t ns;
+				if (time_parse_docker(val, &now, &ns) < 0)
+					return cli_failf(
+					    EXIT_BERTH_FAILED,
+					    "failed to parse value as time or duration: "
+					    "\"%s\"",
+					    val);
+				if (++nuntil > 1)
+					return cli_failf(EXIT_BERTH_FAILED,
+					                 "more than one until filter specified");
+				po.has_until = true;
+				/* an image created in the same second as "until"
+				 * counts as before it only if the fraction is 0 */
+				po.until_unix = ns / 1000000000;
+			} else if (!strcmp(key, "label")) {
+				labels = strv_append(labels, val);
+			} else if (!strcmp(key, "label!")) {
+				not_labels = strv_append(not_labels, val);
+			} else if (!strcmp(key, "dangling")) {
+				/* the CLI adds dangling=true; false widens it to -a */
+				if (!strcmp(val, "false") || !strcmp(val, "0"))
+					po.all = true;
+				else if (strcmp(val, "true") != 0 && strcmp(val, "1") != 0)
+					return cli_failf(EXIT_BERTH_FAILED,
+					                 "invalid filter 'dangling=%s'", val);
+			} else {
+				return cli_failf(EXIT_BERTH_FAILED, "invalid filter '%s'", key);
+			}
+			break;
+		}
+		case 'h':
 		case OPT_HELP:
 			printf(
 			    "Usage:  berth image prune [OPTIONS]\n\nRemove unused images\n\n"
-			    "Options:\n  -a, --all     Remove all unused images, not just dangling "
-			    "ones\n  -f, --force   Do not prompt for confirmation\n");
+			    "Options:\n"
+			    "  -a, --all             Remove all unused images, not just dangling "
+			    "ones\n"
+			    "      --filter filter   Provide filter values (e.g. "
+			    "\"until=<timestamp>\")\n"
+			    "  -f, --force           Do not prompt for confirmation\n");
 			return 0;
 		default: return cli_usage_error("image prune", "unknown flag");
 		}
 	}
+	if (optind < argc)
+		return cli_usage_error("image prune", "'berth image prune' accepts no arguments");
+	po.labels = labels;
+	po.not_labels = not_labels;
 	if (!force) {
-		printf("%s", all ? "WARNING! This will remove all images without at least one "
-		                   "container associated to them.\n"
-		                 : "WARNING! This will remove all dangling images.\n");
+		printf("%s", po.all ? "WARNING! This will remove all images without at least one "
+		                      "container associated to them.\n"
+		                    : "WARNING! This will remove all dangling images.\n");
 		printf("Are you sure you want to continue? [y/N] ");
 		fflush(stdout);
 		char line[64] = "";
@@ -336,7 +440,7 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
 	_cleanup_error_ berth_error *err = NULL;
 	_cleanup_strv_ char **report = NULL;
 	int64_t reclaimed = 0;
-	if (image_prune(s, all, &report, &reclaimed, &err) < 0)
+	if (image_prune(s, &po, &report, &reclaimed, &err) < 0)
 		return cli_fail(err);
 	if (report) {
 		printf("Deleted Images:\n");

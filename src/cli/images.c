@@ -14,11 +14,19 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage:  berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
 	           "List images\n\n"
+	           "Aliases:\n  berth image ls, berth image list, berth images\n\n"
 	           "Options:\n"
 	           "  -a, --all             Show all images (default hides intermediate images)\n"
 	           "      --digests         Show digests\n"
 	           "  -f, --filter filter   Filter output based on conditions provided\n"
-	           "      --format string   Pretty-print images using a Go template\n"
+	           "      --format string   Format output using a custom template:\n"
+	           "                        'table':            Print output in table format "
+	           "with column headers (default)\n"
+	           "                        'table TEMPLATE':   Print output in table format "
+	           "using the given Go template\n"
+	           "                        'json':             Print in JSON format\n"
+	           "                        'TEMPLATE':         Print output using the given Go "
+	           "template.\n"
 	           "      --no-trunc        Don't truncate output\n"
 	           "  -q, --quiet           Only show image IDs\n");
 }
@@ -77,13 +85,14 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
 	_cleanup_strv_ char **refs = NULL;
 	_cleanup_strv_ char **labels = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "+af:q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+af:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': lo.all = true; break;
 		case 'q': quiet = true; break;
 		case OPT_DIGESTS: digests = true; break;
 		case OPT_NOTRUNC: no_trunc = true; break;
 		case OPT_FORMAT: format = optarg; break;
+		case 'h':
 		case OPT_HELP: usage(stdout); return 0;
 		case 'f': {
 			char *eq = strchr(optarg, '=');
@@ -215,14 +224,17 @@ int cmd_image_inspect(cli_ctx *ctx, int argc, char **argv)
 	};
 	const char *format = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': format = optarg; break;
+		case 'h':
 		case OPT_HELP:
 			printf("Usage:  berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
 			       "Display detailed information on one or more images\n\nOptions:\n"
-			       "  -f, --format string   Format the output using the given Go "
-			       "template\n");
+			       "  -f, --format string   Format output using a custom template:\n"
+			       "                        'json':             Print in JSON format\n"
+			       "                        'TEMPLATE':         Print output using the "
+			       "given Go template.\n");
 			return 0;
 		default: return cli_usage_error("image inspect", "unknown flag");
 		}

@@ -24,15 +24,17 @@ int cmd_load(cli_ctx *ctx, int argc, char **argv)
 	const char *input = NULL;
 	bool quiet = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "+i:q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+i:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'q': quiet = true; break;
 		case OPT_PLATFORM: break;
+		case 'h':
 		case OPT_HELP:
 			printf(
 			    "Usage:  berth load [OPTIONS]\n\nLoad an image from a tar archive or "
-			    "STDIN\n\nOptions:\n  -i, --input string   Read from tar archive file, "
+			    "STDIN\n\nAliases:\n  berth image load, berth load\n\nOptions:\n  -i, "
+			    "--input string   Read from tar archive file, "
 			    "instead of STDIN\n  -q, --quiet          Suppress the load output\n");
 			return 0;
 		default: return cli_usage_error("load", "unknown flag");
@@ -78,7 +80,7 @@ int cmd_save(cli_ctx *ctx, int argc, char **argv)
 	const char *output = NULL;
 	enum image_save_format fmt = IMAGE_SAVE_DOCKER;
 	int c;
-	while ((c = getopt_long(argc, argv, "+o:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': output = optarg; break;
 		case OPT_FORMAT:
@@ -91,12 +93,13 @@ int cmd_save(cli_ctx *ctx, int argc, char **argv)
 				                 "unknown format %s (use docker or oci)", optarg);
 			break;
 		case OPT_PLATFORM: break;
+		case 'h':
 		case OPT_HELP:
-			printf(
-			    "Usage:  berth save [OPTIONS] IMAGE [IMAGE...]\n\nSave one or more "
-			    "images to a tar archive (streamed to STDOUT by default)\n\nOptions:\n"
-			    "  -o, --output string   Write to a file, instead of STDOUT\n"
-			    "      --format string   docker (default) or oci\n");
+			printf("Usage:  berth save [OPTIONS] IMAGE [IMAGE...]\n\nSave one or more "
+			       "images to a tar archive (streamed to STDOUT by default)\n\n"
+			       "Aliases:\n  berth image save, berth save\n\nOptions:\n"
+			       "  -o, --output string   Write to a file, instead of STDOUT\n"
+			       "      --format string   docker (default) or oci\n");
 			return 0;
 		default: return cli_usage_error("save", "unknown flag");
 		}

@@ -41,12 +41,24 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 	bool verbose = false;
 	const char *format = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "+v", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v': verbose = true; break;
 		case OPT_FORMAT: format = optarg; break;
+		case 'h':
 		case OPT_HELP:
-			printf("Usage:  berth system df [OPTIONS]\n\nShow berth disk usage\n");
+			printf(
+			    "Usage:  berth system df [OPTIONS]\n\nShow berth disk usage\n\n"
+			    "Options:\n"
+			    "      --format string   Format output using a custom template:\n"
+			    "                        'table':            Print output in table "
+			    "format with column headers (default)\n"
+			    "                        'table TEMPLATE':   Print output in table "
+			    "format using the given Go template\n"
+			    "                        'json':             Print in JSON format\n"
+			    "                        'TEMPLATE':         Print output using the "
+			    "given Go template.\n"
+			    "  -v, --verbose         Show detailed information on space usage\n");
 			return 0;
 		default: return cli_usage_error("system df", "unknown flag");
 		}
@@ -65,7 +77,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 	int64_t volumes =
 	    store_table_exists(s, "volumes") ? count_table(s, "SELECT COUNT(*) FROM volumes") : 0;
 	if (verbose && format == NULL) {
-		image_list_opts lo = {.all = true, .dangling = -1};
+		image_list_opts lo = {.all = true, .dangling = -1, .want_shared = true};
 		image_summary *ims = NULL;
 		size_t n = 0;
 		if (image_list(s, &lo, &ims, &n, &err) < 0)
@@ -75,6 +87,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 		lines[0] = xstrdup("REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE "
 		                   "SIZE\tCONTAINERS");
 		for (size_t i = 0; i < n; i++) {
+			/* Docker shows the first tag only */
 			_cleanup_free_ char *fam = ims[i].tags[0] ? image_familiar(ims[i].tags[0])
 			                                          : xstrdup("<none>:<none>");
 			char *colon = strrchr(fam, ':');
@@ -84,11 +97,13 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 				tag = colon + 1;
 			}
 			_cleanup_free_ char *since = cli_since(ims[i].created_unix);
-			_cleanup_free_ char *size = human_size((double)ims[i].size);
+			_cleanup_free_ char *size = cli_size3(ims[i].size);
+			_cleanup_free_ char *shared = cli_size3(ims[i].shared_size);
+			_cleanup_free_ char *unique = cli_size3(ims[i].size - ims[i].shared_size);
 			int64_t total = 0, running = 0;
 			image_containers_count(s, ims[i].id, &total, &running);
 			lines[i + 1] = xasprintf("%s\t%s\t%.12s\t%s\t%s\t%s\t%s\t%lld", fam, tag,
-			                         digest_hex(ims[i].id), since, size, "0B", size,
+			                         digest_hex(ims[i].id), since, size, shared, unique,
 			                         (long long)total);
 		}
 		cli_tabwrite(stdout, lines, n + 1);
@@ -165,8 +180,14 @@ int cmd_info(cli_ctx *ctx, int argc, char **argv)
 			format = argv[++i];
 		else if (str_has_prefix(argv[i], "--format="))
 			format = argv[i] + 9;
-		else if (!strcmp(argv[i], "--help")) {
-			printf("Usage:  berth info [OPTIONS]\n\nDisplay system-wide information\n");
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("Usage:  berth info [OPTIONS]\n\nDisplay system-wide information\n\n"
+			       "Aliases:\n  berth system info, berth info\n\n"
+			       "Options:\n"
+			       "  -f, --format string   Format output using a custom template:\n"
+			       "                        'json':             Print in JSON format\n"
+			       "                        'TEMPLATE':         Print output using the "
+			       "given Go template.\n");
 			return 0;
 		} else
 			return cli_usage_error("info", "unknown flag: %s", argv[i]);

@@ -423,22 +423,26 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 		*bounds[k] = b->created_unix;
 	}
 	bool want_labels = opts->want_labels || (opts->labels && *opts->labels);
-	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
-	    s,
-	    want_labels ? "SELECT i.id, i.created_unix, i.size, i.parent,"
+	/* CASE is evaluated lazily: the label and shared-size columns cost
+	 * nothing unless asked for. A layer is shared when the images of more
+	 * than one image record list its chain ID (Docker's SharedSize). */
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    store_prepare(s,
+	                  "SELECT i.id, i.created_unix, i.size, i.parent,"
 	                  " (SELECT group_concat(name, ' ') FROM tags WHERE image_id = i.id),"
 	                  " (SELECT group_concat(name, ' ') FROM digests WHERE image_id = i.id),"
 	                  " (SELECT COUNT(*) FROM images c WHERE c.parent = i.id),"
-	                  " json_extract(i.config, '$.config.Labels')"
-	                  " FROM images i ORDER BY i.created_unix DESC, i.id"
-	                : "SELECT i.id, i.created_unix, i.size, i.parent,"
-	                  " (SELECT group_concat(name, ' ') FROM tags WHERE image_id = i.id),"
-	                  " (SELECT group_concat(name, ' ') FROM digests WHERE image_id = i.id),"
-	                  " (SELECT COUNT(*) FROM images c WHERE c.parent = i.id), NULL"
+	                  " CASE WHEN ?1 THEN json_extract(i.config, '$.config.Labels') END,"
+	                  " CASE WHEN ?2 THEN (SELECT COALESCE(SUM(l.size), 0) FROM image_layers il"
+	                  "  JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = i.id AND"
+	                  "  EXISTS (SELECT 1 FROM image_layers x WHERE x.chain_id = il.chain_id"
+	                  "   AND x.image_id <> i.id)) ELSE -1 END"
 	                  " FROM images i ORDER BY i.created_unix DESC, i.id",
-	    err);
+	                  err);
 	if (st == NULL)
 		return -1;
+	sqlite3_bind_int(st, 1, want_labels);
+	sqlite3_bind_int(st, 2, opts->want_shared);
 	size_t cap = 0, cnt = 0;
 	image_summary *v = NULL;
 	int rc;
@@ -455,6 +459,7 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 			const char *lj = col_text(st, 7);
 			im.labels = json_loads(lj, 0, NULL);
 		}
+		im.shared_size = sqlite3_column_int64(st, 8);
 		bool dangling = im.tags[0] == NULL && im.digests[0] == NULL;
 		bool keep = true;
 		if (!opts->all && dangling && children > 0)
@@ -998,8 +1003,61 @@ int image_remove(berth_store *s, const char *name, const image_remove_opts *opts
 	return finish_gc(s, (const char *const *)deleted, err);
 }
 
-int image_prune(berth_store *s, bool all, char ***report, int64_t *reclaimed, berth_error **err)
+/* Docker's MatchKVList: every KEY[=VALUE] in filters is among labels. */
+static bool labels_match_all(json_t *labels, char *const *filters)
 {
+	for (char *const *l = filters; l && *l; l++) {
+		_cleanup_free_ char *key = xstrdup(*l);
+		char *eq = strchr(key, '=');
+		const char *want = NULL;
+		if (eq) {
+			*eq = 0;
+			want = eq + 1;
+		}
+		json_t *v = json_is_object(labels) ? json_object_get(labels, key) : NULL;
+		if (v == NULL || !json_is_string(v))
+			return false;
+		if (want && strcmp(json_string_value(v), want) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The until= and label filters of image prune. */
+static int prune_filter_keeps(berth_store *s, const char *id, const image_prune_opts *o, bool *keep,
+                              berth_error **err)
+{
+	*keep = false;
+	if (!o->has_until && !o->labels && !o->not_labels)
+		return 0;
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    store_prepare(s,
+	                  "SELECT created_unix, json_extract(config, '$.config.Labels')"
+	                  " FROM images WHERE id = ?1",
+	                  err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return store_sql_err(s, err, "reading image");
+	if (o->has_until && sqlite3_column_int64(st, 0) > o->until_unix) {
+		*keep = true;
+		return 0;
+	}
+	_cleanup_json_ json_t *labels = NULL;
+	if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+		labels = json_loads(col_text(st, 1), 0, NULL);
+	if (o->labels && !labels_match_all(labels, o->labels))
+		*keep = true;
+	if (o->not_labels && labels_match_all(labels, o->not_labels))
+		*keep = true;
+	return 0;
+}
+
+int image_prune(berth_store *s, const image_prune_opts *o, char ***report, int64_t *reclaimed,
+                berth_error **err)
+{
+	bool all = o->all;
 	*reclaimed = 0;
 	if (image_store_init(s, err) < 0)
 		return -1;
@@ -1036,6 +1094,11 @@ int image_prune(berth_store *s, bool all, char ***report, int64_t *reclaimed, be
 			if (image_containers_using(s, *v, &total, &running, NULL, err) < 0)
 				return -1;
 			if (total > 0)
+				continue;
+			bool keep;
+			if (prune_filter_keeps(s, *v, o, &keep, err) < 0)
+				return -1;
+			if (keep)
 				continue;
 			int64_t size = 0;
 			if (count_where(s, "SELECT size FROM images WHERE id = ?1", *v, &size,

@@ -63,6 +63,8 @@ typedef struct image_summary {
 	char *parent;
 	bool in_use; /* used by a container (when the containers table exists) */
 	int64_t containers; /* number of containers using it */
+	int64_t shared_size; /* bytes in its layers that other images use too; -1 unless
+	                        want_shared */
 } image_summary;
 
 typedef struct image_list_opts {
@@ -72,6 +74,7 @@ typedef struct image_list_opts {
 	char **labels; /* label=KEY or label=KEY=VALUE */
 	char *before, *since; /* image names */
 	bool want_labels;
+	bool want_shared; /* fill shared_size (Docker's SharedSize) */
 } image_list_opts;
 
 int image_list(berth_store *s, const image_list_opts *opts, image_summary **out, size_t *n,
@@ -101,9 +104,19 @@ int image_remove(berth_store *s, const char *name, const image_remove_opts *opts
                  berth_error **err) __attribute__((warn_unused_result));
 
 /* Prune dangling (or with all, every unused) images; *report gets
- * "untagged: X" / "deleted: sha256:..." lines, *reclaimed the bytes. */
-int image_prune(berth_store *s, bool all, char ***report, int64_t *reclaimed, berth_error **err)
-    __attribute__((warn_unused_result));
+ * "untagged: X" / "deleted: sha256:..." lines, *reclaimed the bytes.
+ * Docker's prune filters narrow the set: until= (only images created
+ * before), label=KEY[=VALUE] (only images with all of them), label!=
+ * (not images that match all of them). */
+typedef struct image_prune_opts {
+	bool all;
+	bool has_until;
+	int64_t until_unix;
+	char **labels;
+	char **not_labels;
+} image_prune_opts;
+int image_prune(berth_store *s, const image_prune_opts *opts, char ***report, int64_t *reclaimed,
+                berth_error **err) __attribute__((warn_unused_result));
 
 /* --- import / load / save --- */
 

@@ -85,6 +85,41 @@ TEST(parse_duration_go)
 	CHECK(parse_duration("10", &ns, NULL) < 0);
 }
 
+TEST(time_parse_docker_forms)
+{
+	struct timespec now = {.tv_sec = 1795824000, .tv_nsec = 5};
+	int64_t ns = 0;
+	CHECK(time_parse_docker("10m", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, (1795824000LL - 600) * 1000000000 + 5);
+	CHECK(time_parse_docker("1h30m", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, (1795824000LL - 5400) * 1000000000 + 5);
+	CHECK(time_parse_docker("2026-11-28T00:00:00Z", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1795824000LL * 1000000000);
+	CHECK(time_parse_docker("2026-11-28T01:00:00+01:00", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1795824000LL * 1000000000);
+	CHECK(time_parse_docker("2026-11-28T00:00:00.25Z", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1795824000LL * 1000000000 + 250000000);
+	CHECK(time_parse_docker("2026-11-28", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1795824000LL * 1000000000);
+	CHECK(time_parse_docker("2026-11-28T02", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, (1795824000LL + 7200) * 1000000000);
+	CHECK(time_parse_docker("2026-11-28T02:30", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, (1795824000LL + 9000) * 1000000000);
+	CHECK(time_parse_docker("1700000000", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1700000000LL * 1000000000);
+	CHECK(time_parse_docker("1700000000.5", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 1700000000LL * 1000000000 + 500000000);
+	/* "0" is the epoch, not a zero duration */
+	CHECK(time_parse_docker("0", &now, &ns) == 0);
+	CHECK_INT_EQ(ns, 0);
+	CHECK(time_parse_docker("", &now, &ns) < 0);
+	CHECK(time_parse_docker("yesterday", &now, &ns) < 0);
+	CHECK(time_parse_docker("12x", &now, &ns) < 0);
+	CHECK(time_parse_docker("1700000000.", &now, &ns) < 0);
+	CHECK(time_parse_docker("-5", &now, &ns) < 0);
+	CHECK(time_parse_docker("99999999999999999999", &now, &ns) < 0);
+}
+
 TEST(rfc3339_roundtrip)
 {
 	struct timespec ts = {.tv_sec = 1795824000, .tv_nsec = 123400000};
