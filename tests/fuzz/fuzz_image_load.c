@@ -15,14 +15,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char dir[] = "/tmp/berth-fuzz-load-XXXXXX";
+
+/* libFuzzer ends a timed run with exit(): remove the scratch store then */
+static void remove_dir(void)
+{
+	berth_error *err = NULL;
+	if (rm_rf(dir, &err) < 0)
+		berth_error_free(err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[] = "/tmp/berth-fuzz-load-XXXXXX";
 	static bool made;
 	if (!made) {
 		if (mkdtemp(dir) == NULL)
 			abort();
 		made = true;
+		atexit(remove_dir);
 	}
 	char root[64], run[64];
 	snprintf(root, sizeof(root), "%s/root", dir);
