@@ -41,6 +41,10 @@ SYSTEM = {
         "test_load_bad_input_leaves_store_unchanged", "test_load_truncated_layer_region")],
     "run": ["test_run_basic.py::test_run_echo_and_exit_codes",
             "test_run_basic.py::test_detached_ps_logs_inspect_stop_rm"],
+    # --network none (a use-after-free once) and anonymous volumes (a leak)
+    "run_net_vol": ["test_run_basic.py::test_default_bridge_network_and_published_port",
+                    "test_container_policies.py::"
+                    "test_anonymous_volumes_copy_image_content_and_go_with_rm"],
     "registry": ["test_registry_client.py::test_push_pull_berth_server_anonymous"],
 }
 

@@ -34,8 +34,9 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
 		return -1;
 	const char *mode = c.mode ? c.mode : "bridge";
 	if (!strcmp(mode, "host") || !strcmp(mode, "none")) {
-		net_ctr_config_clear(&c);
-		if (!strcmp(mode, "host"))
+		bool host = !strcmp(mode, "host");
+		net_ctr_config_clear(&c); /* frees mode */
+		if (host)
 			return 0; /* container/start.c wrote hosts and resolv.conf */
 		/* none: its own namespace with loopback up, as Docker does */
 		_cleanup_free_ char *p = xasprintf("/proc/%d/ns/net", (int)pid);

@@ -158,8 +158,8 @@ int volume_create(berth_store *s, const volume_create_opts *o, volume_info **out
 		return -1;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	_cleanup_free_ char *labels = json_dump_compact(o->labels ? o->labels : json_object());
-	_cleanup_free_ char *opt_text = json_dump_compact(opts ? opts : json_object());
+	_cleanup_free_ char *labels = o->labels ? json_dump_compact(o->labels) : xstrdup("{}");
+	_cleanup_free_ char *opt_text = opts ? json_dump_compact(opts) : xstrdup("{}");
 	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
 	    s,
 	    "INSERT OR IGNORE INTO volumes (name, driver, created, labels, options, anonymous)"
