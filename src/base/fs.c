@@ -63,12 +63,12 @@ int atomic_write(const char *path, const void *data, size_t len, mode_t mode, bo
 	return atomic_write_at(AT_FDCWD, path, data, len, mode, durable, err);
 }
 
-int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_error **err)
+int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,
+                berth_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return berth_err_sys(err, errno, "opening %s", path);
-	size_t cap = 4096, n = 0;
+	/* +2: a file of the expected size and its NUL fit before the read
+	 * that sees EOF */
+	size_t cap = size_hint + 2 > 4096 ? size_hint + 2 : 4096, n = 0;
 	_cleanup_free_ char *buf = xmalloc(cap);
 	for (;;) {
 		if (n + 1 >= cap) {
@@ -79,7 +79,7 @@ int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_er
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return berth_err_sys(err, errno, "reading %s", path);
+			return berth_err_sys(err, errno, "reading %s", what);
 		}
 		if (r == 0)
 			break;
@@ -90,6 +90,14 @@ int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_er
 		*len = n;
 	*data = steal_ptr(buf);
 	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "opening %s", path);
+	return read_fd_all(fd, 0, path, data, len, err);
 }
 
 int read_file(const char *path, char **data, size_t *len, berth_error **err)

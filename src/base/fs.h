@@ -16,6 +16,10 @@ int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, m
 int atomic_write(const char *path, const void *data, size_t len, mode_t mode, bool durable,
                  berth_error **err);
 
+/* Read fd to its end (NUL-terminated for convenience); size_hint: the
+ * expected size (0: unknown). Errors read "reading <what>: <strerror>". */
+int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,
+                berth_error **err);
 /* Read a whole file (NUL-terminated for convenience). */
 int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_error **err);
 int read_file(const char *path, char **data, size_t *len, berth_error **err);

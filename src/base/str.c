@@ -306,6 +306,11 @@ int parse_size(const char *s, int64_t *out, berth_error **err)
 	double v = strtod(s, &end);
 	if (end == s || v < 0)
 		return berth_err(err, BERTH_E_INVALID, "invalid size: '%s'", s);
+	/* digits and dots only (Docker's grammar): strtod also takes "inf",
+	 * "nan", "0x1p4" and leading blanks */
+	for (const char *q = s; q < end; q++)
+		if (!isdigit((unsigned char)*q) && *q != '.')
+			return berth_err(err, BERTH_E_INVALID, "invalid size: '%s'", s);
 	double mul = 1;
 	char u = (char)tolower((unsigned char)*end);
 	if (u) {
@@ -328,6 +333,9 @@ int parse_size(const char *s, int64_t *out, berth_error **err)
 		if (*end)
 			return berth_err(err, BERTH_E_INVALID, "invalid size: '%s'", s);
 	}
+	/* out of int64_t's range the conversion would be undefined */
+	if (!(v * mul < 9223372036854775807.0))
+		return berth_err(err, BERTH_E_INVALID, "invalid size: '%s': too large", s);
 	*out = (int64_t)(v * mul);
 	return 0;
 }

@@ -9,71 +9,19 @@
 #include "base/digest.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "image/ref.h"
 
-static bool is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* One path component: alnum runs joined by ".", "_", "__" or "-"+. */
-static bool component_valid(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (n == 0 || !is_lower_alnum(s[0]))
-		return false;
-	while (i < n) {
-		while (i < n && is_lower_alnum(s[i]))
-			i++;
-		if (i == n)
-			return true;
-		if (s[i] == '.') {
-			i++;
-		} else if (s[i] == '_') {
-			i++;
-			if (i < n && s[i] == '_')
-				i++;
-		} else if (s[i] == '-') {
-			while (i < n && s[i] == '-')
-				i++;
-		} else {
-			return false;
-		}
-		if (i == n || !is_lower_alnum(s[i]))
-			return false;
-	}
-	return true;
-}
-
+/* The distribution spec's name and tag grammars are the reference grammar's
+ * path and tag: image/ref.c has them once. */
 bool reg_name_valid(const char *name)
 {
 	size_t len = strlen(name);
-	if (len == 0 || len > REG_NAME_MAX)
-		return false;
-	const char *p = name;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (!component_valid(p, n))
-			return false;
-		if (!slash)
-			return true;
-		p = slash + 1;
-	}
+	return len > 0 && len <= REG_NAME_MAX && ref_path_valid(name);
 }
 
 bool reg_tag_valid(const char *tag)
 {
-	size_t n = strlen(tag);
-	if (n == 0 || n > REG_TAG_MAX)
-		return false;
-	if (!(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		unsigned char c = (unsigned char)tag[i];
-		if (!(isalnum(c) || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
+	return strlen(tag) <= REG_TAG_MAX && ref_tag_valid(tag);
 }
 
 bool reg_uuid_valid(const char *id)

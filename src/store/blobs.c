@@ -292,28 +292,8 @@ int blob_read(berth_store *s, const char *digest, char **data, size_t *len, bert
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return berth_err_sys(err, errno, "reading blob %s", digest);
-	size_t cap = (size_t)st.st_size + 1, n = 0;
-	_cleanup_free_ char *buf = xmalloc(cap);
-	for (;;) {
-		if (n + 1 >= cap) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return berth_err_sys(err, errno, "reading blob %s", digest);
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = 0;
-	if (len)
-		*len = n;
-	*data = steal_ptr(buf);
-	return 0;
+	_cleanup_free_ char *what = xasprintf("blob %s", digest);
+	return read_fd_all(fd, (size_t)st.st_size, what, data, len, err);
 }
 
 bool blob_exists(berth_store *s, const char *digest)

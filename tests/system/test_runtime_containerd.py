@@ -1,6 +1,7 @@
 """containerd drives `berth runtime` as its runc: Debian's containerd, started
 by the test on a private socket and state dir, runs a busybox container with
 `ctr run --runc-binary WRAPPER` (a script that execs `berth runtime "$@"`)."""
+import glob
 import hashlib
 import io
 import json
@@ -89,6 +90,14 @@ def containerd(tmp_path):
             proc.wait()
         log.close()
         subprocess.run(["umount", "-R", str(d / "root")], capture_output=True)
+        # containerd puts a namespace's containers under cgroup /<ns>/<id>;
+        # the runtime removes <id>, nobody removes /<ns>
+        for top in glob.glob("/sys/fs/cgroup/*/" + ns):
+            for sub in sorted(glob.glob(top + "/**/", recursive=True), key=len, reverse=True):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
 
 
 def test_containerd_runs_busybox_with_berth(containerd, tmp_path, busybox_rootfs_tar):

@@ -60,6 +60,19 @@ TEST(parse_size_units)
 	CHECK(parse_size("12q", &v, &e) < 0);
 	CHECK(e != NULL);
 	berth_error_free(e);
+	CHECK(parse_size("1.5k", &v, NULL) == 0);
+	CHECK_INT_EQ(v, 1536);
+	/* out of int64_t range (the fuzzer's find: a UBSan report), and what
+	 * strtod takes but Docker does not */
+	static const char *const bad[] = {
+	    "222222232222222222222222", "9000000000t", "inf", "nan", "0x10", " 5", "+5", "1e3"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e = NULL;
+		if (parse_size(bad[i], &v, &e) == 0)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(e != NULL);
+		berth_error_free(e);
+	}
 }
 
 TEST(parse_duration_go)
