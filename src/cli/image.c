@@ -115,19 +115,19 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("import", "\"import\" requires at least 1 and at most 2 "
 		                                 "arguments.");
 	const char *src = argv[optind];
-	if (str_has_prefix(src, "http://") || str_has_prefix(src, "https://"))
-		return cli_failf(EXIT_BERTH_FAILED, "importing from a URL is not supported");
+	bool url = str_has_prefix(src, "http://") || str_has_prefix(src, "https://");
 	_cleanup_close_ int fd = -1;
 	if (!strcmp(src, "-")) {
 		io.fd = STDIN_FILENO;
-	} else {
+	} else if (!url) {
 		fd = open(src, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return cli_failf(EXIT_BERTH_FAILED, "open %s: %s", src, strerror(errno));
 		io.fd = fd;
 	}
-	/* Docker's client streams a file as "-", so the comment says so. */
-	io.source = "-";
+	/* Docker's client streams a file as "-", so the comment says so; a URL
+	 * is fetched by the daemon and named in the comment. */
+	io.source = url ? src : "-";
 	io.changes = changes;
 	io.reference = nargs == 2 ? argv[optind + 1] : NULL;
 	int rc = 0;
@@ -135,6 +135,11 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 	if (s == NULL)
 		return rc;
 	_cleanup_error_ berth_error *err = NULL;
+	if (url) {
+		if (image_fetch_url(s, src, &fd, &err) < 0)
+			return cli_fail(err);
+		io.fd = fd;
+	}
 	char id[DIGEST_STR_LEN + 1];
 	if (image_import(s, &io, id, &err) < 0)
 		return cli_fail(err);

@@ -131,6 +131,11 @@ typedef struct image_import_opts {
 
 int image_import(berth_store *s, const image_import_opts *opts, char id[DIGEST_STR_LEN + 1],
                  berth_error **err) __attribute__((warn_unused_result));
+/* Download an http(s) URL (redirects followed) into an unlinked file in the
+ * store's staging directory: *fd gets it, positioned at the start. An HTTP
+ * error status fails. For `import URL`, as Docker's daemon does. */
+int image_fetch_url(berth_store *s, const char *url, int *fd, berth_error **err)
+    __attribute__((warn_unused_result));
 /* Apply Dockerfile-style changes to a container config object (exposed for
  * commit). */
 int image_apply_changes(json_t *config, char *const *changes, berth_error **err)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -706,6 +707,201 @@ static int kv_pairs(json_t *cfg, const char *args, bool env, const char *what, b
 	return 0;
 }
 
+static int ch_cmd(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_object_set_new(cfg, "Cmd", exec_or_shell(args));
+	return 0;
+}
+
+static int ch_entrypoint(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_object_set_new(cfg, "Entrypoint", exec_or_shell(args));
+	return 0;
+}
+
+static int ch_env(json_t *cfg, const char *args, berth_error **err)
+{
+	return kv_pairs(cfg, args, true, "ENV", err);
+}
+
+static int ch_label(json_t *cfg, const char *args, berth_error **err)
+{
+	return kv_pairs(cfg, args, false, "LABEL", err);
+}
+
+static int ch_expose(json_t *cfg, const char *args, berth_error **err)
+{
+	_cleanup_strv_ char **ports = split_words(args);
+	json_t *ep = obj_get_or_new(cfg, "ExposedPorts");
+	for (char **p = ports; *p; p++) {
+		_cleanup_free_ char *k = strchr(*p, '/') ? xstrdup(*p) : xasprintf("%s/tcp", *p);
+		for (char *c = k; *c && *c != '/'; c++)
+			if (!isdigit((unsigned char)*c) && *c != '-')
+				return berth_err(err, BERTH_E_INVALID, "invalid containerPort: %s",
+				                 *p);
+		json_object_set_new(ep, k, json_object());
+	}
+	return 0;
+}
+
+static int ch_user(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_object_set_new(cfg, "User", json_string(args));
+	return 0;
+}
+
+static int ch_workdir(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	const char *cur = json_get_str(cfg, "WorkingDir");
+	_cleanup_free_ char *wd = NULL;
+	if (args[0] == '/' || cur == NULL || !*cur)
+		wd = args[0] == '/' ? xstrdup(args) : xasprintf("/%s", args);
+	else
+		wd = xasprintf("%s/%s", cur, args);
+	json_object_set_new(cfg, "WorkingDir", json_string(wd));
+	return 0;
+}
+
+static int ch_volume(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_t *vols = obj_get_or_new(cfg, "Volumes");
+	json_t *a = args[0] == '[' ? json_loads(args, 0, NULL) : NULL;
+	if (a && json_is_array(a)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach (a, i, x) {
+			if (json_is_string(x))
+				json_object_set_new(vols, json_string_value(x), json_object());
+		}
+	} else {
+		_cleanup_strv_ char **vs = split_words(args);
+		for (char **p = vs; *p; p++)
+			json_object_set_new(vols, *p, json_object());
+	}
+	json_decref(a);
+	return 0;
+}
+
+static int ch_stopsignal(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_object_set_new(cfg, "StopSignal", json_string(args));
+	return 0;
+}
+
+static int ch_onbuild(json_t *cfg, const char *args, berth_error **err)
+{
+	(void)err;
+	json_t *ob = json_object_get(cfg, "OnBuild");
+	if (!json_is_array(ob)) {
+		ob = json_array();
+		json_object_set_new(cfg, "OnBuild", ob);
+	}
+	json_array_append_new(ob, json_string(args));
+	return 0;
+}
+
+/* HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+ * [--start-interval=D] [--retries=N] CMD command | HEALTHCHECK NONE */
+static int ch_healthcheck(json_t *cfg, const char *args, berth_error **err)
+{
+	static const char *const durs[] = {
+	    "--interval=", "--timeout=", "--start-period=", "--start-interval="};
+	static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "StartInterval"};
+	_cleanup_json_ json_t *hc = json_object();
+	const char *p = args;
+	while (str_has_prefix(p, "--")) {
+		const char *end = p;
+		while (*end && !isspace((unsigned char)*end))
+			end++;
+		_cleanup_free_ char *flag = xstrndup(p, (size_t)(end - p));
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(durs); i++) {
+			if (!str_has_prefix(flag, durs[i]))
+				continue;
+			int64_t ns;
+			if (parse_duration(flag + strlen(durs[i]), &ns, err) < 0)
+				return -1;
+			if (ns != 0 && ns < 1000000)
+				return berth_err(err, BERTH_E_INVALID,
+				                 "Interval \"%.*s\" cannot be less than 1ms",
+				                 (int)(strlen(durs[i]) - 3), durs[i] + 2);
+			if (ns)
+				json_object_set_new(hc, keys[i], json_integer(ns));
+			known = true;
+		}
+		if (str_has_prefix(flag, "--retries=")) {
+			char *e = NULL;
+			long n = strtol(flag + 10, &e, 10);
+			if (e == flag + 10 || *e || n < 0)
+				return berth_err(err, BERTH_E_INVALID,
+				                 "invalid --retries value: %s", flag + 10);
+			if (n)
+				json_object_set_new(hc, "Retries", json_integer(n));
+			known = true;
+		}
+		if (!known)
+			return berth_err(err, BERTH_E_INVALID, "Unknown flag: %s", flag + 2);
+		p = end;
+		while (isspace((unsigned char)*p))
+			p++;
+	}
+	const char *sp = p;
+	while (*sp && !isspace((unsigned char)*sp))
+		sp++;
+	_cleanup_free_ char *type = xstrndup(p, (size_t)(sp - p));
+	while (isspace((unsigned char)*sp))
+		sp++;
+	if (!strcasecmp(type, "NONE")) {
+		if (*sp || json_object_size(hc) > 0)
+			return berth_err(err, BERTH_E_INVALID,
+			                 "HEALTHCHECK NONE takes no arguments");
+		json_object_set_new(hc, "Test", json_pack("[s]", "NONE"));
+	} else if (!strcasecmp(type, "CMD")) {
+		if (!*sp)
+			return berth_err(err, BERTH_E_INVALID,
+			                 "Missing command after HEALTHCHECK CMD");
+		json_t *test = NULL;
+		if (*sp == '[') {
+			json_t *a = json_loads(sp, 0, NULL);
+			if (json_is_array(a)) {
+				test = json_pack("[s]", "CMD");
+				json_array_extend(test, a);
+			}
+			json_decref(a);
+		}
+		if (test == NULL)
+			test = json_pack("[s, s]", "CMD-SHELL", sp);
+		json_object_set_new(hc, "Test", test);
+	} else {
+		return berth_err(err, BERTH_E_INVALID,
+		                 "Unknown type \"%s\" in HEALTHCHECK (try CMD)", type);
+	}
+	json_object_set(cfg, "Healthcheck", hc);
+	return 0;
+}
+
+/* Docker's validCommitCommands, sorted for bsearch. */
+static const struct change_cmd {
+	const char *kw;
+	int (*fn)(json_t *cfg, const char *args, berth_error **err);
+} change_cmds[] = {
+    {"CMD", ch_cmd},         {"ENTRYPOINT", ch_entrypoint},   {"ENV", ch_env},
+    {"EXPOSE", ch_expose},   {"HEALTHCHECK", ch_healthcheck}, {"LABEL", ch_label},
+    {"ONBUILD", ch_onbuild}, {"STOPSIGNAL", ch_stopsignal},   {"USER", ch_user},
+    {"VOLUME", ch_volume},   {"WORKDIR", ch_workdir},
+};
+
+static int change_cmd_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct change_cmd *)elem)->kw);
+}
+
 static int change_one(json_t *cfg, const char *line, berth_error **err)
 {
 	while (isspace((unsigned char)*line))
@@ -721,71 +917,13 @@ static int change_one(json_t *cfg, const char *line, berth_error **err)
 	_cleanup_free_ char *args = xstrdup(sp);
 	for (size_t n = strlen(args); n > 0 && isspace((unsigned char)args[n - 1]); n--)
 		args[n - 1] = 0;
-	if (!strcmp(kw, "CMD")) {
-		json_object_set_new(cfg, "Cmd", exec_or_shell(args));
-	} else if (!strcmp(kw, "ENTRYPOINT")) {
-		json_object_set_new(cfg, "Entrypoint", exec_or_shell(args));
-	} else if (!strcmp(kw, "ENV")) {
-		return kv_pairs(cfg, args, true, "ENV", err);
-	} else if (!strcmp(kw, "LABEL")) {
-		return kv_pairs(cfg, args, false, "LABEL", err);
-	} else if (!strcmp(kw, "EXPOSE")) {
-		_cleanup_strv_ char **ports = split_words(args);
-		if (!ports[0])
-			return berth_err(err, BERTH_E_INVALID,
-			                 "EXPOSE requires at least one argument");
-		json_t *ep = obj_get_or_new(cfg, "ExposedPorts");
-		for (char **p = ports; *p; p++) {
-			_cleanup_free_ char *k =
-			    strchr(*p, '/') ? xstrdup(*p) : xasprintf("%s/tcp", *p);
-			for (char *c = k; *c && *c != '/'; c++)
-				if (!isdigit((unsigned char)*c) && *c != '-')
-					return berth_err(err, BERTH_E_INVALID,
-					                 "invalid containerPort: %s", *p);
-			json_object_set_new(ep, k, json_object());
-		}
-	} else if (!strcmp(kw, "USER")) {
-		json_object_set_new(cfg, "User", json_string(args));
-	} else if (!strcmp(kw, "WORKDIR")) {
-		const char *cur = json_get_str(cfg, "WorkingDir");
-		_cleanup_free_ char *wd = NULL;
-		if (args[0] == '/' || cur == NULL || !*cur)
-			wd = args[0] == '/' ? xstrdup(args) : xasprintf("/%s", args);
-		else
-			wd = xasprintf("%s/%s", cur, args);
-		json_object_set_new(cfg, "WorkingDir", json_string(wd));
-	} else if (!strcmp(kw, "VOLUME")) {
-		json_t *vols = obj_get_or_new(cfg, "Volumes");
-		json_t *a = args[0] == '[' ? json_loads(args, 0, NULL) : NULL;
-		if (a && json_is_array(a)) {
-			size_t i;
-			json_t *x;
-			json_array_foreach (a, i, x) {
-				if (json_is_string(x))
-					json_object_set_new(vols, json_string_value(x),
-					                    json_object());
-			}
-		} else {
-			_cleanup_strv_ char **vs = split_words(args);
-			for (char **p = vs; *p; p++)
-				json_object_set_new(vols, *p, json_object());
-		}
-		json_decref(a);
-	} else if (!strcmp(kw, "STOPSIGNAL")) {
-		json_object_set_new(cfg, "StopSignal", json_string(args));
-	} else if (!strcmp(kw, "ONBUILD")) {
-		json_t *ob = json_object_get(cfg, "OnBuild");
-		if (!json_is_array(ob)) {
-			ob = json_array();
-			json_object_set_new(cfg, "OnBuild", ob);
-		}
-		json_array_append_new(ob, json_string(args));
-	} else {
+	const struct change_cmd *c = bsearch(kw, change_cmds, ARRAY_SIZE(change_cmds),
+	                                     sizeof(change_cmds[0]), change_cmd_cmp);
+	if (c == NULL)
 		return berth_err(err, BERTH_E_INVALID, "%s is not a valid change command", kw);
-	}
-	if (!*args && strcmp(kw, "CMD") != 0)
+	if (!*args && c->fn != ch_cmd)
 		return berth_err(err, BERTH_E_INVALID, "%s requires at least one argument", kw);
-	return 0;
+	return c->fn(cfg, args, err);
 }
 
 /* Container config in Docker's field order (container.Config). */
