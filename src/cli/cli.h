@@ -25,6 +25,9 @@ typedef int (*cli_cmd_fn)(cli_ctx *ctx, int argc, char **argv);
 /* Print "Error: <msg>" (or with prefix) to stderr and return exit code. */
 int cli_fail(berth_error *err);
 int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The prune commands' prompt, on stdout as Docker's: "<warning>\nAre you
+ * sure you want to continue? [y/N] "; true when the answer is y or Y. */
+bool cli_confirm(const char *warning);
 /* Usage error: "<cmd>: <msg>\nSee 'berth <cmd> --help'." exit 125 (Docker's). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -428,16 +428,10 @@ int cmd_image_prune(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("image prune", "'berth image prune' accepts no arguments");
 	po.labels = labels;
 	po.not_labels = not_labels;
-	if (!force) {
-		printf("%s", po.all ? "WARNING! This will remove all images without at least one "
-		                      "container associated to them.\n"
-		                    : "WARNING! This will remove all dangling images.\n");
-		printf("Are you sure you want to continue? [y/N] ");
-		fflush(stdout);
-		char line[64] = "";
-		if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
-			return 0;
-	}
+	if (!force && !cli_confirm(po.all ? "WARNING! This will remove all images without at least "
+	                                    "one container associated to them."
+	                                  : "WARNING! This will remove all dangling images."))
+		return 0;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)

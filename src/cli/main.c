@@ -27,6 +27,24 @@ int cli_fail(berth_error *err)
 	return code;
 }
 
+bool cli_confirm(const char *warning)
+{
+	printf("%s\nAre you sure you want to continue? [y/N] ", warning);
+	fflush(stdout);
+	char line[64] = "";
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return false;
+	/* Docker: the trimmed answer is exactly "y" or "Y" */
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strlen(p);
+	while (n > 0 &&
+	       (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return n == 1 && (p[0] == 'y' || p[0] == 'Y');
+}
+
 int cli_failf(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -406,14 +406,9 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
 		default: return cli_usage_error("network prune", "invalid option");
 		}
 	}
-	if (!force) {
-		printf("WARNING! This will remove all custom networks not used by at least one "
-		       "container.\nAre you sure you want to continue? [y/N] ");
-		fflush(stdout);
-		char line[16];
-		if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
-			return 0;
-	}
+	if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
+	                           "least one container."))
+		return 0;
 	net_cli nc;
 	int rc = net_cli_open(ctx, &nc);
 	if (rc)

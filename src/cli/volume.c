@@ -300,13 +300,9 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
 		default: return cli_usage_error("volume prune", "unknown flag");
 		}
 	}
-	if (!force) {
-		fprintf(stderr, "WARNING! This will remove anonymous local volumes not used by at "
-		                "least one container.\nAre you sure you want to continue? [y/N] ");
-		char ans[16] = "";
-		if (fgets(ans, sizeof(ans), stdin) == NULL || (ans[0] != 'y' && ans[0] != 'Y'))
-			return 0;
-	}
+	if (!force && !cli_confirm("WARNING! This will remove anonymous local volumes not used by "
+	                           "at least one container."))
+		return 0;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
