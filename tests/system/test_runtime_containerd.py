@@ -111,7 +111,7 @@ def test_containerd_runs_busybox_with_berth(containerd, tmp_path, busybox_rootfs
     wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexec %s runtime "$@"\n' % (log, BERTH))
     wrapper.chmod(0o755)
     p = ctr("run", "--rm", "--runc-binary", str(wrapper), tag, "c1",
-            "sh", "-c", "echo hello-from-berth; grep NoNewPrivs /proc/self/status; exit 3",
+            "sh", "-c", "echo hello-from-berth; grep NoNewPrivs /proc/self/status; sleep 0.5; exit 3",
             check=False)
     assert p.returncode == 3, p.stderr
     assert b"hello-from-berth" in p.stdout
@@ -119,8 +119,10 @@ def test_containerd_runs_busybox_with_berth(containerd, tmp_path, busybox_rootfs
     assert " create " in calls and " start " in calls and " delete " in calls
     # a longer-lived task: exec, pause/resume, kill
     ctr("run", "-d", "--runc-binary", str(wrapper), tag, "c2", "sleep", "100")
-    p = ctr("task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo exec-ok; exit 4",
-            check=False)
+    # (a pause after printing: containerd itself can lose the output of a
+    # process that exits right after writing it, with runc too)
+    p = ctr("task", "exec", "--exec-id", "e1", "c2", "sh", "-c",
+            "echo exec-ok; sleep 0.5; exit 4", check=False)
     assert p.returncode == 4 and b"exec-ok" in p.stdout
     ctr("task", "pause", "c2")
     assert b"PAUSED" in ctr("task", "ls").stdout
