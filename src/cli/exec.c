@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "base/sock.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/clistore.h"
@@ -39,23 +40,8 @@ static int exec_fail(berth_error *err)
 static int recv_fd(int sock)
 {
 	char b[64];
-	struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = u.buf,
-	                    .msg_controllen = sizeof(u.buf)};
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	int fd = -1;
+	return recv_with_fd(sock, b, sizeof(b), &fd, NULL) < 0 ? -1 : fd;
 }
 
 /* Copy between our terminal and the master until the process exits. */

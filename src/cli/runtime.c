@@ -24,6 +24,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/sock.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "runtime/runtime.h"
@@ -135,22 +136,11 @@ static int console_recv(console_listener *l, berth_error **err)
 	if (c < 0)
 		return berth_err_sys(err, errno, "accepting the console");
 	char name[256];
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = u.buf,
-	                    .msg_controllen = sizeof(u.buf)};
-	if (recvmsg(c, &mh, MSG_CMSG_CLOEXEC) < 0)
-		return berth_err_sys(err, errno, "receiving the console");
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+	int fd = -1;
+	if (recv_with_fd(c, name, sizeof(name), &fd, err) < 0)
+		return berth_err_prefix(err, "receiving the console");
+	if (fd < 0)
 		return berth_err(err, BERTH_E_GENERIC, "no pty received");
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
 }
 

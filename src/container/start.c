@@ -27,6 +27,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "base/sock.h"
 #include "base/xalloc.h"
 #include "container/internal.h"
 #include "container/jsonlog.h"
@@ -265,23 +266,8 @@ static int oom_file_for(const char *id, char **out)
 static int recv_fd(int sock)
 {
 	char b[64];
-	struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = u.buf,
-	                    .msg_controllen = sizeof(u.buf)};
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	int fd = -1;
+	return recv_with_fd(sock, b, sizeof(b), &fd, NULL) < 0 ? -1 : fd;
 }
 
 /* Create the container process (init waiting to be started). stdio: the

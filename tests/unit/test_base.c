@@ -1,5 +1,7 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include "base/digest.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/sock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "test.h"
@@ -208,4 +211,76 @@ TEST(base64_roundtrip)
 	free(out);
 	CHECK(base64_decode("Y!I=", 4, &out, &n) < 0);
 	CHECK(base64_decode("Y", 1, &out, &n) < 0);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int send_fds(int sock, const int *fds, size_t n)
+{
+	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n > 0) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	}
+	return sendmsg(sock, &mh, 0) == 1 ? 0 : -1;
+}
+
+TEST(recv_with_fd_one_none_and_too_many)
+{
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	int p[2];
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	char buf[8];
+	int fd = -2;
+	/* one fd: it arrives, close-on-exec, and is the same pipe */
+	CHECK(send_fds(sp[0], &p[1], 1) == 0);
+	CHECK_INT_EQ(recv_with_fd(sp[1], buf, sizeof(buf), &fd, NULL), 1);
+	CHECK(fd >= 0 && fd != p[1]);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	CHECK(write(fd, "z", 1) == 1);
+	CHECK(read(p[0], buf, 1) == 1 && buf[0] == 'z');
+	close(fd);
+	/* none: fd is -1 */
+	CHECK(send_fds(sp[0], NULL, 0) == 0);
+	CHECK_INT_EQ(recv_with_fd(sp[1], buf, sizeof(buf), &fd, NULL), 1);
+	CHECK_INT_EQ(fd, -1);
+	/* two: refused, and neither stays open here */
+	int two[2] = {p[0], p[1]};
+	CHECK(send_fds(sp[0], two, 2) == 0);
+	int before = count_fds();
+	berth_error *e = NULL;
+	CHECK(recv_with_fd(sp[1], buf, sizeof(buf), &fd, &e) < 0);
+	CHECK(e != NULL && strstr(e->msg, "one file descriptor"));
+	berth_error_free(e);
+	CHECK_INT_EQ(fd, -1);
+	CHECK_INT_EQ(count_fds(), before);
+	/* EOF */
+	close(sp[0]);
+	CHECK_INT_EQ(recv_with_fd(sp[1], buf, sizeof(buf), &fd, NULL), 0);
+	close(sp[1]);
+	close(p[0]);
+	close(p[1]);
 }

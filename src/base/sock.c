@@ -1,0 +1,53 @@
+#include "base/sock.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void close_passed(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+}
+
+ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err)
+{
+	*fd = -1;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	union {
+		/* room for a few: extra fds must arrive to be closed */
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = sizeof(u.buf)};
+	ssize_t r;
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return berth_err_sys(err, errno, "receiving a file descriptor");
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL)
+		return r;
+	if ((mh.msg_flags & MSG_CTRUNC) || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
+	    CMSG_NXTHDR(&mh, c) != NULL) {
+		close_passed(&mh);
+		return berth_err(err, BERTH_E_GENERIC, "expected one file descriptor");
+	}
+	memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return r;
+}

@@ -1,0 +1,16 @@
+/* Unix socket helpers. */
+#ifndef BERTH_BASE_SOCK_H
+#define BERTH_BASE_SOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* Receive one message of at most len bytes and the one fd sent with it
+ * (SCM_RIGHTS; it arrives O_CLOEXEC). Returns the bytes read (0 at EOF)
+ * with *fd the fd, or -1 if none came; any further fds and a truncated
+ * control message are closed and refused. -1 with err on failure. */
+ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err);
+
+#endif
