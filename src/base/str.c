@@ -359,9 +359,14 @@ int parse_duration(const char *s, int64_t *ns, berth_error **err)
 	}
 	double total = 0;
 	while (*p) {
+		/* Go's grammar: digits with an optional fraction (strtod would
+		 * also take signs, blanks, exponents, hex, inf and nan) */
+		const char *q = p;
+		while (isdigit((unsigned char)*q) || *q == '.')
+			q++;
 		char *end = NULL;
-		double v = strtod(p, &end);
-		if (end == p)
+		double v = q > p ? strtod(p, &end) : 0;
+		if (q == p || end != q)
 			return berth_err(err, BERTH_E_INVALID, "invalid duration: '%s'", s);
 		p = end;
 		size_t best = 0;
@@ -379,6 +384,9 @@ int parse_duration(const char *s, int64_t *ns, berth_error **err)
 		p += best;
 		total += v * mul;
 	}
+	/* beyond int64_t the conversion would be undefined (Go: overflow) */
+	if (!(total < 9223372036854775807.0))
+		return berth_err(err, BERTH_E_INVALID, "invalid duration: '%s': too large", s);
 	*ns = (int64_t)(sign * total);
 	return 0;
 }

@@ -86,6 +86,19 @@ TEST(parse_duration_go)
 	CHECK(parse_duration("500ms", &ns, NULL) == 0);
 	CHECK_INT_EQ(ns, 500LL * 1000000);
 	CHECK(parse_duration("10", &ns, NULL) < 0);
+	static const char *const bad[] = {
+	    "1e300h", "99999999999999999999h", "infs", "nans", "0x10s", "1e3s", "1s 2s", "+-1s"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		berth_error *e = NULL;
+		if (parse_duration(bad[i], &ns, &e) == 0)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(e != NULL);
+		berth_error_free(e);
+	}
+	CHECK(parse_duration("1.5s", &ns, NULL) == 0);
+	CHECK_INT_EQ(ns, 1500000000LL);
+	CHECK(parse_duration("-2m3.5s", &ns, NULL) == 0);
+	CHECK_INT_EQ(ns, -123500000000LL);
 }
 
 TEST(time_parse_docker_forms)
