@@ -10,17 +10,19 @@
 # hostnet: dockerd in the host's namespace with --iptables=false
 #   --ip-forward=false --bridge=none, for benchmarks that need no container
 #   networking but must reach a registry on the host's 127.0.0.1.
-# Data lives under /var/lib/berth-bench-*, removed by ref_cleanup.
+# Data lives under /var/lib/berth-bench-docker.PID and /tmp, removed by ref_cleanup.
 
 REF_DOCKER_NETNS=
 REF_DOCKER_DIR=
+REF_DOCKER_DATA=
 REF_PODMAN_DIR=
 
 ref_docker_start() {
 	local mode=${1:-netns}
 	command -v dockerd >/dev/null || { echo "docker: dockerd not installed (apt-get install docker.io), skipped" >&2; return 1; }
 	REF_DOCKER_DIR=$(mktemp -d /tmp/berth-bench-docker.XXXXXX)
-	local data=/var/lib/berth-bench-docker
+	REF_DOCKER_DATA=/var/lib/berth-bench-docker.$$
+	local data=$REF_DOCKER_DATA
 	local args=(--data-root "$data" --exec-root "$REF_DOCKER_DIR/exec"
 		--pidfile "$REF_DOCKER_DIR/docker.pid" -H "unix://$REF_DOCKER_DIR/docker.sock")
 	local pre=()
@@ -68,8 +70,8 @@ ref_docker_stop() {
 		done
 	fi
 	[ -n "$REF_DOCKER_NETNS" ] && ip netns del "$REF_DOCKER_NETNS" 2>/dev/null
-	umount -R /var/lib/berth-bench-docker 2>/dev/null
-	rm -rf /var/lib/berth-bench-docker "$REF_DOCKER_DIR"
+	umount -R "$REF_DOCKER_DATA" 2>/dev/null
+	rm -rf "$REF_DOCKER_DATA" "$REF_DOCKER_DIR"
 	REF_DOCKER_DIR= REF_DOCKER_NETNS=
 	unset DOCKER_HOST
 }
