@@ -19,6 +19,7 @@
 #include "base/digest.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "network/net_int.h"
@@ -594,6 +595,7 @@ static int remove_plumbing(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *t = nft_table_name(n->id);
 	if (nft_table_delete(t, err) < 0)
 		return -1;
+	nft_foreign_forward(n->bridge, false, NULL);
 	_cleanup_nl_ nl_sock *nl = NULL;
 	if (nl_open(-1, &nl, err) < 0)
 		return -1;
@@ -1044,6 +1046,12 @@ int net_sync_rules(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *script = nft_net_script(&s);
 	if (nft_run(script, err) < 0)
 		return berth_err_prefix(err, "network %s", n->name);
+	berth_error *fe = NULL;
+	if (nft_foreign_forward(n->bridge, true, &fe) < 0) {
+		log_warn("network %s: accepting its traffic in other firewalls' FORWARD chains: %s",
+		         n->name, fe->msg);
+		berth_error_free(fe);
+	}
 	return 0;
 }
 
