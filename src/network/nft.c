@@ -82,8 +82,10 @@ char *nft_net_script(const nft_net_spec *s)
 	               "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	               "\t\tfib daddr type local jump ports\n"
 	               "\t}\n");
+	/* ::1 is left to the relay of lo6proxy.c: the kernel cannot NAT it */
 	sb_append(&sb, "\tchain output {\n"
 	               "\t\ttype nat hook output priority -100; policy accept;\n"
+	               "\t\tip6 daddr ::1 return\n"
 	               "\t\tfib daddr type local jump ports\n"
 	               "\t}\n");
 	sb_append(&sb, "\tchain postrouting {\n"

@@ -354,10 +354,10 @@ def test_ipv6_end_to_end(busybox):
         b.run("exec", "peer", "ping", "-6", "-c1", "-W3", "six", timeout=30)
         # the published port from the host over v6: the network's gateway
         # address and the host's own global v6 addresses (DNAT, the client's
-        # address kept), and over v4
+        # address kept), [::1] (a relay: the kernel cannot NAT ::1), and v4
         gw6 = json.loads(b.out("inspect", "-f", "{{json .NetworkSettings.Networks}}",
                                "six"))["v6net"]["IPv6Gateway"]
-        for a in [gw6] + host_addrs6():
+        for a in [gw6] + host_addrs6() + ["::1"]:
             assert wait_http("http://[%s]:%d/index.html" % (a, port)).startswith("hello-"), a
         assert wait_http("http://127.0.0.1:%d/index.html" % port).startswith("hello-")
     finally:
