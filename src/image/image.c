@@ -597,16 +597,23 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 		exists = sqlite3_step(st) == SQLITE_ROW;
 	}
 	if (!exists) {
+		int sfd = store_staging(s, NULL, err);
+		if (sfd < 0)
+			return -1;
 		int64_t size = 0;
 		for (size_t k = 0; k < n; k++) {
 			image_layer_in *l = &layers[k];
 			if (!layer_store_exists(s, l->chain_id)) {
-				if (l->staged_dir == NULL)
+				/* a staged name may be gone: an earlier commit of the
+				 * same load adopted it, then rmi removed the layer */
+				if (l->staged_dir == NULL ||
+				    faccessat(sfd, l->staged_dir, F_OK, 0) < 0)
 					return berth_err(err, BERTH_E_NOTFOUND,
 					                 "layer %s was removed concurrently",
 					                 l->chain_id);
 				if (!blob_exists(s, l->diff_id)) {
-					if (l->staged_blob == NULL)
+					if (l->staged_blob == NULL ||
+					    faccessat(sfd, l->staged_blob, F_OK, 0) < 0)
 						return berth_err(err, BERTH_E_NOTFOUND,
 						                 "blob %s was removed concurrently",
 						                 l->diff_id);
