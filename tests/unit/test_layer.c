@@ -987,3 +987,60 @@ TEST(layer_apply_from_sources)
 	berth_error *err = NULL;
 	CHECK(layer_apply_source(&src, dfd, NULL, &res, &err) == 0);
 }
+
+TEST(layer_apply_whiteout_edge_cases)
+{
+	/* a whiteout and then the same name again in one layer: the entry
+	 * wins, as when Docker's applier replaces what is in its way */
+	_cleanup_sb_ strbuf t;
+	sb_init(&t);
+	add_entry(&t, "d/", TAR_DIR, 0755, NULL);
+	add_entry(&t, "d/.wh.again", TAR_REG, 0600, NULL);
+	add_entry(&t, "d/again/", TAR_DIR, 0750, NULL);
+	add_entry(&t, "d/again/f", TAR_REG, 0644, "f");
+	add_entry(&t, ".wh.file", TAR_REG, 0600, NULL);
+	add_entry(&t, "file", TAR_REG, 0640, "new");
+	/* the root's opaque marker makes the layer root opaque */
+	add_entry(&t, ".wh..wh..opq", TAR_REG, 0600, NULL);
+	/* a whiteout name in a long (PAX/GNU) header is still a whiteout */
+	add_gnu_longname(&t, "long/"
+	                     "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	                     "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd/.wh.x");
+	add_entry(&t, "placeholder-replaced-by-longname", TAR_REG, 0600, NULL);
+	tar_write_end(&t);
+	berth_error *err = NULL;
+	int r = apply_buf(t.buf, t.len, "w", NULL, &err);
+	if (r < 0)
+		fprintf(stderr, "%s\n", err->msg);
+	CHECK(r == 0);
+	struct stat st;
+	CHECK(lst("w", "d/again", &st) == 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT_EQ(st.st_mode & 07777, 0750);
+	CHECK(lst("w", "d/again/f", &st) == 0 && S_ISREG(st.st_mode));
+	CHECK(lst("w", "file", &st) == 0 && S_ISREG(st.st_mode));
+	_cleanup_free_ char *body = slurp("w", "file");
+	CHECK_STR_EQ(body, "new");
+	_cleanup_free_ char *root = tmp_path("w");
+	char v[8] = {0};
+	CHECK(getxattr(root, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
+	CHECK(lst("w",
+	          "long/"
+	          "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	          "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd/x",
+	          &st) == 0);
+	CHECK(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+
+	/* whiteouts that name no entry, or the directory itself, are refused */
+	static const char *const bad[] = {"d/.wh.", "d/.wh..", ".wh.."};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		strbuf b;
+		sb_init(&b);
+		add_entry(&b, "d/", TAR_DIR, 0755, NULL);
+		add_entry(&b, bad[i], TAR_REG, 0600, NULL);
+		tar_write_end(&b);
+		_cleanup_free_ char *needle = xasprintf("layer entry \"%s\"", bad[i]);
+		check_refused(bad[i], &b, needle);
+		sb_free(&b);
+	}
+}
