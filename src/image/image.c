@@ -617,7 +617,10 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 						return berth_err(err, BERTH_E_NOTFOUND,
 						                 "blob %s was removed concurrently",
 						                 l->diff_id);
-					if (blob_adopt(s, l->staged_blob, l->diff_id, err) < 0)
+					if ((l->blob_split ? tarsplit_adopt(s, l->staged_blob,
+					                                    l->diff_id, err)
+					                   : blob_adopt(s, l->staged_blob,
+					                                l->diff_id, err)) < 0)
 						return -1;
 				}
 				layer_info li = {0};

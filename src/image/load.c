@@ -40,6 +40,8 @@ typedef struct member {
 	bool ingested;
 	char *staged_raw; /* big OCI blob staged as a file */
 	char *used_chain; /* chain the staged layer dir was given to */
+	int src_fd; /* a docker layer.tar at [src_off, +src_len) of the archive */
+	int64_t src_off, src_len; /* (src_fd >= 0 only while loading) */
 } member;
 
 typedef struct archive {
@@ -71,6 +73,7 @@ static member *add_member(archive *a, const char *name)
 	member *m = &a->m[a->n++];
 	memset(m, 0, sizeof(*m));
 	m->name = xstrdup(name);
+	m->src_fd = -1;
 	return m;
 }
 
@@ -357,6 +360,11 @@ static int read_archive(archive *a, int fd, berth_error **err)
 				rc = -1;
 				break;
 			}
+			if (seekable) {
+				m->src_fd = fd;
+				m->src_off = base + (int64_t)tar_reader_offset(r);
+				m->src_len = (int64_t)e->size;
+			}
 			m->ingested = true;
 			continue;
 		}
@@ -409,22 +417,32 @@ static int read_archive(archive *a, int fd, berth_error **err)
 
 /* --- images to commit --- */
 
-/* A new staged dir for l, unpacked again from m's staged blob (kept in
- * staging until the load ends) or from the stored blob. */
+/* A new staged dir for l, unpacked again from the archive (a layer.tar in
+ * a seekable one), else from m's staged blob (kept in staging until the
+ * load ends) or the stored blob. */
 static int restage_dir(berth_store *s, member *m, image_layer_in *l, berth_error **err)
 {
 	int sfd = store_staging(s, NULL, err);
 	if (sfd < 0)
 		return -1;
-	_cleanup_close_ int fd =
-	    m->layer.staged_blob ? openat(sfd, m->layer.staged_blob, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0)
-		fd = blob_open(s, m->layer.diff_id, err);
-	if (fd < 0)
-		return -1;
 	image_layer_in again;
-	if (image_ingest_layer(s, image_fd_read, &fd, false, m->layer.diff_id, &again, err) < 0)
-		return -1;
+	if (m->src_fd >= 0) {
+		if (image_ingest_layer_range(s, m->src_fd, m->src_off, m->src_len, false,
+		                             m->layer.diff_id, &again, err) < 0)
+			return -1;
+	} else {
+		_cleanup_close_ int fd =
+		    m->layer.staged_blob && !m->layer.blob_split
+		        ? openat(sfd, m->layer.staged_blob, O_RDONLY | O_CLOEXEC)
+		        : -1;
+		if (fd < 0)
+			fd = blob_open(s, m->layer.diff_id, err);
+		if (fd < 0)
+			return -1;
+		if (image_ingest_layer(s, image_fd_read, &fd, false, m->layer.diff_id, &again,
+		                       err) < 0)
+			return -1;
+	}
 	if (l->staged_dir &&
 	    strcmp(l->staged_dir, m->layer.staged_dir ? m->layer.staged_dir : "")) {
 		berth_error *e = NULL;
@@ -452,6 +470,7 @@ static int link_blob(berth_store *s, member *m, image_layer_in *l, berth_error *
 		return berth_err_sys(err, e, "linking staged blob");
 	}
 	l->staged_blob = name;
+	l->blob_split = m->layer.blob_split;
 	return 0;
 }
 

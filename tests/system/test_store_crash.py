@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import FIXTURES
+from storeutil import blob_names, split_bytes
 
 
 def check_consistent(root):
@@ -26,13 +27,18 @@ def check_consistent(root):
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         assert h.hexdigest() == name, "blob %s has wrong content" % name
+    splits = os.path.join(root, "blobs", "tarsplit")
+    for name in os.listdir(splits) if os.path.isdir(splits) else []:
+        data = split_bytes(root, name)
+        assert hashlib.sha256(data).hexdigest() == name, "tar-split %s gives other bytes" % name
+    stored = blob_names(root)
     db = sqlite3.connect(os.path.join(root, "berth.db"))
     try:
         for (iid,) in db.execute("SELECT id FROM images"):
             assert os.path.isfile(os.path.join(blobs, iid[7:])), "config blob of %s" % iid
         for chain, diff, ref in db.execute("SELECT chain_id, diff_id, refcount FROM layers"):
             assert os.path.isdir(os.path.join(root, "layers", chain[7:], "diff")), chain
-            assert os.path.isfile(os.path.join(blobs, diff[7:])), diff
+            assert diff[7:] in stored, diff
             n = db.execute("SELECT COUNT(*) FROM image_layers WHERE chain_id=?", (chain,)).fetchone()[0]
             assert n == ref, "refcount of %s: %d != %d" % (chain, ref, n)
         for (chain,) in db.execute("SELECT chain_id FROM image_layers"):
