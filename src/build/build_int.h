@@ -137,8 +137,10 @@ typedef struct build_cache_hit {
 	char image_id[DIGEST_STR_LEN + 1];
 } build_cache_hit;
 
-int build_cache_get(berth_store *s, const char *key, char image_id[DIGEST_STR_LEN + 1],
-                    berth_error **err);
+/* *stmt: the prepared lookup, kept between calls (NULL at first; the
+ * caller finalizes it). */
+int build_cache_get(berth_store *s, sqlite3_stmt **stmt, const char *key,
+                    char image_id[DIGEST_STR_LEN + 1], berth_error **err);
 int build_cache_put(berth_store *s, const char *key, const char *image_id, const char *parent,
                     const char *ident, const json_t *detail, berth_error **err);
 /* Why did key miss? A sentence, from the last entry with the same parent

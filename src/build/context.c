@@ -54,7 +54,8 @@ static int walk(struct walker *w, int dfd, const char *rel, berth_error **err)
 		_cleanup_free_ char *path =
 		    rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		struct stat st;
-		if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* relative to the directory itself: one path component to walk */
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return berth_err_sys(err, errno, "reading the build context: %s", path);
 		bool excluded = w->di && dockerignore_excluded(w->di, path);
 		if (S_ISDIR(st.st_mode)) {
@@ -77,7 +78,7 @@ static int walk(struct walker *w, int dfd, const char *rel, berth_error **err)
 		char target[4096];
 		const char *link = NULL;
 		if (S_ISLNK(st.st_mode)) {
-			ssize_t l = readlinkat(dfd, path, target, sizeof(target) - 1);
+			ssize_t l = readlinkat(fd, de->d_name, target, sizeof(target) - 1);
 			if (l < 0)
 				return berth_err_sys(err, errno, "reading the build context: %s",
 				                     path);

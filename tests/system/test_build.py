@@ -301,6 +301,49 @@ CMD ["cat", "/all"]
     assert 'build arg "V" changed' in p.stderr.decode()
 
 
+def test_miss_after_cached_steps_keeps_layers_and_history(busybox, tmp_path):
+    """Cache hits are taken without reading each cached image; a miss after
+    them must still start from the last cached image's layers, history and
+    config, exactly as a build without the cache does."""
+    b = busybox
+    ctx = tmp_path / "ctx"
+    base = """FROM busybox AS first
+ENV A=1
+RUN echo one > /one
+MAINTAINER someone
+USER nobody
+WORKDIR /w
+COPY f /w/f
+FROM busybox
+COPY --from=first /one /from-first
+"""
+    write(ctx, {"Dockerfile": base, "f": "content\n"})
+    build(b, ctx, "-t", "h1")
+    write(ctx, {"Dockerfile": base.replace(
+        "COPY f /w/f\n", "COPY f /w/f\nENV B=$A-2\nRUN cat /one /w/f > /tmp/g\n")})
+    p = build(b, ctx, "-t", "h2")
+    err = p.stderr.decode()
+    assert err.count("CACHED") == 6, err
+    build(b, ctx, "--target", "first", "-t", "h2a")
+    build(b, ctx, "--no-cache", "--target", "first", "-t", "h2n")
+    cached, fresh = inspect(b, "h2a"), inspect(b, "h2n")
+    for k in ("Env", "User", "WorkingDir", "Cmd"):
+        assert cached["Config"][k] == fresh["Config"][k], k
+    assert cached["Config"]["Env"][-2:] == ["A=1", "B=1-2"]
+    assert cached["Author"] == fresh["Author"] == "someone"
+    assert len(cached["RootFS"]["Layers"]) == len(fresh["RootFS"]["Layers"])
+
+    def created_by(name):
+        return [h["CreatedBy"] for h in json.loads(
+            b.out("history", "--no-trunc", "--format", "{{json .}}", name).replace(
+                "}\n{", "},{").join(["[", "]"]))]
+    assert created_by("h2a") == created_by("h2n")
+    out = run_in(b, tmp_path, "h2a", "cat /tmp/g")
+    assert "one" in out and "content" in out
+    out = run_in(b, tmp_path, "h2", "cat /from-first")
+    assert "one" in out
+
+
 def test_run_mount_cache_persists(busybox, tmp_path):
     b = busybox
     ctx = tmp_path / "ctx"
