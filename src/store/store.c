@@ -84,8 +84,7 @@ void store_close(berth_store *s)
 		return;
 	if (s->in_tx)
 		store_tx_rollback(s);
-	if (s->db)
-		sqlite3_close_v2(s->db);
+	store_db_close(s);
 	if (s->stagefd >= 0) {
 		berth_error *e = NULL;
 		/* still holding the flock: nobody else removes it concurrently */
