@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -178,14 +179,37 @@ static int module_version(berth_store *s, const char *module, long long *version
 	return 0;
 }
 
+/* s->migrated holds "module:version" for the modules whose version this
+ * process read or wrote, one entry a module. */
+static void remember_version(berth_store *s, const char *module, const char *key)
+{
+	size_t len = strlen(module), w = 0;
+	for (size_t i = 0; s->migrated && s->migrated[i]; i++) {
+		if (!strncmp(s->migrated[i], module, len) && s->migrated[i][len] == ':')
+			free(s->migrated[i]);
+		else
+			s->migrated[w++] = s->migrated[i];
+	}
+	if (s->migrated)
+		s->migrated[w] = NULL;
+	s->migrated = strv_append(s->migrated, key);
+}
+
 int store_migrate(berth_store *s, const char *module, const store_migration *steps, size_t n,
                   berth_error **err)
 {
+	/* every image call checks its tables: ask the database once a process
+	 * for each (module, version) */
+	_cleanup_free_ char *key = xasprintf("%s:%zu", module, n);
+	if (strv_contains(s->migrated, key))
+		return 0;
 	long long v;
 	if (module_version(s, module, &v, err) < 0)
 		return -1;
-	if (v == (long long)n)
+	if (v == (long long)n) {
+		remember_version(s, module, key);
 		return 0;
+	}
 	bool outer = s->in_tx;
 	_cleanup_tx_ berth_store *tx = NULL;
 	if (!outer) {
@@ -220,7 +244,11 @@ int store_migrate(berth_store *s, const char *module, const store_migration *ste
 		return store_sql_err(s, err, "writing schema version");
 	if (!outer) {
 		tx = NULL;
-		return store_tx_commit(s, err);
+		if (store_tx_commit(s, err) < 0)
+			return -1;
+		remember_version(s, module, key);
 	}
+	/* (inside the caller's transaction, which may still roll back: not
+	 * remembered) */
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "store/store_int.h"
 
@@ -96,6 +97,7 @@ void store_close(berth_store *s)
 		close(s->lockfd);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
+	strv_free(s->migrated);
 	free(s->stage_path);
 	free(s->root);
 	free(s->runroot);

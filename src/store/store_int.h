@@ -20,6 +20,7 @@ struct berth_store {
 	char *stage_path;
 	unsigned stage_seq;
 	int wal_frames; /* frames in the WAL after this connection's last commit */
+	char **migrated; /* modules whose schema is known to be current */
 };
 
 int store_db_open(berth_store *s, berth_error **err);
