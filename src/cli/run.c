@@ -21,6 +21,7 @@
 #include "cli/clistore.h"
 #include "container/container.h"
 #include "network/network.h"
+#include "runtime/cgprime.h"
 #include "runtime/runtime.h"
 
 enum {
@@ -855,6 +856,9 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                 f.cidfile);
 	if (!run)
 		f.detach = true;
+	/* the container's cgroup writes come in a few ms: let the kernel's RCU
+	 * grace period they wait for run meanwhile (runtime/cgprime.h) */
+	_cleanup_cgroup_primer_ cgroup_primer *primer = run ? cgroup_prime_start() : NULL;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
@@ -886,7 +890,9 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (container_lookup(s, id, true, &r, &err) < 0)
 		return run_fail(err);
 	if (f.detach) {
-		if (container_start(s, &env, r, NULL, NULL, &err) < 0) {
+		int sr = container_start(s, &env, r, NULL, NULL, &err);
+		cgroup_prime_stop(steal_ptr(primer));
+		if (sr < 0) {
 			/* --rm: a container that never started is removed too */
 			if (f.rm)
 				container_remove(s, r, true, true, NULL);
@@ -908,7 +914,9 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	                     .attach_stderr = want_err,
 	                     .cleanup_by_client = true};
 	int sock = -1;
-	if (container_start(s, &env, r, &so, &sock, &err) < 0) {
+	int sr = container_start(s, &env, r, &so, &sock, &err);
+	cgroup_prime_stop(steal_ptr(primer));
+	if (sr < 0) {
 		if (f.rm)
 			container_remove(s, r, true, true, NULL);
 		else

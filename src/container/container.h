@@ -234,5 +234,7 @@ int container_network_detach(berth_store *s, const char *id, json_t *config, ber
 json_t *container_network_settings(berth_store *s, const char *id);
 /* ps's PORTS column. */
 char *container_network_ports_text(berth_store *s, const char *id);
+/* IDs of the containers that publish ports (sorted; NULL: none). */
+char **container_network_ids_with_ports(berth_store *s);
 
 #endif
