@@ -857,7 +857,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (s == NULL)
 		return rc;
 	ctr_env env = {0};
-	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform};
+	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform, .start = run};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
 	int cr = container_create(s, &env, body, &co, &id, &warnings, &err);
@@ -883,12 +883,15 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (container_lookup(s, id, true, &r, &err) < 0)
 		return run_fail(err);
 	if (f.detach) {
-		int sr = container_start(s, &env, r, NULL, NULL, &err);
+		ctr_start_opts sod = {.db_state_set = true};
+		int sr = container_start(s, &env, r, &sod, NULL, &err);
 		cgroup_prime_stop(steal_ptr(primer));
 		if (sr < 0) {
 			/* --rm: a container that never started is removed too */
 			if (f.rm)
 				container_remove(s, r, true, true, NULL);
+			else
+				container_set_exit_error(s, r, err);
 			return run_fail(err);
 		}
 		printf("%s\n", id);
@@ -905,7 +908,8 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	                     .attach_stdin = want_in,
 	                     .attach_stdout = want_out,
 	                     .attach_stderr = want_err,
-	                     .cleanup_by_client = true};
+	                     .cleanup_by_client = true,
+	                     .db_state_set = true};
 	int sock = -1;
 	int sr = container_start(s, &env, r, &so, &sock, &err);
 	cgroup_prime_stop(steal_ptr(primer));
