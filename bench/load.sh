@@ -37,11 +37,17 @@ with tarfile.open(os.path.join(work, "image.tar"), "w") as t:
 PY
 size=$(stat -c %s "$work/layer.tar")
 cat "$work/image.tar" "$work/layer.tar" >/dev/null # warm the page cache
+# Each run of tar -x and berth load writes into a new directory and nothing
+# is deleted until the end: on ext4 without a journal, files created right
+# after many deletions in the same block group pay for skipping the
+# recently deleted inodes, which would add noise to whichever ran next.
+# sync (untimed) writes back the previous run's data first.
+fresh="d=\$(mktemp -d $work/run.XXXXXX) && echo \$d >$work/cur && sync"
 hyperfine --runs "$runs" --warmup 1 --export-json "$work/h.json" \
-  --prepare "rm -rf $work/root $work/run $work/x; mkdir $work/x" \
-  -n "tar -x" "tar -xf $work/layer.tar -C $work/x" \
+  --prepare "$fresh" \
+  -n "tar -x" "tar -xf $work/layer.tar -C \$(cat $work/cur)" \
   -n "sha256sum" "sha256sum $work/layer.tar" \
-  -n "berth load" "$berth --root $work/root --runroot $work/run load -q -i $work/image.tar"
+  -n "berth load" "$berth --root \$(cat $work/cur)/root --runroot \$(cat $work/cur)/run load -q -i $work/image.tar"
 python3 - "$work/h.json" "$size" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
