@@ -315,6 +315,7 @@ struct req {
 	char *range;
 	char *content_range;
 	bool follow;
+	bool sent_basic; /* the last perform sent basic credentials */
 	/* body from memory */
 	const char *body;
 	size_t body_len, body_off;
@@ -558,6 +559,7 @@ static int perform(reg_client *c, struct req *q, struct resp *r, bool *transient
 	_cleanup_free_ char *bearer = NULL;
 	pthread_mutex_lock(&c->lock);
 	bool basic = c->basic && c->user;
+	q->sent_basic = basic;
 	const char *tok = token_for(c, q->scope);
 	if (tok && !basic)
 		bearer = xasprintf("Authorization: Bearer %s", tok);
@@ -780,11 +782,12 @@ static int handle_401(reg_client *c, const struct req *q, const struct resp *r, 
 		else
 			ret = 1;
 	} else if (!strcasecmp(ch.scheme, "Basic") && c->user) {
+		/* refused with the credentials: wrong; without them (sent before
+		 * another thread learnt that this registry wants them): retry */
 		pthread_mutex_lock(&c->lock);
-		bool already = c->basic;
 		c->basic = true;
 		pthread_mutex_unlock(&c->lock);
-		ret = already ? -1 : 1;
+		ret = q->sent_basic ? -1 : 1;
 	}
 	reg_challenge_clear(&ch);
 	return ret;

@@ -451,6 +451,17 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 			break;
 	if (started == 0 && n > 0)
 		push_worker(&p);
+	/* the config, while the layers go up */
+	_cleanup_error_ berth_error *cerr = NULL;
+	int crc = reg_blob_exists(cl, ref->path, info->id, NULL, &cerr);
+	if (crc == 0) {
+		struct mem_src ms = {.data = info->config, .len = info->config_len};
+		reg_upload_opts uo = {.chunk_size = o->chunk_size, .rewind = mem_rewind};
+		crc = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len, mem_read,
+		                      &ms, &uo, NULL, NULL, NULL, &cerr);
+	}
+	if (crc < 0)
+		__atomic_store_n(&p.abort, true, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
@@ -463,21 +474,14 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 				*err = steal_ptr(layers[i].err);
 		}
 	}
+	if (ret == 0 && crc < 0) {
+		ret = -1;
+		if (err && !*err)
+			*err = steal_ptr(cerr);
+	}
 	for (size_t i = 0; i < n && ret == 0; i++)
 		if (layers[i].made_here)
 			ret = regmeta_record_made(s, layers[i].diff_id, &layers[i].desc, err);
-	/* the config */
-	if (ret == 0) {
-		int ex = reg_blob_exists(cl, ref->path, info->id, NULL, err);
-		if (ex < 0) {
-			ret = -1;
-		} else if (ex == 0) {
-			struct mem_src ms = {.data = info->config, .len = info->config_len};
-			reg_upload_opts uo = {.chunk_size = o->chunk_size, .rewind = mem_rewind};
-			ret = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len,
-			                      mem_read, &ms, &uo, NULL, NULL, NULL, err);
-		}
-	}
 	/* the manifest: the recorded bytes when they still describe the image */
 	_cleanup_free_ char *body = NULL, *mt = NULL;
 	size_t len = 0;
