@@ -147,6 +147,23 @@ TEST(rfc3339_roundtrip)
 	CHECK_INT_EQ(back.tv_nsec, ts.tv_nsec);
 }
 
+TEST(rfc3339_offsets)
+{
+	struct timespec ts;
+	CHECK(time_parse_rfc3339("2026-11-28T02:00:00+02:00", &ts) == 0);
+	CHECK_INT_EQ(ts.tv_sec, 1795824000);
+	CHECK(time_parse_rfc3339("2026-11-27T22:30:00-01:30", &ts) == 0);
+	CHECK_INT_EQ(ts.tv_sec, 1795824000);
+	/* malformed offsets are refused, never read past the end */
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+5:3", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05:3", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+0500", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+24:00", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05:00x", &ts) < 0);
+}
+
 TEST(atomic_write_and_read)
 {
 	_cleanup_free_ char *p = xasprintf("%s/f", test_tmpdir());
