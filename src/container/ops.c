@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/sock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/internal.h"
@@ -38,8 +39,12 @@ int container_monitor_connect(berth_store *s, const char *id, const char *reques
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 	_cleanup_free_ char *line = xasprintf("%s\n", request);
-	if (write_all(fd, line, strlen(line)) < 0)
+	/* a monitor that exits right after accepting must not kill us */
+	if (send_all(fd, line, strlen(line)) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 		return berth_err_sys(err, errno, "talking to the container monitor");
+	}
 	return steal_fd(fd);
 }
 
@@ -314,9 +319,9 @@ static int send_frame(int sock, int type, const void *data, size_t n)
 {
 	unsigned char hdr[MON_FRAME_HDR];
 	mon_frame_header(hdr, type, (uint32_t)n);
-	if (write_all(sock, hdr, sizeof(hdr)) < 0)
+	if (send_all(sock, hdr, sizeof(hdr)) < 0)
 		return -1;
-	if (n && write_all(sock, data, n) < 0)
+	if (n && send_all(sock, data, n) < 0)
 		return -1;
 	return 0;
 }
