@@ -278,29 +278,14 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 		/* The monitor (an attached run's, finishing) still has the overlay
 		 * mounted in its namespace: removing the mount point now would make
 		 * the kernel detach that mount first, which is slow. Move the
-		 * directory aside and remove it in the background once the monitor
-		 * is gone. */
+		 * directory aside: the monitor unmounts and removes it as it exits
+		 * (after releasing its lock; if it is gone by the time the
+		 * directory moved, it may not have seen it: remove it here). */
 		_cleanup_free_ char *trash =
 		    xasprintf("%s/containers/.trash-%s", store_root(s), r->id);
 		if (rename(dir, trash) == 0) {
-			pid_t p = fork();
-			if (p == 0) {
-				if (fork() == 0) {
-					setsid();
-					int tfd = open(trash, O_PATH | O_DIRECTORY | O_CLOEXEC);
-					for (int i = 0;
-					     i < 400 && tfd >= 0 && ctr_monitor_alive_at(tfd);
-					     i++) {
-						struct timespec ts = {0, 5000000};
-						nanosleep(&ts, NULL);
-					}
-					rm_rf(trash, NULL);
-				}
-				_exit(0);
-			}
-			if (p > 0)
-				while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-					;
+			if (!ctr_monitor_alive_at(dfd))
+				rm_rf(trash, NULL);
 		} else {
 			rm_rf(dir, NULL);
 		}
@@ -497,6 +482,8 @@ out:
 
 void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e)
 {
+	/* run records a container as running before it starts */
+	container_set_db_state(s, r->id, "created", NULL);
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || ctr_monitor_alive_at(dfd))
