@@ -55,22 +55,34 @@ ref_in_docker_net() {
 	fi
 }
 
+# Unmount everything mounted at or below $1 (deepest first), lazily.
+ref_umount_under() {
+	local m
+	for m in $(awk -v d="$1" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+}
+
 ref_docker_stop() {
 	[ -n "$REF_DOCKER_DIR" ] || return 0
 	if [ -f "$REF_DOCKER_DIR/docker.pid" ]; then
 		local ids
 		ids=$(docker ps -aq 2>/dev/null || true)
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-		kill "$(cat "$REF_DOCKER_DIR/docker.pid")" 2>/dev/null
-		local i
-		for i in $(seq 100); do
-			[ -e "$REF_DOCKER_DIR/docker.pid" ] || break
-			kill -0 "$(cat "$REF_DOCKER_DIR/docker.pid" 2>/dev/null)" 2>/dev/null || break
-			sleep 0.1
-		done
+		local pid i
+		pid=$(cat "$REF_DOCKER_DIR/docker.pid" 2>/dev/null)
+		if [ -n "$pid" ]; then
+			kill "$pid" 2>/dev/null
+			for i in $(seq 150); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -9 "$pid" 2>/dev/null
+		fi
 	fi
 	[ -n "$REF_DOCKER_NETNS" ] && ip netns del "$REF_DOCKER_NETNS" 2>/dev/null
-	umount -R "$REF_DOCKER_DATA" 2>/dev/null
+	ref_umount_under "$REF_DOCKER_DATA"
+	ref_umount_under "$REF_DOCKER_DIR"
 	rm -rf "$REF_DOCKER_DATA" "$REF_DOCKER_DIR"
 	REF_DOCKER_DIR= REF_DOCKER_NETNS=
 	unset DOCKER_HOST
@@ -93,7 +105,7 @@ ref_podman_stop() {
 	[ -n "$REF_PODMAN_DIR" ] || return 0
 	$PODMAN rm -af >/dev/null 2>&1
 	$PODMAN system reset -f >/dev/null 2>&1
-	umount -R "$REF_PODMAN_DIR/root" 2>/dev/null
+	ref_umount_under "$REF_PODMAN_DIR"
 	rm -rf "$REF_PODMAN_DIR"
 	REF_PODMAN_DIR=
 }
