@@ -59,8 +59,9 @@ ref_in_docker_net() {
 ref_umount_under() {
 	local m
 	for m in $(awk -v d="$1" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null
+		umount -l "$m" 2>/dev/null || true
 	done
+	return 0
 }
 
 ref_docker_stop() {
@@ -68,24 +69,25 @@ ref_docker_stop() {
 	if [ -f "$REF_DOCKER_DIR/docker.pid" ]; then
 		local ids
 		ids=$(docker ps -aq 2>/dev/null || true)
-		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		if [ -n "$ids" ]; then docker rm -f $ids >/dev/null 2>&1 || true; fi
 		local pid i
 		pid=$(cat "$REF_DOCKER_DIR/docker.pid" 2>/dev/null)
 		if [ -n "$pid" ]; then
-			kill "$pid" 2>/dev/null
+			kill "$pid" 2>/dev/null || true
 			for i in $(seq 150); do
 				kill -0 "$pid" 2>/dev/null || break
 				sleep 0.1
 			done
-			kill -9 "$pid" 2>/dev/null
+			kill -9 "$pid" 2>/dev/null || true
 		fi
 	fi
-	[ -n "$REF_DOCKER_NETNS" ] && ip netns del "$REF_DOCKER_NETNS" 2>/dev/null
+	if [ -n "$REF_DOCKER_NETNS" ]; then ip netns del "$REF_DOCKER_NETNS" 2>/dev/null || true; fi
 	ref_umount_under "$REF_DOCKER_DATA"
 	ref_umount_under "$REF_DOCKER_DIR"
-	rm -rf "$REF_DOCKER_DATA" "$REF_DOCKER_DIR"
+	rm -rf "$REF_DOCKER_DATA" "$REF_DOCKER_DIR" || true
 	REF_DOCKER_DIR= REF_DOCKER_NETNS=
 	unset DOCKER_HOST
+	return 0
 }
 
 # podman as root here needs default_ulimits this VM can grant (it cannot
@@ -103,14 +105,16 @@ CONF
 
 ref_podman_stop() {
 	[ -n "$REF_PODMAN_DIR" ] || return 0
-	$PODMAN rm -af >/dev/null 2>&1
-	$PODMAN system reset -f >/dev/null 2>&1
+	$PODMAN rm -af >/dev/null 2>&1 || true
+	$PODMAN system reset -f >/dev/null 2>&1 || true
 	ref_umount_under "$REF_PODMAN_DIR"
-	rm -rf "$REF_PODMAN_DIR"
+	rm -rf "$REF_PODMAN_DIR" || true
 	REF_PODMAN_DIR=
+	return 0
 }
 
 ref_cleanup() {
 	ref_docker_stop
 	ref_podman_stop
+	return 0
 }
