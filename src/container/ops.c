@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/sock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/internal.h"
@@ -38,16 +39,11 @@ int container_monitor_connect(berth_store *s, const char *id, const char *reques
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 	_cleanup_free_ char *line = xasprintf("%s\n", request);
-	/* MSG_NOSIGNAL: a monitor that exits between our connect and this
-	 * write (its container just ended) gives EPIPE, which callers handle,
-	 * instead of killing us with SIGPIPE */
-	for (size_t off = 0, len = strlen(line); off < len;) {
-		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return berth_err_sys(err, errno, "talking to the container monitor");
-		off += (size_t)w;
+	/* a monitor that exits right after accepting must not kill us */
+	if (send_all(fd, line, strlen(line)) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
+		return berth_err_sys(err, errno, "talking to the container monitor");
 	}
 	return steal_fd(fd);
 }
@@ -308,9 +304,9 @@ static int send_frame(int sock, int type, const void *data, size_t n)
 {
 	unsigned char hdr[MON_FRAME_HDR];
 	mon_frame_header(hdr, type, (uint32_t)n);
-	if (write_all(sock, hdr, sizeof(hdr)) < 0)
+	if (send_all(sock, hdr, sizeof(hdr)) < 0)
 		return -1;
-	if (n && write_all(sock, data, n) < 0)
+	if (n && send_all(sock, data, n) < 0)
 		return -1;
 	return 0;
 }
