@@ -183,6 +183,14 @@ int container_update(berth_store *s, ctr_record *r, json_t *update, berth_error 
 /* Pids of the container's processes. */
 int container_pids(berth_store *s, ctr_record *r, pid_t **pids, size_t *n, berth_error **err);
 
+/* NET I/O of `stats`: bytes received and sent by the interfaces of the
+ * container's network namespace except lo (0/0 with --network host or
+ * when it is not running). */
+int container_net_io(const ctr_record *r, uint64_t *rx, uint64_t *tx, berth_error **err);
+/* Sum the rx/tx bytes of a /proc/net/dev text, lo excluded; returns the
+ * number of interfaces counted. */
+int container_netdev_sum(const char *text, size_t len, uint64_t *rx, uint64_t *tx);
+
 /* docker commit. */
 typedef struct ctr_commit_opts {
 	const char *reference; /* REPOSITORY[:TAG] or NULL */

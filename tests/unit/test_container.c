@@ -221,3 +221,24 @@ TEST(detach_keys_parse)
 	CHECK(ctr_parse_detach_keys("abc", k, sizeof(k)) < 0);
 	CHECK(ctr_parse_detach_keys("", k, sizeof(k)) < 0);
 }
+
+TEST(netdev_sum_skips_lo_and_junk)
+{
+	const char *text = "Inter-|   Receive                            "
+	                   "                    |  Transmit\n"
+	                   " face |bytes    packets errs drop fifo frame compressed multicast|"
+	                   "bytes    packets errs drop fifo colls carrier compressed\n"
+	                   "    lo:  999999      10    0    0    0     0          0         0"
+	                   "   999999      10    0    0    0     0       0          0\n"
+	                   "  eth0:    1500      12    0    0    0     0          0         0"
+	                   "      700       8    0    0    0     0       0          0\n"
+	                   "  eth1: 18446744073709551615 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
+	                   "  bad: 12 x\n"
+	                   "  eth2:99999999999999999999999 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0";
+	uint64_t rx, tx;
+	CHECK_INT_EQ(container_netdev_sum(text, strlen(text), &rx, &tx), 2);
+	CHECK(rx == 1500 + 18446744073709551615ULL); /* wraps as Docker's uint64 sum */
+	CHECK(tx == 705);
+	CHECK_INT_EQ(container_netdev_sum("", 0, &rx, &tx), 0);
+	CHECK(rx == 0 && tx == 0);
+}
