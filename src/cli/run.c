@@ -600,6 +600,7 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			_cleanup_free_ char *k = xstrndup(optarg, (size_t)(eq - optarg));
 			if (strcmp(k, "max-size") && strcmp(k, "max-file") &&
 			    strcmp(k, "compress") && strcmp(k, "labels") && strcmp(k, "env") &&
+			    strcmp(k, "labels-regex") && strcmp(k, "env-regex") &&
 			    strcmp(k, "tag") && strcmp(k, "mode") && strcmp(k, "max-buffer-size"))
 				return berth_err(err, BERTH_E_INVALID,
 				                 "unknown log opt '%s' for json-file log driver",

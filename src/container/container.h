@@ -191,6 +191,25 @@ int container_net_io(const ctr_record *r, uint64_t *rx, uint64_t *tx, berth_erro
  * number of interfaces counted. */
 int container_netdev_sum(const char *text, size_t len, uint64_t *rx, uint64_t *tx);
 
+/* The json-file "attrs" of the container's entries, from its log options
+ * labels=, labels-regex=, env=, env-regex= (Docker's ExtraAttributes):
+ * *out is the JSON object text (keys sorted, Go's encoding) or NULL when
+ * there are none. */
+int container_log_attrs(const json_t *config, char **out, berth_error **err)
+    __attribute__((warn_unused_result));
+
+/* docker container prune: remove the stopped (exited, created, dead)
+ * containers that pass Docker's filters: created before until_ns, with all
+ * of labels ("KEY" or "KEY=VALUE"), not with all of not_labels (label!=).
+ * *removed lists the IDs; *reclaimed is the sum of their SizeRw. */
+typedef struct ctr_prune_opts {
+	bool has_until;
+	int64_t until_ns;
+	char **labels, **not_labels;
+} ctr_prune_opts;
+int container_prune(berth_store *s, const ctr_prune_opts *o, char ***removed, int64_t *reclaimed,
+                    berth_error **err) __attribute__((warn_unused_result));
+
 /* docker commit. */
 typedef struct ctr_commit_opts {
 	const char *reference; /* REPOSITORY[:TAG] or NULL */

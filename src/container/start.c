@@ -405,6 +405,10 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	int stdio[3] = {in[0], out[1], errp[1]};
 	int master = -1;
 	pid_t pid = 0;
+	/* the log's attributes (log-opt labels/env): a bad env-regex fails here */
+	_cleanup_free_ char *log_attrs = NULL;
+	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
+		child_fail(status_fd, err);
 	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
 		child_fail(status_fd, err);
 	if (!tty) {
@@ -486,6 +490,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	ARGF("--log-max-file=%lld", max_file);
 	if (nolog)
 		ARG("--no-log");
+	if (log_attrs && !nolog)
+		ARGF("--log-attrs=%s", log_attrs);
 	if (json_get_bool(host, "AutoRemove", false))
 		ARG("--rm");
 	if (oom)
