@@ -623,9 +623,11 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			break;
 		case O_DETACH_KEYS: f->detach_keys = optarg; break;
 		case O_USERNS:
+			/* Docker's UsernsMode.Valid(): "" or "host"; remapping is
+			 * berth.json's userns-remap */
 			if (strcmp(optarg, "host") && *optarg)
-				return berth_err(err, BERTH_E_UNSUPPORTED,
-				                 "--userns: only \"host\" is supported");
+				return berth_err(err, BERTH_E_INVALID,
+				                 "--userns: invalid USER mode");
 			json_object_set_new(host, "UsernsMode", json_string(optarg));
 			break;
 		case O_PULL:

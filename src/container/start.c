@@ -233,6 +233,9 @@ static int mount_rootfs(berth_store *s, ctr_record *r, const char *dir, berth_er
 		mkdir(empty, 0755);
 		lower = empty;
 	}
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm)
+		return ctr_userns_mount_rootfs(dir, lower, idm, err);
 	_cleanup_free_ char *opts =
 	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
@@ -384,6 +387,9 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		report(status_fd, BERTH_E_IO, "private mount namespace: %s", strerror(errno));
 		_exit(1);
 	}
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm && ctr_userns_prepare(s, r, idm, &err) < 0)
+		child_fail(status_fd, err);
 	if (mount_rootfs(s, r, dir, &err) < 0)
 		child_fail(status_fd, err);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "container/container.h"
+#include "container/internal.h"
 #include "container/jsonlog.h"
 #include "container/statefile.h"
 #include "test.h"
@@ -276,4 +277,28 @@ TEST(netdev_sum_skips_lo_and_junk)
 	CHECK(tx == 705);
 	CHECK_INT_EQ(container_netdev_sum("", 0, &rx, &tx), 0);
 	CHECK(rx == 0 && tx == 0);
+}
+
+TEST(subid_ranges_by_name_or_number_stacked)
+{
+	const char *text = "alice:300000:65536\n"
+	                   "# comment:1:1\n"
+	                   "dockremap:200000:1000\n"
+	                   "1234:100000:10\n"
+	                   "dockremap:x:5\n"
+	                   "dockremap:500000:0\n"
+	                   "dockremap";
+	json_t *m = NULL;
+	/* sorted by start, container ids stacked (Docker's createIDMap) */
+	CHECK_INT_EQ(ctr_subid_mappings(text, strlen(text), "dockremap", "1234", &m), 2);
+	char *s = json_dump_compact(m);
+	CHECK_STR_EQ(s, "[{\"containerID\":0,\"hostID\":100000,\"size\":10},"
+	                "{\"containerID\":10,\"hostID\":200000,\"size\":1000}]");
+	json_t *idm = json_pack("{s:O}", "uidMappings", m);
+	CHECK(ctr_idmap_root(idm, "uidMappings") == 100000);
+	json_decref(idm);
+	free(s);
+	json_decref(m);
+	CHECK_INT_EQ(ctr_subid_mappings(text, strlen(text), "bob", "77", &m), 0);
+	CHECK(m == NULL);
 }
