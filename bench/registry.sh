@@ -1,12 +1,14 @@
 #!/bin/bash
 # Registry push/pull speed, in one run against a local Debian docker-registry:
 #   - a 212 MB image (busybox + one 200 MiB random layer) and a 10-layer
-#     50 MB image: berth push/pull vs skopeo copy (vs docker, when a docker
-#     daemon answers here; docker.io is never installed by this script);
+#     50 MB image: berth push/pull vs docker (Debian's docker.io, started
+#     privately by bench/lib/refs.sh in the host network without iptables)
+#     vs skopeo copy;
 #   - the raw limit of a pull: curl of the big layer | sha256sum + tar -x;
 #   - 16 concurrent pulls (manifest + blobs with curl) of the 212 MB image
 #     from `berth registry serve` vs docker-registry.
-# Prints wall times (best of RUNS) and the ratios the issue asks about.
+# Prints wall times (min and median of RUNS) and the ratios the issue asks
+# about (from the minimums).
 #
 #   bench/registry.sh [RUNS]        (as root; uses $TMPDIR or /var/tmp)
 set -euo pipefail
@@ -15,9 +17,11 @@ runs=${1:-3}
 berth=$(realpath "${BERTH:-./build/berth}")
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/berth-bench-registry.XXXXXX")
 pids=()
+source bench/lib/refs.sh
 cleanup() {
+  ref_cleanup
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -25,6 +29,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 best() { sort -n | head -1; }
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 
 # --- the images, as docker-save archives ---
@@ -89,7 +94,7 @@ $B load -i "$work/big.tar" >/dev/null
 $B load -i "$work/ten.tar" >/dev/null
 
 have_docker=0
-if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; then have_docker=1; fi
+if ref_docker_start hostnet; then have_docker=1; fi
 
 declare -A T
 measure() { # key command...
@@ -115,12 +120,15 @@ for r in $(seq "$runs"); do
     measure skopeo-pull-$img skopeo copy -q --src-tls-verify=false \
       docker://$REG/skopeo-$img-$r:latest dir:"$work/sdir"
     if [ $have_docker = 1 ]; then
+      # docker: load, push to a new repository, forget the image (and its
+      # layers: nothing else uses them), pull it back for real
       docker load -i "$work/$img.tar" >/dev/null
       docker tag bench/$img:latest $REG/docker-$img-$r:latest
       measure docker-push-$img docker push $REG/docker-$img-$r:latest
-      docker rmi -f $REG/docker-$img-$r:latest bench/$img:latest >/dev/null 2>&1 || true
+      docker rmi -f $REG/docker-$img-$r:latest bench/$img:latest >/dev/null
+      [ -z "$(docker images -q)" ] || { echo "docker still has images" >&2; exit 1; }
       measure docker-pull-$img docker pull $REG/docker-$img-$r:latest
-      docker rmi -f $REG/docker-$img-$r:latest >/dev/null 2>&1 || true
+      docker rmi -f $REG/docker-$img-$r:latest >/dev/null
     fi
   done
 done
@@ -161,11 +169,11 @@ for r in $(seq "$runs"); do
 done
 
 echo
-printf '%-28s %8s\n' "measure (best of $runs)" "seconds"
+printf '%-28s %8s %8s\n' "measure ($runs runs, seconds)" "min" "median"
 for f in "$work"/t.*; do
   k=${f##*/t.}
   T[$k]=$(best <"$f")
-  printf '%-28s %8.3f\n' "$k" "${T[$k]}"
+  printf '%-28s %8.3f %8.3f\n' "$k" "${T[$k]}" "$(median <"$f")"
 done
 echo
 for img in big ten; do
@@ -174,6 +182,6 @@ for img in big ten; do
     echo "$img: berth push is $(ratio "${T[docker-push-$img]}" "${T[berth-push-$img]}")x docker's speed (goal 3), pull $(ratio "${T[docker-pull-$img]}" "${T[berth-pull-$img]}")x (goal 2)"
   fi
 done
-[ $have_docker = 1 ] || echo "docker: no daemon here, not measured"
+[ $have_docker = 1 ] || echo "docker: dockerd would not start here, not measured"
 echo "big: berth pull / raw limit (curl|sha256|tar -x) = $(ratio "${T[berth-pull-big]}" "${T[raw-pull-big]}") (goal <= 1.5)"
 echo "16 concurrent pulls: docker-registry / berth registry serve = $(ratio "${T[serve16-docker-registry]}" "${T[serve16-berth]}") (goal >= 1)"

@@ -151,7 +151,8 @@ static char **action_words(const char *s)
 	return v;
 }
 
-static int eval_action(strbuf *out, const char *action, json_t *v, char **errmsg)
+/* view: what {{json .}} prints instead of v (NULL: v itself). */
+static int eval_action(strbuf *out, const char *action, json_t *v, json_t *view, char **errmsg)
 {
 	_cleanup_strv_ char **w = action_words(action);
 	size_t n = strv_len(w);
@@ -184,6 +185,8 @@ static int eval_action(strbuf *out, const char *action, json_t *v, char **errmsg
 		return -1;
 	}
 	json_t *arg = eval_path(v, w[1], &last, &missing);
+	if (view && !strcmp(w[1], "."))
+		arg = view;
 	if (!strcmp(fn, "json")) {
 		if (arg == NULL) {
 			sb_append(out, "null");
@@ -238,7 +241,7 @@ static int eval_action(strbuf *out, const char *action, json_t *v, char **errmsg
 	return 0;
 }
 
-char *cli_template_render(const char *tmpl, json_t *v, char **errmsg)
+static char *render(const char *tmpl, json_t *v, json_t *view, char **errmsg)
 {
 	strbuf out;
 	sb_init(&out);
@@ -268,13 +271,18 @@ char *cli_template_render(const char *tmpl, json_t *v, char **errmsg)
 		if (b > a && b[-1] == '-')
 			b--;
 		_cleanup_free_ char *action = xstrndup(a, (size_t)(b - a));
-		if (eval_action(&out, action, v, errmsg) < 0) {
+		if (eval_action(&out, action, v, view, errmsg) < 0) {
 			sb_free(&out);
 			return NULL;
 		}
 		p = close + 2;
 	}
 	return sb_steal(&out);
+}
+
+char *cli_template_render(const char *tmpl, json_t *v, char **errmsg)
+{
+	return render(tmpl, v, NULL, errmsg);
 }
 
 cli_format *cli_format_new(const char *fmt, const char *def, char **errmsg)
@@ -322,12 +330,18 @@ bool cli_format_is_json(const cli_format *f)
 
 int cli_format_row(cli_format *f, FILE *out, json_t *row, char **errmsg)
 {
+	return cli_format_row_view(f, out, row, NULL, errmsg);
+}
+
+int cli_format_row_view(cli_format *f, FILE *out, json_t *row, json_t *json_view, char **errmsg)
+{
 	if (f->json) {
-		_cleanup_free_ char *s = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+		_cleanup_free_ char *s =
+		    json_dumps(json_view ? json_view : row, JSON_COMPACT | JSON_SORT_KEYS);
 		fprintf(out, "%s\n", s);
 		return 0;
 	}
-	char *line = cli_template_render(f->tmpl, row, errmsg);
+	char *line = render(f->tmpl, row, json_view, errmsg);
 	if (line == NULL)
 		return -1;
 	if (f->table) {
@@ -383,6 +397,16 @@ static char *header_line(const char *tmpl, const cli_column *cols, size_t ncols)
 	return sb_steal(&out);
 }
 
+/* Go's tabwriter counts a cell's width in code points, not bytes. */
+static size_t u8_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
 void cli_tabwrite(FILE *out, char **lines, size_t n)
 {
 	/* Go's tabwriter (minwidth 10, padding 3): a cell is text followed by a
@@ -399,7 +423,7 @@ void cli_tabwrite(FILE *out, char **lines, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t c = strv_len(cells[i]);
 		for (size_t k = 0; k + 1 < c; k++) {
-			size_t l = strlen(cells[i][k]) + 3;
+			size_t l = u8_width(cells[i][k]) + 3;
 			if (l < 10)
 				l = 10;
 			if (l > width[k])
@@ -410,7 +434,8 @@ void cli_tabwrite(FILE *out, char **lines, size_t n)
 		size_t c = strv_len(cells[i]);
 		for (size_t k = 0; k < c; k++) {
 			if (k + 1 < c)
-				fprintf(out, "%-*s", (int)width[k], cells[i][k]);
+				fprintf(out, "%s%*s", cells[i][k],
+				        (int)(width[k] - u8_width(cells[i][k])), "");
 			else
 				fputs(cells[i][k], out);
 		}

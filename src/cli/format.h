@@ -34,6 +34,10 @@ bool cli_format_is_json(const cli_format *f);
 
 /* Add one row (object of fields). Tables are buffered until flush. */
 int cli_format_row(cli_format *f, FILE *out, json_t *row, char **errmsg);
+/* The same, with json_view (when not NULL) printed instead of row where
+ * the whole row is shown as JSON ("json" format, {{json .}}): Docker's
+ * search shows IsOfficial as "[OK]" in tables but "true" in JSON. */
+int cli_format_row_view(cli_format *f, FILE *out, json_t *row, json_t *json_view, char **errmsg);
 /* Print the table (header from cols when given, else the upper-cased field
  * names) and reset. */
 void cli_format_flush(cli_format *f, FILE *out, const cli_column *cols, size_t ncols);

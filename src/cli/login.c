@@ -1,5 +1,9 @@
 /* berth login / logout / search */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +16,10 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "registry/client.h"
 #include "registry/creds.h"
+#include "registry/search.h"
 
 static char *read_line(FILE *in)
 {
@@ -172,97 +178,197 @@ int cmd_logout(cli_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+static void search_usage(FILE *out)
+{
+	fputs("Usage:  berth search [OPTIONS] TERM\n\n"
+	      "Search Docker Hub for images\n\n"
+	      "Options:\n"
+	      "  -f, --filter filter   Filter output based on conditions provided\n"
+	      "      --format string   Pretty-print search using a Go template\n"
+	      "      --limit int       Max number of search results\n"
+	      "      --no-trunc        Don't truncate output\n",
+	      out);
+}
+
+/* Go's strings.TrimSpace over ASCII white space, in place. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	return s;
+}
+
+/* A flag error as Docker words it (exit 125). */
+static int search_flag_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int search_flag_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\nUsage:  berth search [OPTIONS] TERM\n\n"
+	      "Run 'berth search --help' for more information\n",
+	      stderr);
+	return EXIT_BERTH_FAILED;
+}
+
+/* The filters in the order Docker's daemon checks them: unknown names
+ * first, then is-automated, is-official, stars. */
+static int search_filters(char **kv, reg_search_filter *f, berth_error **err)
+{
+	static const char *const order[] = {"is-automated", "is-official", "stars"};
+	for (char **p = kv; p && *p; p++) {
+		size_t k = strcspn(*p, "=");
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+			known |= strlen(order[i]) == k && !strncmp(*p, order[i], k);
+		if (!known) {
+			_cleanup_free_ char *key = xstrndup(*p, k);
+			return berth_err(err, BERTH_E_INVALID, "Invalid filter '%s'", key);
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		size_t k = strlen(order[i]);
+		for (char **p = kv; p && *p; p++)
+			if (!strncmp(*p, order[i], k) && (*p)[k] == '=' &&
+			    reg_search_filter_add(f, order[i], *p + k + 1, err) < 0)
+				return -1;
+	}
+	return 0;
+}
+
 int cmd_search(cli_ctx *ctx, int argc, char **argv)
 {
-	int limit = 25;
+	int limit = 0;
 	bool no_trunc = false;
 	const char *format = NULL;
+	_cleanup_strv_ char **filters = NULL;
 	enum { OPT_LIMIT = 256, OPT_NOTRUNC, OPT_FORMAT };
 	static const struct option opts[] = {
+	    {"filter", required_argument, NULL, 'f'},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"no-trunc", no_argument, NULL, OPT_NOTRUNC},
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"filter", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_LIMIT: limit = atoi(optarg); break;
+		case OPT_LIMIT: {
+			char *end = NULL;
+			errno = 0;
+			long v = strtol(optarg, &end, 0);
+			if (!*optarg || *end || errno || v < INT_MIN || v > INT_MAX)
+				return search_flag_error(
+				    "invalid argument \"%s\" for \"--limit\" flag: "
+				    "strconv.ParseInt: parsing \"%s\": %s",
+				    optarg, optarg,
+				    *optarg && !*end ? "value out of range" : "invalid syntax");
+			limit = (int)v;
+			break;
+		}
 		case OPT_NOTRUNC: no_trunc = true; break;
 		case OPT_FORMAT: format = optarg; break;
-		case 'f': break;
-		case 'h':
-			printf("Usage:  berth search [OPTIONS] TERM\n\n"
-			       "Search a registry for images (TERM may be REGISTRY/TERM)\n\n"
-			       "Options:\n"
-			       "      --limit int   Max number of search results (default 25)\n"
-			       "      --no-trunc    Don't truncate output\n");
-			return 0;
-		default: return cli_usage_error("search", "invalid option");
+		case 'f': {
+			/* Docker's FilterOpt: NAME=VALUE, both trimmed, the name
+			 * lower-cased */
+			const char *eq = strchr(optarg, '=');
+			if (!eq)
+				return search_flag_error(
+				    "invalid argument \"%s\" for \"-f, --filter\" "
+				    "flag: bad format of filter (expected name=value)",
+				    optarg);
+			_cleanup_free_ char *k = xstrndup(optarg, (size_t)(eq - optarg));
+			_cleanup_free_ char *v = xstrdup(eq + 1);
+			char *kt = trim(k);
+			for (char *p = kt; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			_cleanup_free_ char *kv = xasprintf("%s=%s", kt, trim(v));
+			filters = strv_append(filters, kv);
+			break;
+		}
+		case 'h': search_usage(stdout); return 0;
+		case ':': return search_flag_error("flag needs an argument: %s", argv[optind - 1]);
+		default:
+			if (optopt && optopt < 256)
+				return search_flag_error("unknown shorthand flag: '%c' in -%c",
+				                         optopt, optopt);
+			return search_flag_error("unknown flag: %s", argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error("search", "\"search\" requires exactly 1 argument.");
-	if (limit < 1 || limit > 100)
-		return cli_failf(EXIT_BERTH_FAILED, "Limit %d is outside the range of [1, 100]",
-		                 limit);
-	const char *term = argv[optind];
-	_cleanup_free_ char *server = xstrdup("docker.io");
-	const char *slash = strchr(term, '/');
-	if (slash) {
-		_cleanup_free_ char *first = xstrndup(term, (size_t)(slash - term));
-		if (strchr(first, '.') || strchr(first, ':') || !strcmp(first, "localhost")) {
-			free(server);
-			server = steal_ptr(first);
-			term = slash + 1;
-		}
+	if (argc - optind != 1) {
+		fputs("berth: 'berth search' requires 1 argument\n\n"
+		      "Usage:  berth search [OPTIONS] TERM\n\n"
+		      "Run 'berth search --help' for more information\n",
+		      stderr);
+		return 1;
 	}
+	_cleanup_free_ char *errmsg = NULL;
+	_cleanup_format_ cli_format *f = cli_format_new(
+	    format, "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}", &errmsg);
+	if (f == NULL)
+		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	for (char **p = filters; p && *p; p++)
+		if (str_has_prefix(*p, "is-automated=")) {
+			fputs(
+			    "WARNING: the \"is-automated\" filter is deprecated, and searching for "
+			    "\"is-automated=true\" will not yield any results in future.\n",
+			    stderr);
+			break;
+		}
 	_cleanup_error_ berth_error *err = NULL;
+	reg_search_filter flt = REG_SEARCH_FILTER_INIT;
+	if (search_filters(filters, &flt, &err) < 0) {
+		cli_fail(err);
+		return 1;
+	}
 	berth_config *cfg = NULL;
 	if (berth_config_load(ctx->config, &cfg, &err) < 0)
 		return cli_fail(err);
-	reg_client_opts o = {.config = cfg, .retries = -1};
-	reg_client *cl = NULL;
-	_cleanup_free_ char *json = NULL;
-	if (strcmp(server, "docker.io") == 0) {
-		free(server);
-		server = xstrdup("https://index.docker.io");
-	}
-	int rc = reg_client_new(server, &o, &cl, &err);
-	if (rc == 0)
-		rc = reg_search(cl, term, limit, &json, &err);
-	reg_client_free(cl);
+	reg_search_result *res = NULL;
+	size_t n = 0;
+	int rc = registry_search(cfg, argv[optind], limit, &flt, &res, &n, &err);
 	berth_config_free(cfg);
-	if (rc < 0)
-		return cli_fail(err);
-	_cleanup_json_ json_t *j = json_loads(json, 0, NULL);
-	json_t *results = json_object_get(j, "results");
-	if (!format)
-		printf("%-46s %-45s %-5s %-9s\n", "NAME", "DESCRIPTION", "STARS", "OFFICIAL");
-	size_t i;
-	json_t *r;
-	json_array_foreach (results, i, r) {
-		const char *name = json_get_str(r, "name");
-		const char *desc = json_get_str(r, "description");
-		long long stars = json_get_int(r, "star_count", 0);
-		bool official = json_get_bool(r, "is_official", false);
-		_cleanup_free_ char *d = xstrdup(desc ? desc : "");
-		for (char *p = d; *p; p++)
+	if (rc < 0) {
+		cli_fail(err);
+		return 1;
+	}
+	for (size_t i = 0; i < n && !errmsg; i++) {
+		_cleanup_free_ char *desc = xstrdup(res[i].description);
+		for (char *p = desc; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		if (!no_trunc && strlen(d) > 45) {
-			d[44] = 0;
-			char *t = xasprintf("%s…", d);
-			free(d);
-			d = t;
+		if (!no_trunc) {
+			char *t = reg_ellipsis(desc, 45);
+			free(desc);
+			desc = t;
 		}
-		if (format && !strcmp(format, "{{.Name}}"))
-			printf("%s\n", name ? name : "");
-		else
-			printf("%-46s %-45s %-5lld %-9s\n", name ? name : "", d, stars,
-			       official ? "[OK]" : "");
+		_cleanup_free_ char *stars = xasprintf("%lld", res[i].star_count);
+		/* Docker's fields (no IsAutomated since v25); IsOfficial is
+		 * "[OK]" or "" in tables, "true" or "false" in JSON, whose keys
+		 * Go sorts */
+		_cleanup_json_ json_t *row = json_pack(
+		    "{s:s, s:s, s:s, s:s}", "Description", desc, "IsOfficial",
+		    res[i].is_official ? "[OK]" : "", "Name", res[i].name, "StarCount", stars);
+		_cleanup_json_ json_t *view = json_pack(
+		    "{s:s, s:s, s:s, s:s}", "Description", desc, "IsOfficial",
+		    res[i].is_official ? "true" : "false", "Name", res[i].name, "StarCount", stars);
+		cli_format_row_view(f, stdout, row, view, &errmsg);
 	}
+	reg_search_results_free(res, n);
+	if (errmsg)
+		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	static const cli_column cols[] = {
+	    {"Name", "NAME"},
+	    {"Description", "DESCRIPTION"},
+	    {"StarCount", "STARS"},
+	    {"IsOfficial", "OFFICIAL"},
+	};
+	cli_format_flush(f, stdout, cols, ARRAY_SIZE(cols));
 	return 0;
 }

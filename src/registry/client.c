@@ -1331,7 +1331,8 @@ int reg_list_tags(reg_client *c, const char *repo, char ***tags, berth_error **e
 	return 0;
 }
 
-int reg_search(reg_client *c, const char *term, int limit, char **json_out, berth_error **err)
+int reg_search(reg_client *c, const char *term, int limit, char **json_out, size_t *len,
+               berth_error **err)
 {
 	if (ensure_base(c, err) < 0)
 		return -1;
@@ -1346,13 +1347,15 @@ int reg_search(reg_client *c, const char *term, int limit, char **json_out, bert
 	struct resp r = {.content_length = -1, .body_limit = 16 << 20};
 	sb_init(&r.body);
 	int ret = request(c, &q, &r, err);
-	if (ret == 0 && r.status == 404)
-		ret = berth_err(err, BERTH_E_UNSUPPORTED, "the registry %s does not offer search",
-		                c->host);
-	else if (ret == 0 && r.status != 200)
-		ret = status_error(&r, BERTH_E_NETWORK, err, "searching");
-	else if (ret == 0)
+	if (ret == 0 && r.status != 200) {
+		/* as Docker words it, whatever the body says */
+		ret = berth_err(err,
+		                r.status == 401 || r.status == 403 ? BERTH_E_AUTH : BERTH_E_NETWORK,
+		                "Unexpected status code %ld", r.status);
+	} else if (ret == 0) {
+		*len = r.body.len;
 		*json_out = sb_steal(&r.body);
+	}
 	req_free(&q);
 	resp_free(&r);
 	return ret;

@@ -120,8 +120,11 @@ int reg_upload_stream(reg_client *c, const char *repo, reg_source_fn source, voi
 /* All tags of a repository (following Link pagination). */
 int reg_list_tags(reg_client *c, const char *repo, char ***tags, berth_error **err);
 
-/* GET /v1/search?q=&n= (the registries that offer it). Returns the JSON. */
-int reg_search(reg_client *c, const char *term, int limit, char **json_out, berth_error **err);
+/* GET /v1/search?q=&n= (the registries that offer it). Returns the body
+ * of a 200 answer; any other status is an error ("Unexpected status code N",
+ * as Docker says). */
+int reg_search(reg_client *c, const char *term, int limit, char **json_out, size_t *len,
+               berth_error **err);
 
 /* Is host a loopback registry or listed in insecure-registries? */
 bool reg_host_insecure(const berth_config *cfg, const char *host);
