@@ -59,6 +59,9 @@ int ctr_userns_resolve(const char *remap, json_t **out, berth_error **err);
  * sorted and stacked from container id 0; returns how many (0: *out NULL). */
 int ctr_subid_mappings(const char *text, size_t len, const char *name, const char *num,
                        json_t **out);
+/* Host id of container id (which: "uidMappings"/"gidMappings"), -1 when
+ * unmapped. */
+long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id);
 /* Host id that container id 0 maps to. */
 unsigned long ctr_idmap_root(const json_t *idm, const char *which);
 /* Mount dir/merged: overlayfs over idmapped mounts of the layers (lower,

@@ -300,6 +300,18 @@ unsigned long ctr_idmap_root(const json_t *idm, const char *which)
  * must be able to store (else EOVERFLOW). They land as that id on disk,
  * inside work/ only: what the container creates is stored with its own
  * ids. */
+long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(idm, which), i, e) {
+		long long in = json_get_int(e, "containerID", 0), sz = json_get_int(e, "size", 0);
+		if ((long long)id >= in && (long long)id < in + sz)
+			return json_get_int(e, "hostID", 0) + ((long long)id - in);
+	}
+	return -1;
+}
+
 static int write_map(pid_t pid, const char *file, const json_t *a, berth_error **err)
 {
 	strbuf sb;

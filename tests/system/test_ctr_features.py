@@ -241,6 +241,20 @@ def test_userns_remap_root_is_not_host_root(busybox_rootfs_tar, remap_user):
         assert os.stat(up).st_uid == 0
         assert "A /etc/newfile" in b.out("diff", cid)
         assert b.out("exec", cid, "stat", "-c", "%u:%g", "/etc/newfile").strip() == "0:0"
+        # cp into it: the container's root owns the files (and -a keeps uid 7)
+        src = os.path.join(d, "src.txt")
+        with open(src, "w") as f:
+            f.write("from-host\n")
+        os.chown(src, 7, 7)
+        b.run("cp", src, cid + ":/tmp/in.txt")
+        b.run("cp", "-a", src, cid + ":/tmp/keep.txt")
+        tar = subprocess.run(["tar", "-C", d, "-cf", "-", "src.txt"], capture_output=True,
+                             check=True).stdout
+        b.run("cp", "-", cid + ":/root", input=tar)
+        out = b.out("exec", cid, "stat", "-c", "%u:%g", "/tmp/in.txt", "/tmp/keep.txt",
+                    "/root/src.txt")
+        assert out.split() == ["0:0", "7:7", "7:7"]
+        assert b.out("exec", cid, "cat", "/tmp/in.txt") == "from-host\n"
         # --userns=host opts one container out
         out = b.out("run", "--rm", "--userns=host", "busybox", "cat", "/proc/self/uid_map")
         assert out.split() == ["0", "0", "4294967295"]
