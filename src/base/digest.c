@@ -1,28 +1,34 @@
 #include "base/digest.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+/* OpenSSL's SHA256_* calls (deprecated in 3.0 in favour of EVP, which
+ * fetches the algorithm from a provider): with libcrypto linked
+ * statically they pull in only the SHA-256 code (assembly with SHA-NI or
+ * AVX2 where the CPU has them), not the provider machinery of EVP, and
+ * skip EVP's per-context fetch. */
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/xalloc.h"
 
 struct sha256_ctx {
-	EVP_MD_CTX *md;
+	SHA256_CTX md;
 };
 
 sha256_ctx *sha256_new(void)
 {
 	sha256_ctx *c = xcalloc(1, sizeof(*c));
-	c->md = EVP_MD_CTX_new();
-	if (c->md == NULL || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+	if (SHA256_Init(&c->md) != 1)
 		abort();
 	return c;
 }
 
 void sha256_update(sha256_ctx *c, const void *data, size_t len)
 {
-	EVP_DigestUpdate(c->md, data, len);
+	SHA256_Update(&c->md, data, len);
 }
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
@@ -37,9 +43,8 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 
 void sha256_final(sha256_ctx *c, char out[DIGEST_STR_LEN + 1])
 {
-	unsigned char md[32];
-	unsigned int n = 0;
-	EVP_DigestFinal_ex(c->md, md, &n);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_Final(md, &c->md);
 	memcpy(out, "sha256:", 7);
 	to_hex(md, 32, out + 7);
 }
@@ -48,15 +53,16 @@ void sha256_free(sha256_ctx *c)
 {
 	if (c == NULL)
 		return;
-	EVP_MD_CTX_free(c->md);
 	free(c);
 }
 
 void sha256_digest(const void *data, size_t len, char out[DIGEST_STR_LEN + 1])
 {
-	unsigned char md[32];
-	unsigned int n = 0;
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c; /* not SHA256(): in 3.0 it goes through EVP */
+	SHA256_Init(&c);
+	SHA256_Update(&c, data, len);
+	SHA256_Final(md, &c);
 	memcpy(out, "sha256:", 7);
 	to_hex(md, 32, out + 7);
 }

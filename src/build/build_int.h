@@ -23,6 +23,7 @@ typedef struct ctx_entry {
 	char *link; /* symlink target, else NULL */
 	char hash[DIGEST_STR_LEN + 1]; /* content hash of a regular file, "" until computed */
 	bool fresh; /* hashed by this build (to remember) */
+	int64_t recorded; /* when a remembered hash was taken (ns since the epoch) */
 } ctx_entry;
 
 typedef struct build_context {
@@ -52,8 +53,9 @@ int context_match(build_context *c, const char *src, size_t **roots, size_t *n, 
 void context_children(build_context *c, size_t root, size_t *first, size_t *end);
 /* Content hash of entry i (computed once). */
 int context_hash(build_context *c, size_t i, berth_error **err);
-/* The stat-keyed hash cache (table build_files): fill hashes of files whose
- * stat is unchanged since they were hashed; remember fresh ones. */
+/* The stat-keyed hash cache (a file per context directory in the store):
+ * fill hashes of files whose stat (device, inode, size, mtime, ctime,
+ * mode) is unchanged since they were hashed; remember fresh ones. */
 void context_load_hashes(build_context *c, berth_store *s);
 void context_save_hashes(build_context *c, berth_store *s);
 
@@ -137,8 +139,10 @@ typedef struct build_cache_hit {
 	char image_id[DIGEST_STR_LEN + 1];
 } build_cache_hit;
 
-int build_cache_get(berth_store *s, const char *key, char image_id[DIGEST_STR_LEN + 1],
-                    berth_error **err);
+/* *stmt: the prepared lookup, kept between calls (NULL at first; the
+ * caller finalizes it). */
+int build_cache_get(berth_store *s, sqlite3_stmt **stmt, const char *key,
+                    char image_id[DIGEST_STR_LEN + 1], berth_error **err);
 int build_cache_put(berth_store *s, const char *key, const char *image_id, const char *parent,
                     const char *ident, const json_t *detail, berth_error **err);
 /* Why did key miss? A sentence, from the last entry with the same parent

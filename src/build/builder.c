@@ -228,6 +228,8 @@ int bld_mount(sstate *st, steproot *r, berth_error **err)
 	builder *b = st->b;
 	memset(r, 0, sizeof(*r));
 	r->rootfd = -1;
+	if (bld_load_parent(st, err) < 0)
+		return -1;
 	const char *sp = NULL;
 	pthread_mutex_lock(&b->mu);
 	int sfd = store_staging(b->s, &sp, err);
@@ -344,7 +346,9 @@ int bld_unmount(sstate *st, steproot *r, bool *empty, char diff_id[DIGEST_STR_LE
 		return berth_err_sys(err, errno, "creating the layer blob");
 	layer_diff_opts lo = {.overlay_whiteouts = true};
 	uint64_t sz = 0;
-	if (layer_diff(dfd, out, &lo, diff_id, &sz, err) < 0 || fsync(out) < 0) {
+	/* not fsynced (as layer blobs are not elsewhere): a crash leaves a
+	 * staged file that is never adopted, and kill -9 loses nothing */
+	if (layer_diff(dfd, out, &lo, diff_id, &sz, err) < 0) {
 		unlinkat(sfd, name, 0);
 		return berth_err_prefix(err, "writing the layer");
 	}
@@ -416,6 +420,21 @@ static int load_image(sstate *st, const char *id, berth_error **err)
 	image_config *c = NULL;
 	if (image_config_parse(info->config, info->config_len, &c, err) < 0)
 		return -1;
+	if (st->cfg) {
+		/* keep what the instructions did in memory: the "config" object
+		 * and the author (the same as the cached image's, as its key
+		 * covers the parent and the instruction, unless the current step
+		 * already changed them) */
+		json_t *run = json_object_get(st->cfg->json, "config");
+		if (run)
+			json_object_set_new(c->json, "config", json_deep_copy(run));
+		image_config_set_string(c, "author", st->cfg->author);
+		_cleanup_free_ char *bytes = image_config_dump(c);
+		image_config_free(c);
+		c = NULL;
+		if (image_config_parse(bytes, strlen(bytes), &c, err) < 0)
+			return -1;
+	}
 	image_config_free(st->cfg);
 	st->cfg = c;
 	strv_free(st->chain_ids);
@@ -426,6 +445,19 @@ static int load_image(sstate *st, const char *id, berth_error **err)
 	return 0;
 }
 
+int bld_load_parent(sstate *st, berth_error **err)
+{
+	if (!st->stale)
+		return 0;
+	pthread_mutex_lock(&st->b->mu);
+	int rc = load_image(st, st->parent, err);
+	pthread_mutex_unlock(&st->b->mu);
+	if (rc < 0)
+		return berth_err_prefix(err, "reading the cached image %s", st->parent);
+	st->stale = false;
+	return 0;
+}
+
 int bld_cache_try(sstate *st, const char *key, bool *hit, berth_error **err)
 {
 	*hit = false;
@@ -433,14 +465,15 @@ int bld_cache_try(sstate *st, const char *key, bool *hit, berth_error **err)
 		return 0;
 	char id[DIGEST_STR_LEN + 1];
 	pthread_mutex_lock(&st->b->mu);
-	int r = build_cache_get(st->b->s, key, id, err);
-	if (r == 1) {
-		berth_error *e = NULL;
-		if (load_image(st, id, &e) == 0)
-			*hit = true;
-		berth_error_free(e); /* a broken entry is a miss */
-	}
+	int r = build_cache_get(st->b->s, &st->b->cache_get, key, id, err);
 	pthread_mutex_unlock(&st->b->mu);
+	if (r == 1) {
+		/* the image (its row exists: build_cache_get joins images) is
+		 * read only when a later step needs its layers or history */
+		memcpy(st->parent, id, sizeof(st->parent));
+		st->stale = true;
+		*hit = true;
+	}
 	return r < 0 ? -1 : 0;
 }
 
@@ -448,6 +481,8 @@ int bld_commit(sstate *st, const char *created_by, steproot *r, const char *diff
                char *blob, const char *key, const char *ident, json_t *detail, berth_error **err)
 {
 	builder *b = st->b;
+	if (bld_load_parent(st, err) < 0)
+		return -1;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	_cleanup_free_ char *created = time_rfc3339nano(&now);
@@ -487,6 +522,8 @@ int bld_commit(sstate *st, const char *created_by, steproot *r, const char *diff
 	int rc = image_commit(b->s, bytes, strlen(bytes), id, layers, n, NULL, NULL, err);
 	if (rc == 0 && key)
 		rc = build_cache_put(b->s, key, id, st->parent, ident, detail, err);
+	if (rc == 0)
+		b->committed = true;
 	if (diff_id)
 		image_layer_in_clear(b->s, &layers[n - 1]);
 	pthread_mutex_unlock(&b->mu);
@@ -619,6 +656,10 @@ static void *stage_thread(void *p)
 		st.n_steps++;
 	berth_error *e = NULL;
 	int rc = stage_build(&st, &e);
+	/* a later stage reads this one's config and layers; the target's are
+	 * read only by --output */
+	if (rc == 0 && (sg->idx != b->target || (b->o->output && *b->o->output)))
+		rc = bld_load_parent(&st, &e);
 	pthread_mutex_lock(&b->mu);
 	if (rc < 0) {
 		sg->state = 3;
@@ -869,6 +910,19 @@ static int read_ignore(const build_opts *o, const char *ctxdir, dockerignore **o
 	return dockerignore_parse(data, len, out, err);
 }
 
+/* A build that committed images grew the database's write-ahead log by
+ * about a megabyte; every later process that opens the store reads all of
+ * it back (SQLite rebuilds its index of the log at the first open).
+ * Copy it into the database and empty it now, unless other processes use
+ * the store at this moment (no waiting: the busy timeout is 0 meanwhile). */
+static void checkpoint(berth_store *s)
+{
+	sqlite3 *db = store_db(s);
+	sqlite3_busy_timeout(db, 0);
+	sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(db, 10000); /* the store's (src/store/db.c) */
+}
+
 static void builder_free(builder *b)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
@@ -883,6 +937,7 @@ static void builder_free(builder *b)
 	context_free(b->s, b->ctx);
 	dockerfile_free(b->df);
 	berth_error_free(b->err);
+	sqlite3_finalize(b->cache_get);
 	free(b->state_root);
 	pthread_mutex_destroy(&b->mu);
 	pthread_mutex_destroy(&b->pmu);
@@ -1042,6 +1097,8 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 out:
 	if (b.ctx)
 		context_save_hashes(b.ctx, s);
+	if (b.committed)
+		checkpoint(s);
 	if (rc < 0 && staged_ctx) {
 		int sfd = store_staging(s, NULL, NULL);
 		if (sfd >= 0)

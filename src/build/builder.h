@@ -35,6 +35,11 @@ typedef struct sstate {
 	bstage *stage;
 	image_config *cfg;
 	char parent[DIGEST_STR_LEN + 1]; /* current image ID, "" for scratch */
+	/* parent is a cache hit not loaded yet: cfg's "config" (and author)
+	 * are current (each instruction applied them in memory), its history,
+	 * rootfs and chain_ids/diff_ids are those of an earlier image.
+	 * bld_load_parent() brings them up to date when a step needs them. */
+	bool stale;
 	char **chain_ids; /* base first */
 	char **diff_ids;
 	char **arg_keys; /* declared ARGs (values NULL when unset) */
@@ -60,6 +65,8 @@ struct builder {
 	pthread_mutex_t pmu; /* progress */
 	int next_vertex;
 	bool failed;
+	bool committed; /* some step made an image */
+	sqlite3_stmt *cache_get; /* build_cache_get's statement (under mu) */
 	berth_error *err;
 	char *state_root; /* runtime state of RUN containers */
 	int run_counter;
@@ -107,8 +114,11 @@ void bld_view_clear(builder *b, roview *v);
  * the cache entry. staged layer: steproot r with diff_id (NULL: empty). */
 int bld_commit(sstate *st, const char *created_by, steproot *r, const char *diff_id, int64_t size,
                char *blob, const char *key, const char *ident, json_t *detail, berth_error **err);
-/* Look a key up; on a hit the state moves to the cached image. */
+/* Look a key up; on a hit the state moves to the cached image (loaded
+ * lazily: see sstate.stale). */
 int bld_cache_try(sstate *st, const char *key, bool *hit, berth_error **err);
+/* Load the image a run of cache hits ended on (no-op unless stale). */
+int bld_load_parent(sstate *st, berth_error **err);
 
 /* Find a stage by name or index (before 'before'); waits until it built.
  * Returns NULL when name is no stage (an image, then). */

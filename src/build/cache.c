@@ -40,29 +40,33 @@ int build_store_init(berth_store *s, berth_error **err)
 	return store_migrate(s, "build", migrations, ARRAY_SIZE(migrations), err);
 }
 
-int build_cache_get(berth_store *s, const char *key, char image_id[DIGEST_STR_LEN + 1],
-                    berth_error **err)
+int build_cache_get(berth_store *s, sqlite3_stmt **stmt, const char *key,
+                    char image_id[DIGEST_STR_LEN + 1], berth_error **err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st =
-	    store_prepare(s,
-	                  "SELECT c.image_id FROM build_cache c JOIN images i ON i.id = c.image_id"
-	                  " WHERE c.key = ?1",
-	                  err);
+	if (*stmt == NULL)
+		*stmt = store_prepare(
+		    s,
+		    "SELECT c.image_id FROM build_cache c JOIN images i ON i.id = c.image_id"
+		    " WHERE c.key = ?1",
+		    err);
+	sqlite3_stmt *st = *stmt;
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
 	int r = sqlite3_step(st);
+	int rc = 0;
 	if (r == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
 		if (id && strlen(id) == DIGEST_STR_LEN) {
 			memcpy(image_id, id, DIGEST_STR_LEN + 1);
-			return 1;
+			rc = 1;
 		}
-		return 0;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sql_err(s, err, "reading the build cache");
 	}
-	if (r != SQLITE_DONE)
-		return store_sql_err(s, err, "reading the build cache");
-	return 0;
+	sqlite3_reset(st); /* ends the read transaction */
+	return rc;
 }
 
 int build_cache_put(berth_store *s, const char *key, const char *image_id, const char *parent,

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +19,152 @@
 #include "build/build_int.h"
 #include "image/layer.h"
 
+/* The walk reads directories first (getdents' d_type says which entries
+ * are directories) and leaves the lstat of every other entry for later,
+ * when two threads share them: with a thousand files the stats are most
+ * of the time of an unchanged rebuild. */
+#define MAX_HELD_DIRS 256
+#define PAR_STAT_MIN 256
+
 struct walker {
 	ctx_entry *v;
 	size_t n, cap;
+	int *pfd; /* per entry: the directory fd to lstat its name in, -1 when done */
 	const dockerignore *di;
+	int held[MAX_HELD_DIRS]; /* open directories entries refer to */
+	size_t n_held;
 };
 
-static void add_entry(struct walker *w, const char *path, const struct stat *st, const char *link)
+static ctx_entry *add_entry(struct walker *w, const char *path, const struct stat *st,
+                            const char *link, int pfd)
 {
 	if (w->n == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 256;
 		w->v = xreallocarray(w->v, w->cap, sizeof(*w->v));
+		w->pfd = xreallocarray(w->pfd, w->cap, sizeof(*w->pfd));
 	}
+	w->pfd[w->n] = pfd;
 	ctx_entry *e = &w->v[w->n++];
 	memset(e, 0, sizeof(*e));
 	e->path = xstrdup(path);
-	e->st = *st;
+	if (st)
+		e->st = *st;
 	e->link = link ? xstrdup(link) : NULL;
+	return e;
 }
 
-/* Returns the number of entries added below (and including) rel. */
+/* lstat (and readlink) an entry whose stat was left for later. */
+static int stat_entry(ctx_entry *e, int pfd)
+{
+	const char *sl = strrchr(e->path, '/');
+	const char *name = sl ? sl + 1 : e->path;
+	if (fstatat(pfd, name, &e->st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(e->st.st_mode)) {
+		char target[4096];
+		ssize_t l = readlinkat(pfd, name, target, sizeof(target) - 1);
+		if (l < 0)
+			return -errno;
+		target[l] = 0;
+		e->link = xstrdup(target);
+	}
+	return 0;
+}
+
+/* Entries are claimed one at a time by the calling thread and one helper:
+ * on a busy machine the helper may not run at all, and the caller then
+ * does everything itself instead of waiting for it (the helper is
+ * detached; the last one out frees the shared state). */
+struct stat_share {
+	struct walker *w;
+	atomic_size_t next, done;
+	atomic_int err; /* -errno of the first failure */
+	atomic_size_t err_at;
+	atomic_int refs;
+};
+
+static void stat_share_put(struct stat_share *sh)
+{
+	if (atomic_fetch_sub(&sh->refs, 1) == 1)
+		free(sh);
+}
+
+static void stat_work(struct stat_share *sh, size_t n)
+{
+	for (;;) {
+		size_t i = atomic_fetch_add(&sh->next, 1);
+		if (i >= n)
+			break;
+		if (sh->w->pfd[i] >= 0 && atomic_load(&sh->err) == 0) {
+			int e = stat_entry(&sh->w->v[i], sh->w->pfd[i]);
+			int zero = 0;
+			if (e && atomic_compare_exchange_strong(&sh->err, &zero, e))
+				atomic_store(&sh->err_at, i);
+		}
+		atomic_fetch_add(&sh->done, 1);
+	}
+}
+
+struct stat_helper {
+	struct stat_share *sh;
+	size_t n;
+};
+
+static void *stat_helper_main(void *p)
+{
+	struct stat_helper h = *(struct stat_helper *)p;
+	free(p);
+	stat_work(h.sh, h.n);
+	stat_share_put(h.sh);
+	return NULL;
+}
+
+static int stat_pending(struct walker *w, berth_error **err)
+{
+	struct stat_share *sh = xcalloc(1, sizeof(*sh));
+	sh->w = w;
+	atomic_init(&sh->refs, 1);
+	size_t n = w->n;
+	if (n >= PAR_STAT_MIN) {
+		struct stat_helper *h = xmalloc(sizeof(*h));
+		h->sh = sh;
+		h->n = n;
+		pthread_attr_t a;
+		pthread_t t;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		atomic_fetch_add(&sh->refs, 1);
+		if (pthread_create(&t, &a, stat_helper_main, h) != 0) {
+			atomic_fetch_sub(&sh->refs, 1);
+			free(h);
+		}
+		pthread_attr_destroy(&a);
+	}
+	stat_work(sh, n);
+	/* every entry is claimed: wait for one the helper may be inside */
+	while (atomic_load(&sh->done) < n)
+		sched_yield();
+	int e = atomic_load(&sh->err);
+	size_t at = atomic_load(&sh->err_at);
+	stat_share_put(sh);
+	if (e)
+		return berth_err_sys(err, -e, "reading the build context: %s", w->v[at].path);
+	return 0;
+}
+
 static int walk(struct walker *w, int dfd, const char *rel, berth_error **err)
 {
 	int fd = openat(dfd, rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return berth_err_sys(err, errno, "reading the build context: %s", rel ? rel : ".");
+	/* entries of this directory are stat'ed later through a second fd
+	 * (the DIR's goes away with it), when there are not too many */
+	int keep = -1;
+	if (w->n_held < MAX_HELD_DIRS) {
+		keep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (keep >= 0)
+			w->held[w->n_held++] = keep;
+	}
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);
@@ -53,15 +176,21 @@ static int walk(struct walker *w, int dfd, const char *rel, berth_error **err)
 			continue;
 		_cleanup_free_ char *path =
 		    rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-		struct stat st;
-		if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return berth_err_sys(err, errno, "reading the build context: %s", path);
 		bool excluded = w->di && dockerignore_excluded(w->di, path);
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN && keep >= 0) {
+			if (!excluded)
+				add_entry(w, path, NULL, NULL, keep);
+			continue;
+		}
+		struct stat st;
+		/* relative to the directory itself: one path component to walk */
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return berth_err_sys(err, errno, "reading the build context: %s", path);
 		if (S_ISDIR(st.st_mode)) {
 			if (excluded && !dockerignore_has_exceptions(w->di))
 				continue;
 			size_t at = w->n;
-			add_entry(w, path, &st, NULL);
+			add_entry(w, path, &st, NULL, -1);
 			size_t before = w->n;
 			if (walk(w, dfd, path, err) < 0)
 				return -1;
@@ -74,17 +203,9 @@ static int walk(struct walker *w, int dfd, const char *rel, berth_error **err)
 		}
 		if (excluded)
 			continue;
-		char target[4096];
-		const char *link = NULL;
-		if (S_ISLNK(st.st_mode)) {
-			ssize_t l = readlinkat(dfd, path, target, sizeof(target) - 1);
-			if (l < 0)
-				return berth_err_sys(err, errno, "reading the build context: %s",
-				                     path);
-			target[l] = 0;
-			link = target;
-		}
-		add_entry(w, path, &st, link);
+		ctx_entry *e = add_entry(w, path, &st, NULL, -1);
+		if (S_ISLNK(st.st_mode) && stat_entry(e, fd) < 0)
+			return berth_err_sys(err, errno, "reading the build context: %s", path);
 	}
 	if (errno)
 		return berth_err_sys(err, errno, "reading the build context");
@@ -103,7 +224,13 @@ int context_open_dir(const char *dir, const dockerignore *di, build_context **ou
 	if (fd < 0)
 		return berth_err_sys(err, errno, "unable to prepare context: path \"%s\"", dir);
 	struct walker w = {.di = di};
-	if (walk(&w, fd, NULL, err) < 0) {
+	int rc = walk(&w, fd, NULL, err);
+	if (rc == 0)
+		rc = stat_pending(&w, err);
+	for (size_t i = 0; i < w.n_held; i++)
+		close(w.held[i]);
+	free(w.pfd);
+	if (rc < 0) {
 		for (size_t i = 0; i < w.n; i++) {
 			free(w.v[i].path);
 			free(w.v[i].link);
@@ -266,41 +393,97 @@ static int64_t ns_of(const struct timespec *t)
  * without its timestamps moving (coarse clocks): such hashes are not kept. */
 #define RACY_NS 50000000
 
+/* The cache of content hashes: one file per context directory,
+ * <root>/build-files/<sha256 of its path>, the records of the context's
+ * hashed files sorted by path (native byte order: it never leaves this
+ * machine). Any doubt (bad magic, short or unordered records) throws it
+ * away and the files are hashed again. */
+#define HC_DIR "build-files"
+#define HC_MAGIC "BBHASH01"
+
+struct hc_rec {
+	int64_t dev, ino, size, mtime_ns, ctime_ns, mode, recorded_ns;
+	unsigned char hash[32];
+};
+
+static char *hc_name(build_context *c)
+{
+	char d[DIGEST_STR_LEN + 1];
+	sha256_digest(c->abs, strlen(c->abs), d);
+	return xasprintf(HC_DIR "/%s", digest_hex(d));
+}
+
+static bool hex_to_bin(const char *hex, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char ch = hex[2 * i + (size_t)k];
+			v <<= 4;
+			if (ch >= '0' && ch <= '9')
+				v |= (unsigned)(ch - '0');
+			else if (ch >= 'a' && ch <= 'f')
+				v |= (unsigned)(ch - 'a' + 10);
+			else
+				return false;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return true;
+}
+
+static void bin_to_digest(const unsigned char *in, char out[DIGEST_STR_LEN + 1])
+{
+	static const char x[] = "0123456789abcdef";
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 0; i < 32; i++) {
+		out[7 + 2 * i] = x[in[i] >> 4];
+		out[8 + 2 * i] = x[in[i] & 15];
+	}
+	out[DIGEST_STR_LEN] = 0;
+}
+
 void context_load_hashes(build_context *c, berth_store *s)
 {
 	if (c->abs == NULL || c->n == 0)
 		return;
-	_cleanup_free_ char *lo = xasprintf("%s/", c->abs);
-	_cleanup_free_ char *hi = xasprintf("%s0", c->abs);
-	_cleanup_stmt_ sqlite3_stmt *st =
-	    store_prepare(s,
-	                  "SELECT path, dev, ino, size, mtime_ns, ctime_ns, mode, hash, recorded_ns"
-	                  " FROM build_files WHERE path >= ?1 AND path < ?2",
-	                  NULL);
-	if (st == NULL)
+	_cleanup_free_ char *name = hc_name(c);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (read_file_at(store_rootfd(s), name, &data, &len, NULL) < 0)
 		return;
-	sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
-	size_t plen = strlen(lo);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(st, 0);
-		const char *h = (const char *)sqlite3_column_text(st, 7);
-		if (p == NULL || h == NULL || strlen(p) <= plen || strlen(h) != DIGEST_STR_LEN)
-			continue;
-		size_t i = lower_bound(c, p + plen);
-		if (i >= c->n || strcmp(c->v[i].path, p + plen))
-			continue;
+	if (len < 8 || memcmp(data, HC_MAGIC, 8))
+		return;
+	size_t off = 8, i = 0;
+	while (off < len) {
+		uint16_t plen;
+		struct hc_rec r;
+		if (len - off < sizeof(plen))
+			return;
+		memcpy(&plen, data + off, sizeof(plen));
+		off += sizeof(plen);
+		if (len - off < (size_t)plen + sizeof(r))
+			return;
+		const char *path = data + off;
+		off += plen;
+		memcpy(&r, data + off, sizeof(r));
+		off += sizeof(r);
+		/* both sorted: move forward to the record's path */
+		while (i < c->n && strncmp(c->v[i].path, path, plen) < 0)
+			i++;
+		if (i >= c->n)
+			return;
 		ctx_entry *e = &c->v[i];
-		if (!S_ISREG(e->st.st_mode) ||
-		    (int64_t)e->st.st_dev != sqlite3_column_int64(st, 1) ||
-		    (int64_t)e->st.st_ino != sqlite3_column_int64(st, 2) ||
-		    (int64_t)e->st.st_size != sqlite3_column_int64(st, 3) ||
-		    ns_of(&e->st.st_mtim) != sqlite3_column_int64(st, 4) ||
-		    ns_of(&e->st.st_ctim) != sqlite3_column_int64(st, 5) ||
-		    (int64_t)e->st.st_mode != sqlite3_column_int64(st, 6) ||
-		    ns_of(&e->st.st_ctim) + RACY_NS > sqlite3_column_int64(st, 8))
+		if (strncmp(e->path, path, plen) || e->path[plen])
 			continue;
-		memcpy(e->hash, h, DIGEST_STR_LEN + 1);
+		if (!S_ISREG(e->st.st_mode) || (int64_t)e->st.st_dev != r.dev ||
+		    (int64_t)e->st.st_ino != r.ino || (int64_t)e->st.st_size != r.size ||
+		    ns_of(&e->st.st_mtim) != r.mtime_ns || ns_of(&e->st.st_ctim) != r.ctime_ns ||
+		    (int64_t)e->st.st_mode != r.mode ||
+		    ns_of(&e->st.st_ctim) + RACY_NS > r.recorded_ns)
+			continue;
+		bin_to_digest(r.hash, e->hash);
+		e->recorded = r.recorded_ns;
 	}
 }
 
@@ -315,31 +498,34 @@ void context_save_hashes(build_context *c, berth_store *s)
 		return;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (store_tx_begin(s, NULL) < 0)
-		return;
-	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
-	    s,
-	    "INSERT OR REPLACE INTO build_files(path, dev, ino, size, mtime_ns, ctime_ns, mode,"
-	    " hash, recorded_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	    NULL);
-	for (size_t i = 0; st && i < c->n; i++) {
+	strbuf sb;
+	sb_init(&sb);
+	sb_appendn(&sb, HC_MAGIC, 8);
+	for (size_t i = 0; i < c->n; i++) {
 		ctx_entry *e = &c->v[i];
-		if (!e->fresh)
+		size_t plen = strlen(e->path);
+		if (!S_ISREG(e->st.st_mode) || !e->hash[0] || plen > UINT16_MAX)
 			continue;
-		_cleanup_free_ char *p = xasprintf("%s/%s", c->abs, e->path);
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, p, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (int64_t)e->st.st_dev);
-		sqlite3_bind_int64(st, 3, (int64_t)e->st.st_ino);
-		sqlite3_bind_int64(st, 4, (int64_t)e->st.st_size);
-		sqlite3_bind_int64(st, 5, ns_of(&e->st.st_mtim));
-		sqlite3_bind_int64(st, 6, ns_of(&e->st.st_ctim));
-		sqlite3_bind_int64(st, 7, (int64_t)e->st.st_mode);
-		sqlite3_bind_text(st, 8, e->hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 9, ns_of(&now));
-		if (sqlite3_step(st) != SQLITE_DONE)
-			break;
+		struct hc_rec r = {
+		    .dev = (int64_t)e->st.st_dev,
+		    .ino = (int64_t)e->st.st_ino,
+		    .size = (int64_t)e->st.st_size,
+		    .mtime_ns = ns_of(&e->st.st_mtim),
+		    .ctime_ns = ns_of(&e->st.st_ctim),
+		    .mode = (int64_t)e->st.st_mode,
+		    .recorded_ns = e->fresh ? ns_of(&now) : e->recorded,
+		};
+		if (!hex_to_bin(e->hash + 7, r.hash, 32))
+			continue;
+		uint16_t l16 = (uint16_t)plen;
+		sb_appendn(&sb, (const char *)&l16, sizeof(l16));
+		sb_appendn(&sb, e->path, plen);
+		sb_appendn(&sb, (const char *)&r, sizeof(r));
 	}
-	if (store_tx_commit(s, NULL) < 0)
-		store_tx_rollback(s);
+	int rfd = store_rootfd(s);
+	mkdirat(rfd, HC_DIR, 0700);
+	_cleanup_free_ char *name = hc_name(c);
+	/* not durable: a lost or torn file only means hashing again */
+	atomic_write_at(rfd, name, sb.buf, sb.len, 0600, false, NULL);
+	sb_free(&sb);
 }

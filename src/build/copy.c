@@ -182,9 +182,19 @@ static void hash_entry(build_context *c, size_t i, json_t *files, sha256_ctx *h)
 	if (files)
 		json_object_set_new(files, e->path, json_string(val));
 	if (h) {
-		sha256_update(h, e->path, strlen(e->path) + 1);
-		sha256_update(h, val, strlen(val));
-		sha256_update(h, "\n", 1);
+		/* path NUL val LF, in one update when it fits */
+		size_t pl = strlen(e->path) + 1, vl = strlen(val);
+		char one[512];
+		if (pl + vl + 1 <= sizeof(one)) {
+			memcpy(one, e->path, pl);
+			memcpy(one + pl, val, vl);
+			one[pl + vl] = '\n';
+			sha256_update(h, one, pl + vl + 1);
+		} else {
+			sha256_update(h, e->path, pl);
+			sha256_update(h, val, vl);
+			sha256_update(h, "\n", 1);
+		}
 	}
 }
 

@@ -1,5 +1,4 @@
-/* berth images / image ls, image inspect (also linked into berth-ctr: keep
- * this file free of registry, build and archive code) */
+/* berth images / image ls, image inspect */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>

@@ -776,22 +776,15 @@ static int run_fail(berth_error *err)
 	return EXIT_BERTH_FAILED;
 }
 
-/* docker run pulls a missing image: `berth-engine pull IMAGE` (the full
- * CLI, next to us), its output on our stderr as Docker's. */
+/* docker run pulls a missing image: `berth pull IMAGE` (ourselves, in a
+ * child), its output on our stderr as Docker's. */
 static int pull_image(cli_ctx *ctx, const char *image, const char *platform)
 {
 	char exe[4096];
-	const char *env = getenv("BERTH_ENGINE");
-	if (env && *env) {
-		snprintf(exe, sizeof(exe), "%s", env);
-	} else {
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
-		if (n <= 0)
-			return -1;
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		snprintf(slash + 1, sizeof(exe) - (size_t)(slash + 1 - exe), "berth-engine");
-	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;

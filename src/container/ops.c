@@ -38,8 +38,17 @@ int container_monitor_connect(berth_store *s, const char *id, const char *reques
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 	_cleanup_free_ char *line = xasprintf("%s\n", request);
-	if (write_all(fd, line, strlen(line)) < 0)
-		return berth_err_sys(err, errno, "talking to the container monitor");
+	/* MSG_NOSIGNAL: a monitor that exits between our connect and this
+	 * write (its container just ended) gives EPIPE, which callers handle,
+	 * instead of killing us with SIGPIPE */
+	for (size_t off = 0, len = strlen(line); off < len;) {
+		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return berth_err_sys(err, errno, "talking to the container monitor");
+		off += (size_t)w;
+	}
 	return steal_fd(fd);
 }
 

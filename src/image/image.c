@@ -597,20 +597,30 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 		exists = sqlite3_step(st) == SQLITE_ROW;
 	}
 	if (!exists) {
+		int sfd = store_staging(s, NULL, err);
+		if (sfd < 0)
+			return -1;
 		int64_t size = 0;
 		for (size_t k = 0; k < n; k++) {
 			image_layer_in *l = &layers[k];
 			if (!layer_store_exists(s, l->chain_id)) {
-				if (l->staged_dir == NULL)
+				/* a staged name may be gone: an earlier commit of the
+				 * same load adopted it, then rmi removed the layer */
+				if (l->staged_dir == NULL ||
+				    faccessat(sfd, l->staged_dir, F_OK, 0) < 0)
 					return berth_err(err, BERTH_E_NOTFOUND,
 					                 "layer %s was removed concurrently",
 					                 l->chain_id);
 				if (!blob_exists(s, l->diff_id)) {
-					if (l->staged_blob == NULL)
+					if (l->staged_blob == NULL ||
+					    faccessat(sfd, l->staged_blob, F_OK, 0) < 0)
 						return berth_err(err, BERTH_E_NOTFOUND,
 						                 "blob %s was removed concurrently",
 						                 l->diff_id);
-					if (blob_adopt(s, l->staged_blob, l->diff_id, err) < 0)
+					if ((l->blob_split ? tarsplit_adopt(s, l->staged_blob,
+					                                    l->diff_id, err)
+					                   : blob_adopt(s, l->staged_blob,
+					                                l->diff_id, err)) < 0)
 						return -1;
 				}
 				layer_info li = {0};
@@ -763,7 +773,10 @@ static char *short_id(const char *id)
 }
 
 /* Remove the image record (tx held), unreferencing its layers; appends the
- * chain IDs that are now unused to *dead. */
+ * chain IDs that are now unused to *dead. An image a container still uses
+ * (rmi -f with a stopped container) only loses its names and returns 1:
+ * containers mount the image's layers, which hold no reference of their
+ * own, so the record stays (dangling) until the last container goes. */
 static int delete_image_record(berth_store *s, const char *id, char ***report, char ***dead,
                                berth_error **err)
 {
@@ -771,6 +784,11 @@ static int delete_image_record(berth_store *s, const char *id, char ***report, c
 	for (char **r = refs; *r; r++)
 		if (untag(s, *r, report, err) < 0)
 			return -1;
+	int64_t total = 0, running = 0;
+	if (image_containers_using(s, id, &total, &running, NULL, err) < 0)
+		return -1;
+	if (total > 0)
+		return 1;
 	_cleanup_strv_ char **chains = NULL;
 	{
 		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
@@ -930,6 +948,28 @@ int image_remove(berth_store *s, const char *name, const image_remove_opts *opts
 		_cleanup_ref_ image_ref *r = NULL;
 		if (ref_parse_normalized(name, &r, err) < 0)
 			return -1;
+		/* Docker refuses to leave a dangling image behind for a
+		 * container: the last reference goes only with -f */
+		if (!opts->force) {
+			_cleanup_strv_ char **refs = image_refs(s, id);
+			int64_t total, running;
+			_cleanup_free_ char *first = NULL;
+			if (single_reference(refs)) {
+				if (image_containers_using(s, id, &total, &running, &first, err) <
+				    0)
+					return -1;
+				if (total > 0) {
+					_cleanup_free_ char *cid = xstrndup(first, 12);
+					_cleanup_free_ char *sid = short_id(id);
+					return berth_err(
+					    err, BERTH_E_CONFLICT,
+					    "conflict: unable to remove repository "
+					    "reference \"%s\" (must force) - container %s "
+					    "is using its referenced image %s",
+					    name, cid, sid);
+				}
+			}
+		}
 		_cleanup_free_ char *full = ref_string(r);
 		if (untag(s, full, &lines, err) < 0)
 			return -1;
@@ -960,9 +1000,11 @@ int image_remove(berth_store *s, const char *name, const image_remove_opts *opts
 				berth_error_free(*err);
 				*err = NULL;
 			} else {
-				if (delete_image_record(s, id, &lines, &dead, err) < 0)
+				int r2 = delete_image_record(s, id, &lines, &dead, err);
+				if (r2 < 0)
 					return -1;
-				deleted = strv_append(deleted, id);
+				if (r2 == 0)
+					deleted = strv_append(deleted, id);
 			}
 		}
 	} else {
@@ -973,9 +1015,11 @@ int image_remove(berth_store *s, const char *name, const image_remove_opts *opts
 		} else if (check_conflict(s, id, true, true, err) < 0) {
 			return -1;
 		}
-		if (delete_image_record(s, id, &lines, &dead, err) < 0)
+		int r2 = delete_image_record(s, id, &lines, &dead, err);
+		if (r2 < 0)
 			return -1;
-		deleted = strv_append(deleted, id);
+		if (r2 == 0)
+			deleted = strv_append(deleted, id);
 	}
 	/* prune untagged parents (quietly, as Docker) */
 	for (int depth = 0; !opts->no_prune && deleted && next && *next && depth < 128; depth++) {

@@ -15,6 +15,7 @@ typedef struct image_layer_in {
 	int64_t size;
 	char *staged_dir; /* in staging, or NULL when the layer is already stored */
 	char *staged_blob; /* the uncompressed tar in staging, or NULL */
+	bool blob_split; /* staged_blob is the tar's tar-split (store.h) */
 } image_layer_in;
 
 /* Under the store lock, in one transaction: move staged blobs and layers
@@ -54,8 +55,9 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
     __attribute__((warn_unused_result));
 /* The same for a layer stored at [off, off + len) of the regular file fd
  * (a docker-save archive's layer.tar). An uncompressed layer's blob is
- * made by an in-kernel copy of the region (copy_file_range), which the
- * unpacker reads back and hashes; a compressed one goes the way above. */
+ * kept as a tar-split (blob_split): the unpacked files hold the data; a
+ * layer whose entries replace earlier ones gets a copy of its bytes. A
+ * compressed one goes the way above. */
 int image_ingest_layer_range(berth_store *s, int fd, int64_t off, int64_t len, bool keep_blob,
                              const char *expected_diff_id, image_layer_in *out, berth_error **err)
     __attribute__((warn_unused_result));

@@ -339,135 +339,6 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
 
 /* --- ingest from a region of a regular file --- */
 
-/* The staged blob is filled by an in-kernel copy of the region on a second
- * thread (COPY_STEP at a time); the unpacker reads the copy back as it
- * grows. It hashes exactly the bytes of the staged file, which nobody else
- * writes, so the diff ID it computes is the blob's digest even if the
- * source file changed meanwhile. The copy stays at most COPY_LEAD ahead of
- * the reader, so the unpacker and the hasher find the bytes still in the
- * CPU caches (a copy far ahead makes both read them from memory again,
- * which cost more than the copy itself saved). */
-#define COPY_STEP (2 << 20)
-#define COPY_LEAD (6 << 20)
-
-typedef struct range_copy {
-	blob_writer *w;
-	int src;
-	int64_t off, end; /* region of src still to copy */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int64_t copied; /* bytes in the staged blob */
-	int64_t consumed; /* bytes handed to the reader */
-	bool done, cancel;
-	berth_error *err;
-} range_copy;
-
-static void *range_copy_thread(void *p)
-{
-	range_copy *c = p;
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (!c->cancel && c->copied - c->consumed >= COPY_LEAD)
-			pthread_cond_wait(&c->cv, &c->mu);
-		bool stop = c->cancel || c->off >= c->end;
-		pthread_mutex_unlock(&c->mu);
-		if (stop)
-			break;
-		int64_t want = c->end - c->off;
-		if (want > COPY_STEP)
-			want = COPY_STEP;
-		berth_error *e = NULL;
-		ssize_t n = blob_writer_copy_range(c->w, c->src, &c->off, (size_t)want, &e);
-		if (n == 0)
-			berth_err(&e, BERTH_E_INVALID, "unexpected end of the archive");
-		pthread_mutex_lock(&c->mu);
-		if (n > 0)
-			c->copied += n;
-		else
-			c->err = e;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-		if (n <= 0)
-			break;
-	}
-	pthread_mutex_lock(&c->mu);
-	c->done = true;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
-}
-
-typedef struct follow_src {
-	range_copy *c;
-	int fd; /* the staged blob, read-only */
-	const unsigned char *map; /* all of it (the file grows into it), or NULL */
-	int64_t pos;
-} follow_src;
-
-/* Bytes of the staged blob beyond f->pos (0 once the copy is complete).
- * What came before f->pos is consumed: the copy may go on. */
-static int64_t follow_wait(follow_src *f, berth_error **err)
-{
-	range_copy *c = f->c;
-	pthread_mutex_lock(&c->mu);
-	c->consumed = f->pos;
-	pthread_cond_broadcast(&c->cv);
-	while (c->copied <= f->pos && !c->done)
-		pthread_cond_wait(&c->cv, &c->mu);
-	int64_t avail = c->copied - f->pos;
-	bool failed = c->err != NULL;
-	pthread_mutex_unlock(&c->mu);
-	if (avail <= 0 && failed)
-		return berth_err(err, c->err->code, "%s", c->err->msg);
-	return avail;
-}
-
-/* layer_next_fn: the mapped staged blob as the copy makes it. Only bytes
- * below the copied size are touched, so never a page beyond its end. */
-static int follow_next(void *opaque, const unsigned char **p, size_t *len, size_t max,
-                       berth_error **err)
-{
-	follow_src *f = opaque;
-	int64_t avail = follow_wait(f, err);
-	if (avail < 0)
-		return -1;
-	size_t n = (uint64_t)avail < max ? (size_t)avail : max;
-	if (n > COPY_STEP)
-		n = COPY_STEP;
-	if (n > 0) {
-		/* fault the pages in at once (ignored where unsupported) */
-		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-		uintptr_t a = (uintptr_t)(f->map + f->pos) & ~(page - 1);
-		madvise((void *)a, (uintptr_t)(f->map + f->pos) + n - a, MADV_POPULATE_READ);
-	}
-	*p = f->map + f->pos;
-	*len = n;
-	f->pos += (int64_t)n;
-	return 0;
-}
-
-/* layer_read_fn: the same through pread, when the blob cannot be mapped. */
-static ssize_t follow_read(void *opaque, void *buf, size_t n, berth_error **err)
-{
-	follow_src *f = opaque;
-	int64_t avail = follow_wait(f, err);
-	if (avail <= 0)
-		return avail < 0 ? -1 : 0;
-	if ((int64_t)n > avail)
-		n = (size_t)avail;
-	for (;;) {
-		ssize_t r = pread(f->fd, buf, n, f->pos);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return berth_err_sys(err, errno, "reading staged blob");
-		if (r == 0)
-			return berth_err(err, BERTH_E_GENERIC, "staged blob shrank");
-		f->pos += r;
-		return r;
-	}
-}
-
 typedef struct range_src {
 	int fd;
 	int64_t pos, end;
@@ -500,58 +371,45 @@ static bool compressed_magic(const unsigned char *m, size_t n)
 	       (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd);
 }
 
-/* Copy [off, off + len) of fd to a staged blob and unpack it into diff_fd
- * from that copy; fills out but staged_dir. */
-static int ingest_copy(berth_store *s, int fd, int64_t off, int64_t len, int diff_fd,
-                       const char *expected_diff_id, image_layer_in *out, berth_error **err)
+/* Unpack [off, off + len) of fd (an uncompressed tar) into diff_fd and
+ * stage its tar-split as the blob, or, when the layer cannot give its bytes
+ * back, a copy of the region (hashed again: it must be what was unpacked).
+ * Fills out but staged_dir. */
+static int ingest_split(berth_store *s, int fd, int64_t off, int64_t len, int diff_fd,
+                        const char *expected_diff_id, image_layer_in *out, berth_error **err)
 {
-	_cleanup_blob_writer_ blob_writer *w = NULL;
-	if (blob_writer_new(s, &w, err) < 0)
-		return -1;
-	blob_writer_trust(w);
-	blob_writer_no_fsync(w);
-	_cleanup_close_ int rfd = blob_writer_reopen(w, err);
-	if (rfd < 0)
-		return -1;
-	range_copy c = {.w = w, .src = fd, .off = off, .end = off + len};
-	pthread_mutex_init(&c.mu, NULL);
-	pthread_cond_init(&c.cv, NULL);
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, range_copy_thread, &c) == 0;
-	if (!threaded)
-		range_copy_thread(&c); /* copy first, then read back */
-	follow_src f = {.c = &c, .fd = rfd};
-	void *map = len > 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, rfd, 0) : MAP_FAILED;
-	layer_source src = {.read = follow_read, .opaque = &f};
-	if (map != MAP_FAILED) {
-		f.map = map;
-		src = (layer_source){.next = follow_next, .opaque = &f};
-	}
+	range_src r = {fd, off, off + len};
+	layer_source src = {.read = range_read, .opaque = &r};
+	tarsplit ts;
+	tarsplit_init(&ts);
+	layer_apply_opts o = {.split = &ts};
 	layer_apply_result res;
-	int rc = layer_apply_source(&src, diff_fd, NULL, &res, err);
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)len);
-	pthread_mutex_lock(&c.mu);
-	c.cancel = true;
-	pthread_mutex_unlock(&c.mu);
-	if (threaded)
-		pthread_join(th, NULL);
-	pthread_mutex_destroy(&c.mu);
-	pthread_cond_destroy(&c.cv);
-	if (rc == 0 && c.err) /* the unpacker finished before the copy failed */
-		rc = berth_err(err, c.err->code, "%s", c.err->msg);
-	berth_error_free(c.err);
-	if (rc < 0)
-		return -1;
-	if (f.pos != len) /* layer_apply reads to the end */
-		return berth_err(err, BERTH_E_GENERIC, "internal error: layer copy incomplete");
-	if (expected_diff_id && strcmp(expected_diff_id, res.diff_id) != 0)
-		return berth_err(err, BERTH_E_CORRUPT,
-		                 "layer diff ID mismatch: expected %s, got %s", expected_diff_id,
-		                 res.diff_id);
+	int rc = layer_apply_source(&src, diff_fd, &o, &res, err);
+	if (rc == 0 && expected_diff_id && strcmp(expected_diff_id, res.diff_id) != 0)
+		rc = berth_err(err, BERTH_E_CORRUPT, "layer diff ID mismatch: expected %s, got %s",
+		               expected_diff_id, res.diff_id);
 	memset(out, 0, sizeof(*out));
-	char dg[DIGEST_STR_LEN + 1];
-	if (blob_writer_finish(w, res.diff_id, dg, &out->staged_blob, err) < 0)
+	if (rc == 0 && res.split_ok) {
+		rc = tarsplit_stage(s, &ts, &out->staged_blob, err);
+		out->blob_split = true;
+	} else if (rc == 0) {
+		_cleanup_blob_writer_ blob_writer *w = NULL;
+		range_src again = {fd, off, off + len};
+		_cleanup_free_ unsigned char *buf = xmalloc(CHUNK);
+		ssize_t n = 0;
+		rc = blob_writer_new(s, &w, err);
+		if (rc == 0)
+			blob_writer_no_fsync(w);
+		while (rc == 0 && (n = range_read(&again, buf, CHUNK, err)) > 0)
+			rc = blob_writer_write(w, buf, (size_t)n, err);
+		if (rc == 0 && n < 0)
+			rc = -1;
+		char dg[DIGEST_STR_LEN + 1];
+		if (rc == 0)
+			rc = blob_writer_finish(w, res.diff_id, dg, &out->staged_blob, err);
+	}
+	tarsplit_free(&ts);
+	if (rc < 0)
 		return -1;
 	memcpy(out->diff_id, res.diff_id, sizeof(out->diff_id));
 	out->size = (int64_t)res.size;
@@ -573,7 +431,7 @@ int image_ingest_layer_range(berth_store *s, int fd, int64_t off, int64_t len, b
 	_cleanup_close_ int diff_fd = -1;
 	if (layer_stage_new(s, &staged, &diff_fd, err) < 0)
 		return -1;
-	if (ingest_copy(s, fd, off, len, diff_fd, expected_diff_id, out, err) < 0) {
+	if (ingest_split(s, fd, off, len, diff_fd, expected_diff_id, out, err) < 0) {
 		rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
 		return -1;
 	}

@@ -30,15 +30,22 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "store/store.h"
 
 typedef struct layer_apply_result {
 	char diff_id[DIGEST_STR_LEN + 1]; /* sha256 of the uncompressed tar stream */
 	char digest[DIGEST_STR_LEN + 1]; /* sha256 of the bytes read from src_fd */
 	uint64_t size; /* sum of regular file sizes, as Docker's layer Size */
+	bool split_ok; /* opts->split can regenerate the stream from the layer */
 } layer_apply_result;
 
 typedef struct layer_apply_opts {
 	bool in_userns; /* reserved: no mknod, whiteouts as xattrs later */
+	/* When set, gets the stream's tar-split (store.h): its bytes with the
+	 * contents of regular files replaced by references to the files made.
+	 * Only usable when res->split_ok: no entry replaced or removed an
+	 * earlier one of the same layer (whose bytes are then gone). */
+	tarsplit *split;
 } layer_apply_opts;
 
 /* Read a tar, tar+gzip or tar+zstd stream (detected by magic) from src_fd

@@ -38,6 +38,9 @@ typedef struct apply_ctx {
 	dir_time *dirs;
 	size_t ndirs, capdirs;
 	uint64_t size;
+	tarsplit *split; /* opts->split */
+	strbuf raw; /* bytes for split not yet recorded */
+	bool replaced; /* an entry replaced or removed an earlier one */
 } apply_ctx;
 
 static void cache_drop(apply_ctx *c)
@@ -210,6 +213,7 @@ static int make_room(apply_ctx *c, int parent, const char *base, bool keep_dir, 
 	}
 	if (S_ISDIR(st.st_mode) && keep_dir)
 		return 1;
+	c->replaced = true;
 	if (!S_ISDIR(st.st_mode)) {
 		/* nothing cached can be below a non-directory */
 		if (unlinkat(parent, base, 0) < 0)
@@ -527,6 +531,13 @@ static int apply_entry(apply_ctx *c, const tar_entry *e, berth_error **err)
 
 	switch (e->type) {
 	case TAR_REG:
+		if (c->split && e->size > 0) {
+			/* the file keeps the data: the split refers to it */
+			tarsplit_raw(c->split, c->raw.buf, c->raw.len);
+			c->raw.len = 0;
+			tarsplit_file(c->split, path, e->size);
+			tar_reader_claim(c->tr);
+		}
 		if (write_data(c, fd, err) < 0 || set_meta_fd(fd, e, true, err) < 0)
 			return -1;
 		c->size += e->size;
@@ -583,6 +594,7 @@ static void apply_ctx_clear(apply_ctx *c)
 		free(c->dirs[i].path);
 	free(c->dirs);
 	tar_reader_free(c->tr);
+	sb_free(&c->raw);
 }
 
 static int apply_stream(int src_fd, const layer_source *src, int dest_dirfd,
@@ -597,6 +609,11 @@ static int apply_stream(int src_fd, const layer_source *src, int dest_dirfd,
 	    .cache_fd = -1,
 	};
 	c.tr = tar_reader_new(layer_stream_next, s);
+	sb_init(&c.raw);
+	if (opts && opts->split) {
+		c.split = opts->split;
+		tar_reader_set_capture(c.tr, &c.raw);
+	}
 	int ret = -1;
 	for (;;) {
 		const tar_entry *e;
@@ -615,7 +632,23 @@ static int apply_stream(int src_fd, const layer_source *src, int dest_dirfd,
 	}
 	if (apply_dir_times(&c, err) < 0)
 		goto out;
-	layer_apply_result r = {.size = c.size};
+	if (c.split) {
+		/* what follows the end blocks is part of the blob too */
+		for (;;) {
+			const unsigned char *p;
+			size_t len;
+			if (layer_stream_next(s, &p, &len, 1u << 20, err) < 0) {
+				berth_err_prefix(err, "reading layer");
+				goto out;
+			}
+			if (len == 0)
+				break;
+			sb_appendn(&c.raw, (const char *)p, len);
+		}
+		tarsplit_raw(c.split, c.raw.buf, c.raw.len);
+		c.raw.len = 0;
+	}
+	layer_apply_result r = {.size = c.size, .split_ok = c.split && !c.replaced};
 	if (layer_stream_finish(s, r.digest, r.diff_id, err) < 0) {
 		berth_err_prefix(err, "reading layer");
 		goto out;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/json.h"
 #include "base/str.h"
 #include "base/xalloc.h"
@@ -39,6 +40,8 @@ typedef struct member {
 	bool ingested;
 	char *staged_raw; /* big OCI blob staged as a file */
 	char *used_chain; /* chain the staged layer dir was given to */
+	int src_fd; /* a docker layer.tar at [src_off, +src_len) of the archive */
+	int64_t src_off, src_len; /* (src_fd >= 0 only while loading) */
 } member;
 
 typedef struct archive {
@@ -70,6 +73,7 @@ static member *add_member(archive *a, const char *name)
 	member *m = &a->m[a->n++];
 	memset(m, 0, sizeof(*m));
 	m->name = xstrdup(name);
+	m->src_fd = -1;
 	return m;
 }
 
@@ -356,6 +360,11 @@ static int read_archive(archive *a, int fd, berth_error **err)
 				rc = -1;
 				break;
 			}
+			if (seekable) {
+				m->src_fd = fd;
+				m->src_off = base + (int64_t)tar_reader_offset(r);
+				m->src_len = (int64_t)e->size;
+			}
 			m->ingested = true;
 			continue;
 		}
@@ -408,28 +417,87 @@ static int read_archive(archive *a, int fd, berth_error **err)
 
 /* --- images to commit --- */
 
+/* A new staged dir for l, unpacked again from the archive (a layer.tar in
+ * a seekable one), else from m's staged blob (kept in staging until the
+ * load ends) or the stored blob. */
+static int restage_dir(berth_store *s, member *m, image_layer_in *l, berth_error **err)
+{
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	image_layer_in again;
+	if (m->src_fd >= 0) {
+		if (image_ingest_layer_range(s, m->src_fd, m->src_off, m->src_len, false,
+		                             m->layer.diff_id, &again, err) < 0)
+			return -1;
+	} else {
+		_cleanup_close_ int fd =
+		    m->layer.staged_blob && !m->layer.blob_split
+		        ? openat(sfd, m->layer.staged_blob, O_RDONLY | O_CLOEXEC)
+		        : -1;
+		if (fd < 0)
+			fd = blob_open(s, m->layer.diff_id, err);
+		if (fd < 0)
+			return -1;
+		if (image_ingest_layer(s, image_fd_read, &fd, false, m->layer.diff_id, &again,
+		                       err) < 0)
+			return -1;
+	}
+	if (l->staged_dir &&
+	    strcmp(l->staged_dir, m->layer.staged_dir ? m->layer.staged_dir : "")) {
+		berth_error *e = NULL;
+		if (rm_rf_at(sfd, l->staged_dir, &e) < 0)
+			berth_error_free(e);
+	}
+	free(l->staged_dir);
+	l->staged_dir = again.staged_dir;
+	return 0;
+}
+
+/* Link m's staged blob under a new staging name for l (commit adopts that
+ * name; m's stays, for another image or a retry). */
+static int link_blob(berth_store *s, member *m, image_layer_in *l, berth_error **err)
+{
+	if (m->layer.staged_blob == NULL || l->staged_blob)
+		return 0;
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	char *name = store_staging_name(s, "bloblink");
+	if (linkat(sfd, m->layer.staged_blob, sfd, name, 0) < 0) {
+		int e = errno;
+		free(name);
+		return berth_err_sys(err, e, "linking staged blob");
+	}
+	l->staged_blob = name;
+	l->blob_split = m->layer.blob_split;
+	return 0;
+}
+
 typedef struct pending {
 	char id[DIGEST_STR_LEN + 1];
 	char *config;
 	size_t config_len;
-	image_layer_in *layers; /* borrowed names; owned by members */
+	image_layer_in *layers; /* staged names owned here (see commit_pending) */
+	member **srcs; /* the archive member each layer comes from */
 	size_t n;
 	char **tags; /* full names */
 } pending;
 
-static void pending_free(pending *p)
+static void pending_free(berth_store *s, pending *p)
 {
 	free(p->config);
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->layers[i].staged_dir);
-		free(p->layers[i].staged_blob);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		image_layer_in_clear(s, &p->layers[i]);
 	free(p->layers);
+	free(p->srcs);
 	strv_free(p->tags);
 }
 
-/* Give layer i of an image: reuse the member's staged dir for its first
- * chain, re-extract for another chain. */
+/* Layer i of an image: the member's staged dir for its first chain (also
+ * when that layer is stored already: rmi may remove it before we commit),
+ * a re-extraction for another chain unless stored. The staged blob is
+ * linked in by commit_pending. */
 static int layer_for(archive *a, member *m, const char *chain, const char *parent,
                      image_layer_in *out, berth_error **err)
 {
@@ -439,31 +507,15 @@ static int layer_for(archive *a, member *m, const char *chain, const char *paren
 	if (parent)
 		memcpy(out->parent, parent, DIGEST_STR_LEN + 1);
 	out->size = m->layer.size;
-	if (layer_store_exists(a->s, chain))
-		return 0;
 	if (m->used_chain == NULL || !strcmp(m->used_chain, chain)) {
 		if (m->used_chain == NULL)
 			m->used_chain = xstrdup(chain);
 		out->staged_dir = m->layer.staged_dir ? xstrdup(m->layer.staged_dir) : NULL;
-		out->staged_blob = m->layer.staged_blob ? xstrdup(m->layer.staged_blob) : NULL;
 		return 0;
 	}
-	/* same content under another parent: unpack it again from the blob */
-	int sfd = store_staging(a->s, NULL, err);
-	if (sfd < 0)
-		return -1;
-	_cleanup_close_ int fd =
-	    m->layer.staged_blob ? openat(sfd, m->layer.staged_blob, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0)
-		fd = blob_open(a->s, m->layer.diff_id, err);
-	if (fd < 0)
-		return -1;
-	image_layer_in again;
-	if (image_ingest_layer(a->s, image_fd_read, &fd, false, m->layer.diff_id, &again, err) < 0)
-		return -1;
-	out->staged_dir = again.staged_dir;
-	out->staged_blob = m->layer.staged_blob ? xstrdup(m->layer.staged_blob) : NULL;
-	return 0;
+	if (layer_store_exists(a->s, chain))
+		return 0; /* commit_pending re-extracts it if it vanishes */
+	return restage_dir(a->s, m, out, err);
 }
 
 static char *normalize_tag(const char *t, berth_error **err)
@@ -495,6 +547,7 @@ static int prepare_image(archive *a, const char *config, size_t len, member **la
 	out->config[len] = 0;
 	out->config_len = len;
 	out->layers = xcalloc(nl + 1, sizeof(image_layer_in));
+	out->srcs = xcalloc(nl + 1, sizeof(member *));
 	out->n = nl;
 	char parent[DIGEST_STR_LEN + 1] = "";
 	for (size_t i = 0; i < nl; i++) {
@@ -505,6 +558,7 @@ static int prepare_image(archive *a, const char *config, size_t len, member **la
 			                 i, m->layer.diff_id, cfg->diff_ids[i]);
 		char chain[DIGEST_STR_LEN + 1];
 		chain_id(i ? parent : NULL, m->layer.diff_id, chain);
+		out->srcs[i] = m;
 		if (layer_for(a, m, chain, i ? parent : NULL, &out->layers[i], err) < 0)
 			return -1;
 		memcpy(parent, chain, sizeof(parent));
@@ -701,6 +755,49 @@ static int prepare_oci(archive *a, member *idx, pending **out, size_t *nout, ber
 	return 0;
 }
 
+/* Commit one image. Each layer is either stored or staged, but rmi may
+ * remove a stored layer (and its blob) before we hold the store lock:
+ * image_commit then fails with NOTFOUND, and the layers missing now are
+ * unpacked again from the member's staged blob, which stays in staging
+ * until the load ends (commit only adopts a link to it). */
+static int commit_pending(berth_store *s, pending *p, char ***old, berth_error **err)
+{
+	berth_error *e = NULL;
+	for (int attempt = 0;; attempt++) {
+		for (size_t k = 0; k < p->n; k++)
+			if (link_blob(s, p->srcs[k], &p->layers[k], err) < 0)
+				return -1;
+		int r = image_commit(s, p->config, p->config_len, p->id, p->layers, p->n, p->tags,
+		                     old, &e);
+		if (r == 0)
+			return 0;
+		if (e->code != BERTH_E_NOTFOUND || attempt == 4)
+			break;
+		berth_error_free(e);
+		e = NULL;
+		int sfd = store_staging(s, NULL, err);
+		if (sfd < 0)
+			return -1;
+		for (size_t k = 0; k < p->n; k++) {
+			image_layer_in *l = &p->layers[k];
+			if (l->staged_blob && faccessat(sfd, l->staged_blob, F_OK, 0) < 0) {
+				free(l->staged_blob); /* adopted by a commit that then failed */
+				l->staged_blob = NULL;
+			}
+			if (layer_store_exists(s, l->chain_id) ||
+			    (l->staged_dir && faccessat(sfd, l->staged_dir, F_OK, 0) == 0))
+				continue;
+			if (restage_dir(s, p->srcs[k], l, err) < 0)
+				return -1;
+		}
+	}
+	if (err && *err == NULL)
+		*err = e;
+	else
+		berth_error_free(e);
+	return -1;
+}
+
 int image_load(berth_store *s, int fd, char ***report, berth_error **err)
 {
 	if (image_store_init(s, err) < 0)
@@ -723,39 +820,7 @@ int image_load(berth_store *s, int fd, char ***report, berth_error **err)
 	}
 	for (size_t i = 0; rc == 0 && i < np; i++) {
 		_cleanup_strv_ char **old = NULL;
-		berth_error *e = NULL;
-		int r = -1;
-		for (int attempt = 0; attempt < 3; attempt++) {
-			r = image_commit(s, p[i].config, p[i].config_len, p[i].id, p[i].layers,
-			                 p[i].n, p[i].tags, &old, &e);
-			if (r == 0 || e->code != BERTH_E_NOTFOUND || attempt == 2)
-				break;
-			/* a layer vanished under us: unpack the missing ones again */
-			berth_error_free(e);
-			e = NULL;
-			for (size_t k = 0; k < p[i].n; k++) {
-				image_layer_in *l = &p[i].layers[k];
-				if (layer_store_exists(s, l->chain_id))
-					continue;
-				_cleanup_close_ int bfd = blob_open(s, l->diff_id, NULL);
-				int sfd = store_staging(s, NULL, NULL);
-				if (bfd < 0 && l->staged_blob && sfd >= 0)
-					bfd = openat(sfd, l->staged_blob, O_RDONLY | O_CLOEXEC);
-				if (bfd < 0)
-					continue;
-				image_layer_in again;
-				if (image_ingest_layer(s, image_fd_read, &bfd, false, l->diff_id,
-				                       &again, NULL) == 0) {
-					free(l->staged_dir);
-					l->staged_dir = again.staged_dir;
-				}
-			}
-		}
-		if (r < 0) {
-			if (err && *err == NULL)
-				*err = e;
-			else
-				berth_error_free(e);
+		if (commit_pending(s, &p[i], &old, err) < 0) {
 			rc = -1;
 			break;
 		}
@@ -783,7 +848,7 @@ int image_load(berth_store *s, int fd, char ***report, berth_error **err)
 		}
 	}
 	for (size_t i = 0; i < np; i++)
-		pending_free(&p[i]);
+		pending_free(s, &p[i]);
 	free(p);
 	archive_clear(&a);
 	return rc;

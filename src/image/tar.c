@@ -40,6 +40,8 @@ struct tar_reader {
 	uint64_t remaining; /* data bytes of the current entry not yet read */
 	uint64_t pad; /* padding after the data */
 	bool done;
+	strbuf *capture; /* gets every byte not claimed as entry data */
+	bool claimed; /* the current entry's data is kept by the caller */
 };
 
 static void xattrs_free(tar_xattr *x, size_t n)
@@ -80,6 +82,16 @@ void tar_reader_set_skip(tar_reader *r, tar_skip_fn skip)
 	r->skip = skip;
 }
 
+void tar_reader_set_capture(tar_reader *r, strbuf *raw)
+{
+	r->capture = raw;
+}
+
+void tar_reader_claim(tar_reader *r)
+{
+	r->claimed = true;
+}
+
 uint64_t tar_reader_offset(const tar_reader *r)
 {
 	return r->pos;
@@ -98,7 +110,7 @@ void tar_reader_free(tar_reader *r)
 static int64_t read_full(tar_reader *r, unsigned char *buf, uint64_t n, berth_error **err)
 {
 	uint64_t got = 0;
-	if (buf == NULL && r->skip) {
+	if (buf == NULL && r->skip && r->capture == NULL) {
 		int64_t k = r->skip(r->opaque, n, err);
 		if (k < 0)
 			return -1;
@@ -116,6 +128,8 @@ static int64_t read_full(tar_reader *r, unsigned char *buf, uint64_t n, berth_er
 			break;
 		if (buf)
 			memcpy(buf + got, p, len);
+		if (r->capture)
+			sb_appendn(r->capture, (const char *)p, len);
 		got += len;
 	}
 	r->pos += got;
@@ -365,6 +379,7 @@ int tar_reader_next(tar_reader *r, const tar_entry **out, berth_error **err)
 			return -1;
 		r->remaining = r->pad = 0;
 	}
+	r->claimed = false;
 	entry_clear(&r->e);
 
 	tar_pax pax = {0};
@@ -537,6 +552,8 @@ int tar_reader_data(tar_reader *r, const unsigned char **p, size_t *len, berth_e
 		return -1;
 	if (*len == 0)
 		return berth_err(err, BERTH_E_INVALID, "unexpected end of tar stream");
+	if (r->capture && !r->claimed)
+		sb_appendn(r->capture, (const char *)*p, *len);
 	r->remaining -= *len;
 	r->pos += *len;
 	return 0;

@@ -62,6 +62,13 @@ typedef struct tar_reader tar_reader;
 tar_reader *tar_reader_new(tar_next_fn next, void *opaque);
 /* Skip entry data (and padding) with skip instead of reading it. */
 void tar_reader_set_skip(tar_reader *r, tar_skip_fn skip);
+/* Append every byte the reader consumes to raw (headers, extended headers,
+ * padding, the end blocks, data nobody read), except the data of entries
+ * the caller claimed: the "tar-split" of a stream whose file contents are
+ * kept elsewhere. Turns skipping off (the bytes are needed). */
+void tar_reader_set_capture(tar_reader *r, strbuf *raw);
+/* The current entry's data is kept by the caller: not captured. */
+void tar_reader_claim(tar_reader *r);
 /* Bytes of the stream consumed so far: after tar_reader_next returned an
  * entry, the offset of its first data byte. */
 uint64_t tar_reader_offset(const tar_reader *r);

@@ -140,18 +140,6 @@ int net_dns_ensure(net_ctx *nc, const network *n, berth_error **err)
 		return berth_err_sys(err, errno, "pipe");
 	const char *exe = nc->argv0 && strchr(nc->argv0, '/') ? nc->argv0 : "/proc/self/exe";
 	_cleanup_free_ char *abs_exe = realpath(exe, NULL);
-	/* the front end running us may be a partial one (berth-ctr serves
-	 * only container commands): the full engine next to it serves
-	 * "network dns-serve" */
-	if (abs_exe) {
-		char *slash = strrchr(abs_exe, '/');
-		_cleanup_free_ char *engine =
-		    xasprintf("%.*s/berth-engine", (int)(slash - abs_exe), abs_exe);
-		if (access(engine, X_OK) == 0) {
-			free(abs_exe);
-			abs_exe = steal_ptr(engine);
-		}
-	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);

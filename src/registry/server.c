@@ -12,6 +12,9 @@
 #include "base/lazylib.h"
 #include <netdb.h>
 #include <netinet/in.h>
+/* SHA1_* (deprecated in 3.0): SHA1() goes through EVP, which would link
+ * OpenSSL's provider machinery into berth (see base/digest.c) */
+#define OPENSSL_API_COMPAT 0x10100000L
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -199,7 +202,10 @@ static bool check_hash(const char *hash, const char *pass)
 {
 	if (str_has_prefix(hash, "{SHA}")) {
 		unsigned char md[SHA_DIGEST_LENGTH];
-		SHA1((const unsigned char *)pass, strlen(pass), md);
+		SHA_CTX c;
+		SHA1_Init(&c);
+		SHA1_Update(&c, pass, strlen(pass));
+		SHA1_Final(md, &c);
 		_cleanup_free_ char *b = base64_encode(md, sizeof(md));
 		return strlen(b) == strlen(hash + 5) && CRYPTO_memcmp(b, hash + 5, strlen(b)) == 0;
 	}

@@ -270,6 +270,57 @@ int blob_put(berth_store *s, const void *buf, size_t n, const char *expected,
 	return blob_writer_commit(w, d, got, err);
 }
 
+static char *split_rel(const char *digest)
+{
+	return xasprintf("blobs/tarsplit/%s", digest_hex(digest));
+}
+
+/* The bytes of a tar-split blob in an unnamed file in staging, from the
+ * first stored layer of that diff ID that regenerates them. */
+static int split_open(berth_store *s, const char *digest, int split_fd, berth_error **err)
+{
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	_cleanup_strv_ char **chains = NULL;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+		    s, "SELECT chain_id FROM layers WHERE diff_id = ?1 ORDER BY chain_id", err);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *c = (const char *)sqlite3_column_text(st, 0);
+			if (c && digest_valid(c))
+				chains = strv_append(chains, c);
+		}
+	}
+	berth_error *last = NULL;
+	for (char **c = chains; c && *c; c++) {
+		_cleanup_free_ char *rel = xasprintf("layers/%s/diff", digest_hex(*c));
+		_cleanup_close_ int dfd =
+		    openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		int out = openat(sfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (out < 0)
+			return berth_err_sys(err, errno, "creating a file in staging");
+		berth_error_free(last);
+		last = NULL;
+		if (lseek(split_fd, 0, SEEK_SET) == 0 &&
+		    tarsplit_regenerate(split_fd, dfd, digest, out, &last) == 0 &&
+		    lseek(out, 0, SEEK_SET) == 0)
+			return out;
+		close(out);
+	}
+	if (last) {
+		int r = berth_err(err, last->code, "blob %s: %s", digest, last->msg);
+		berth_error_free(last);
+		return r;
+	}
+	return berth_err(err, BERTH_E_NOTFOUND, "blob %s not found (its layer is gone)", digest);
+}
+
 int blob_open(berth_store *s, const char *digest, berth_error **err)
 {
 	if (!digest_valid(digest))
@@ -277,8 +328,14 @@ int blob_open(berth_store *s, const char *digest, berth_error **err)
 	_cleanup_free_ char *rel = blob_rel(digest);
 	int fd = openat(s->rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			_cleanup_free_ char *srel = split_rel(digest);
+			_cleanup_close_ int sp =
+			    openat(s->rootfd, srel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (sp >= 0)
+				return split_open(s, digest, sp, err);
 			return berth_err(err, BERTH_E_NOTFOUND, "blob %s not found", digest);
+		}
 		return berth_err_sys(err, errno, "opening blob %s", digest);
 	}
 	return fd;
@@ -301,15 +358,39 @@ bool blob_exists(berth_store *s, const char *digest)
 	return blob_size(s, digest) >= 0;
 }
 
+#define SPLIT_MAGIC "BERTHTS1"
+#define SPLIT_HEAD 16
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_be(strbuf *sb, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--)
+		sb_appendc(sb, (char)(unsigned char)(v >> (8 * i)));
+}
+
 int64_t blob_size(berth_store *s, const char *digest)
 {
 	if (!digest_valid(digest))
 		return -1;
 	_cleanup_free_ char *rel = blob_rel(digest);
 	struct stat st;
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		return st.st_size;
+	_cleanup_free_ char *srel = split_rel(digest);
+	_cleanup_close_ int fd = openat(s->rootfd, srel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unsigned char h[SPLIT_HEAD];
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, SPLIT_MAGIC, 8) != 0)
 		return -1;
-	return st.st_size;
+	uint64_t total = get_be(h + 8, 8);
+	return total > INT64_MAX ? -1 : (int64_t)total;
 }
 
 int blob_remove(berth_store *s, const char *digest, berth_error **err)
@@ -319,5 +400,231 @@ int blob_remove(berth_store *s, const char *digest, berth_error **err)
 	_cleanup_free_ char *rel = blob_rel(digest);
 	if (unlinkat(s->rootfd, rel, 0) < 0 && errno != ENOENT)
 		return berth_err_sys(err, errno, "removing blob %s", digest);
+	_cleanup_free_ char *srel = split_rel(digest);
+	if (unlinkat(s->rootfd, srel, 0) < 0 && errno != ENOENT)
+		return berth_err_sys(err, errno, "removing blob %s", digest);
+	return 0;
+}
+
+/* --- tar-split --- */
+
+void tarsplit_init(tarsplit *ts)
+{
+	sb_init(&ts->out);
+	ts->total = 0;
+	sb_appendn(&ts->out, SPLIT_MAGIC, 8);
+	put_be(&ts->out, 0, 8); /* the total, set by tarsplit_stage */
+}
+
+void tarsplit_raw(tarsplit *ts, const void *p, size_t n)
+{
+	while (n > 0) {
+		size_t k = n > (1u << 30) ? (1u << 30) : n;
+		sb_appendc(&ts->out, 'R');
+		put_be(&ts->out, k, 4);
+		sb_appendn(&ts->out, p, k);
+		ts->total += k;
+		p = (const char *)p + k;
+		n -= k;
+	}
+}
+
+void tarsplit_file(tarsplit *ts, const char *path, uint64_t size)
+{
+	size_t n = strlen(path);
+	sb_appendc(&ts->out, 'F');
+	put_be(&ts->out, size, 8);
+	put_be(&ts->out, n, 4);
+	sb_appendn(&ts->out, path, n);
+	ts->total += size;
+}
+
+void tarsplit_free(tarsplit *ts)
+{
+	sb_free(&ts->out);
+}
+
+void tarsplit_finish(tarsplit *ts)
+{
+	for (int i = 0; i < 8; i++)
+		ts->out.buf[8 + i] = (char)(unsigned char)(ts->total >> (8 * (7 - i)));
+}
+
+int tarsplit_stage(berth_store *s, tarsplit *ts, char **staged_name, berth_error **err)
+{
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	tarsplit_finish(ts);
+	_cleanup_free_ char *name = store_staging_name(s, "split");
+	/* not synced: as disposable as the unsynced layer it refers to */
+	if (atomic_write_at(sfd, name, ts->out.buf, ts->out.len, 0644, false, err) < 0)
+		return -1;
+	*staged_name = steal_ptr(name);
+	return 0;
+}
+
+int tarsplit_adopt(berth_store *s, const char *staged_name, const char *digest, berth_error **err)
+{
+	if (!digest_valid(digest))
+		return berth_err(err, BERTH_E_INVALID, "invalid digest %s", digest);
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	if (blob_exists(s, digest)) {
+		unlinkat(sfd, staged_name, 0);
+		return 0;
+	}
+	if (mkdirat(s->rootfd, "blobs/tarsplit", 0700) < 0 && errno != EEXIST)
+		return berth_err_sys(err, errno, "creating blobs/tarsplit");
+	_cleanup_free_ char *rel = split_rel(digest);
+	if (renameat(sfd, staged_name, s->rootfd, rel) < 0)
+		return berth_err_sys(err, errno, "storing blob %s", digest);
+	return 0;
+}
+
+typedef struct split_reader {
+	int fd;
+	unsigned char buf[65536];
+	size_t len, pos;
+} split_reader;
+
+static int split_get(split_reader *r, void *out, size_t n, berth_error **err)
+{
+	unsigned char *o = out;
+	while (n > 0) {
+		if (r->pos == r->len) {
+			ssize_t k = read(r->fd, r->buf, sizeof(r->buf));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return berth_err_sys(err, errno, "reading tar-split");
+			if (k == 0)
+				return berth_err(err, BERTH_E_CORRUPT, "tar-split is truncated");
+			r->len = (size_t)k;
+			r->pos = 0;
+		}
+		size_t k = r->len - r->pos < n ? r->len - r->pos : n;
+		memcpy(o, r->buf + r->pos, k);
+		r->pos += k;
+		o += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* End of the split file? */
+static int split_eof(split_reader *r, berth_error **err)
+{
+	if (r->pos < r->len)
+		return 0;
+	for (;;) {
+		ssize_t k = read(r->fd, r->buf, sizeof(r->buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return berth_err_sys(err, errno, "reading tar-split");
+		r->len = (size_t)k;
+		r->pos = 0;
+		return k == 0 ? 1 : 0;
+	}
+}
+
+static int out_write(int fd, sha256_ctx *h, const void *p, size_t n, berth_error **err)
+{
+	sha256_update(h, p, n);
+	if (write_all(fd, p, n) < 0)
+		return berth_err_sys(err, errno, "writing blob");
+	return 0;
+}
+
+int tarsplit_regenerate(int split_fd, int dirfd, const char *digest, int out_fd, berth_error **err)
+{
+	_cleanup_free_ split_reader *r = xcalloc(1, sizeof(*r));
+	r->fd = split_fd;
+	unsigned char head[SPLIT_HEAD];
+	if (split_get(r, head, sizeof(head), err) < 0)
+		return -1;
+	if (memcmp(head, SPLIT_MAGIC, 8) != 0)
+		return berth_err(err, BERTH_E_CORRUPT, "not a tar-split");
+	uint64_t total = get_be(head + 8, 8), done = 0;
+	_cleanup_sha256_ sha256_ctx *h = sha256_new();
+	size_t cap = 1u << 20;
+	_cleanup_free_ unsigned char *buf = xmalloc(cap);
+	for (;;) {
+		int e = split_eof(r, err);
+		if (e < 0)
+			return -1;
+		if (e)
+			break;
+		unsigned char t;
+		if (split_get(r, &t, 1, err) < 0)
+			return -1;
+		if (t == 'R') {
+			unsigned char b4[4];
+			if (split_get(r, b4, 4, err) < 0)
+				return -1;
+			uint64_t n = get_be(b4, 4);
+			while (n > 0) {
+				size_t k = n < cap ? (size_t)n : cap;
+				if (split_get(r, buf, k, err) < 0 ||
+				    out_write(out_fd, h, buf, k, err) < 0)
+					return -1;
+				n -= k;
+				done += k;
+			}
+		} else if (t == 'F') {
+			unsigned char b12[12];
+			if (split_get(r, b12, 12, err) < 0)
+				return -1;
+			uint64_t size = get_be(b12, 8), plen = get_be(b12 + 8, 4);
+			if (plen == 0 || plen > 65536)
+				return berth_err(err, BERTH_E_CORRUPT,
+				                 "tar-split: bad path length");
+			_cleanup_free_ char *path = xmalloc(plen + 1);
+			if (split_get(r, path, plen, err) < 0)
+				return -1;
+			path[plen] = 0;
+			_cleanup_close_ int fd =
+			    open_beneath_nofollow(dirfd, path, O_RDONLY | O_CLOEXEC, 0, err);
+			if (fd < 0)
+				return -1;
+			struct stat st;
+			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    (uint64_t)st.st_size != size)
+				return berth_err(err, BERTH_E_CORRUPT,
+				                 "layer file %s does not match its tar entry",
+				                 path);
+			posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+			uint64_t left = size;
+			while (left > 0) {
+				size_t k = left < cap ? (size_t)left : cap;
+				ssize_t got = read(fd, buf, k);
+				if (got < 0 && errno == EINTR)
+					continue;
+				if (got < 0)
+					return berth_err_sys(err, errno, "reading layer file %s",
+					                     path);
+				if (got == 0)
+					return berth_err(err, BERTH_E_CORRUPT,
+					                 "layer file %s shrank", path);
+				if (out_write(out_fd, h, buf, (size_t)got, err) < 0)
+					return -1;
+				left -= (uint64_t)got;
+			}
+			done += size;
+		} else {
+			return berth_err(err, BERTH_E_CORRUPT, "tar-split: bad record");
+		}
+	}
+	if (done != total)
+		return berth_err(err, BERTH_E_CORRUPT, "tar-split: %llu bytes instead of %llu",
+		                 (unsigned long long)done, (unsigned long long)total);
+	char got[DIGEST_STR_LEN + 1];
+	sha256_final(h, got);
+	if (strcmp(got, digest) != 0)
+		return berth_err(err, BERTH_E_CORRUPT,
+		                 "the layer's files no longer give its tar (digest %s, not %s)",
+		                 got, digest);
 	return 0;
 }

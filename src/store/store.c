@@ -40,7 +40,10 @@ static int make_layout(const char *root, const char *runroot, berth_error **err)
 {
 	static const char *const dirs[] = {"blobs",      "blobs/sha256", "layers",
 	                                   "containers", "volumes",      "tmp"};
-	if (mkdir_p(root, 0700, err) < 0 || mkdir_p(runroot, 0700, err) < 0)
+	/* the common case, an existing store, costs one failed mkdir each */
+	if (mkdir(root, 0700) < 0 && errno != EEXIST && mkdir_p(root, 0700, err) < 0)
+		return -1;
+	if (mkdir(runroot, 0700) < 0 && errno != EEXIST && mkdir_p(runroot, 0700, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", root, dirs[i]);

@@ -25,6 +25,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/str.h"
 
 typedef struct berth_store berth_store;
 
@@ -177,6 +178,37 @@ int64_t blob_size(berth_store *s, const char *digest); /* -1 if missing */
 int blob_remove(berth_store *s, const char *digest, berth_error **err);
 /* Path of a blob (may not exist); caller frees. */
 char *blob_path(berth_store *s, const char *digest);
+
+/* --- tar-split: a layer blob kept as blobs/tarsplit/<hex>, the layer tar's
+ * headers, padding and end blocks plus references to the contents of the
+ * files of an unpacked layer of that diff ID, instead of a copy of the
+ * tar. blob_open regenerates the exact bytes (and checks their digest);
+ * blob_exists, blob_size and blob_remove cover both forms.
+ * Format: "BERTHTS1", the tar's size (u64 big-endian), then records:
+ * 'R' u32 n, n raw bytes; 'F' u64 size, u32 n, n bytes of a path relative
+ * to the layer root whose regular file holds the next size bytes. */
+typedef struct tarsplit {
+	strbuf out;
+	uint64_t total;
+} tarsplit;
+void tarsplit_init(tarsplit *ts);
+void tarsplit_raw(tarsplit *ts, const void *p, size_t n);
+void tarsplit_file(tarsplit *ts, const char *path, uint64_t size);
+void tarsplit_free(tarsplit *ts);
+/* Record the total in the header: ts->out is then the file's content. */
+void tarsplit_finish(tarsplit *ts);
+/* tarsplit_finish and write ts to a new file in staging (its name to
+ * *staged_name). */
+int tarsplit_stage(berth_store *s, tarsplit *ts, char **staged_name, berth_error **err)
+    __attribute__((warn_unused_result));
+/* blob_adopt for a staged tar-split of the blob digest. */
+int tarsplit_adopt(berth_store *s, const char *staged_name, const char *digest, berth_error **err)
+    __attribute__((warn_unused_result));
+/* Regenerate a tar-split's bytes from the layer directory dirfd to out_fd
+ * (written sequentially) and check they hash to digest. split_fd is the
+ * tar-split file. */
+int tarsplit_regenerate(int split_fd, int dirfd, const char *digest, int out_fd, berth_error **err)
+    __attribute__((warn_unused_result));
 
 /* --- layers.c: unpacked layers by chain ID --- */
 

@@ -170,6 +170,47 @@ EOT
     assert "main.c" in out and "util.c" in out
 
 
+def test_large_context_stat_cache(busybox, tmp_path):
+    """A context of many files (stat'ed by two threads), a symlink and a
+    nested directory; a file rewritten with the same size and mtime still
+    misses (its ctime moved); one replaced by another inode is hashed again."""
+    b = busybox
+    ctx = tmp_path / "ctx"
+    files = {"d/f%03d.txt" % i: "file %03d\n" % i for i in range(600)}
+    files["d/sub/deep.txt"] = "deep\n"
+    files["Dockerfile"] = """FROM busybox
+COPY . /ctx/
+RUN find /ctx -type f | wc -l > /count && readlink /ctx/link >> /count
+"""
+    write(ctx, files)
+    os.symlink("d/f001.txt", ctx / "link")
+    time.sleep(0.1)  # hashes of files changed within 50 ms are not kept
+    build(b, ctx, "-t", "big")
+    first = inspect(b, "big")["Id"]
+    out = run_in(b, tmp_path, "big", "cat /count")
+    assert "602" in out and "d/f001.txt" in out
+    assert build(b, ctx, "-t", "big").stderr.decode().count("CACHED") == 2
+    # same size, same mtime, other bytes
+    p = ctx / "d/f300.txt"
+    st = p.stat()
+    p.write_text("FILE 300\n")
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    err = build(b, ctx, "-t", "big").stderr.decode()
+    assert 'file "d/f300.txt" changed' in err, err
+    second = inspect(b, "big")["Id"]
+    assert second != first
+    # replaced by another inode with the first bytes and the same times:
+    # hashed again, it is the first build's content (its cache entries)
+    q = ctx / "d/new.tmp"
+    q.write_text("file 300\n")
+    os.utime(q, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(q, p)
+    time.sleep(0.1)
+    err = build(b, ctx, "-t", "big").stderr.decode()
+    assert err.count("CACHED") == 2, err
+    assert inspect(b, "big")["Id"] == first
+
+
 def test_add_url_and_checksum(busybox, tmp_path):
     b = busybox
     www = tmp_path / "www"
@@ -299,6 +340,49 @@ CMD ["cat", "/all"]
     build(b, ctx)
     p = build(b, ctx, "--build-arg", "V=2")
     assert 'build arg "V" changed' in p.stderr.decode()
+
+
+def test_miss_after_cached_steps_keeps_layers_and_history(busybox, tmp_path):
+    """Cache hits are taken without reading each cached image; a miss after
+    them must still start from the last cached image's layers, history and
+    config, exactly as a build without the cache does."""
+    b = busybox
+    ctx = tmp_path / "ctx"
+    base = """FROM busybox AS first
+ENV A=1
+RUN echo one > /one
+MAINTAINER someone
+USER nobody
+WORKDIR /w
+COPY f /w/f
+FROM busybox
+COPY --from=first /one /from-first
+"""
+    write(ctx, {"Dockerfile": base, "f": "content\n"})
+    build(b, ctx, "-t", "h1")
+    write(ctx, {"Dockerfile": base.replace(
+        "COPY f /w/f\n", "COPY f /w/f\nENV B=$A-2\nRUN cat /one /w/f > /tmp/g\n")})
+    p = build(b, ctx, "-t", "h2")
+    err = p.stderr.decode()
+    assert err.count("CACHED") == 6, err
+    build(b, ctx, "--target", "first", "-t", "h2a")
+    build(b, ctx, "--no-cache", "--target", "first", "-t", "h2n")
+    cached, fresh = inspect(b, "h2a"), inspect(b, "h2n")
+    for k in ("Env", "User", "WorkingDir", "Cmd"):
+        assert cached["Config"][k] == fresh["Config"][k], k
+    assert cached["Config"]["Env"][-2:] == ["A=1", "B=1-2"]
+    assert cached["Author"] == fresh["Author"] == "someone"
+    assert len(cached["RootFS"]["Layers"]) == len(fresh["RootFS"]["Layers"])
+
+    def created_by(name):
+        return [h["CreatedBy"] for h in json.loads(
+            b.out("history", "--no-trunc", "--format", "{{json .}}", name).replace(
+                "}\n{", "},{").join(["[", "]"]))]
+    assert created_by("h2a") == created_by("h2n")
+    out = run_in(b, tmp_path, "h2a", "cat /tmp/g")
+    assert "one" in out and "content" in out
+    out = run_in(b, tmp_path, "h2", "cat /from-first")
+    assert "one" in out
 
 
 def test_run_mount_cache_persists(busybox, tmp_path):

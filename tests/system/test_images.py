@@ -214,39 +214,23 @@ def test_system_df_and_info(busybox):
     assert b.out("image", "ls", "-q") == b.out("images", "-q")
 
 
-def test_read_only_image_commands_through_berth_ctr(busybox):
-    """`berth images` and `berth image ls|list|inspect` are served by the
-    lean berth-ctr (the launcher execs it): same output and exit codes as
-    berth-engine; other image subcommands still reach berth-engine."""
-    engine = os.path.join(os.path.dirname(BERTH), "berth-engine")
-    ctr = os.path.join(os.path.dirname(BERTH), "berth-ctr")
+def test_one_binary_no_second_exec(busybox):
+    """`berth` is one binary: a command runs in the process that was
+    started (no launcher exec'ing an engine), `berth runtime` included, and
+    no helper binary sits next to it."""
     glob = ["--root", busybox.root, "--runroot", busybox.runroot]
-    # (no CreatedSince: "N seconds ago" may change between the runs)
-    table = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
-    for args in (["images", "--format", table], ["images", "-a", "--no-trunc", "--format", table],
-                 ["image", "ls", "-q"],
-                 ["image", "list", "--format", "{{.Repository}}:{{.Tag}}"],
-                 ["image", "inspect", "busybox"], ["image", "inspect", "-f", "{{.Id}}", "busybox"],
-                 ["image", "inspect", "nosuch:image"]):
-        a = subprocess.run([BERTH] + glob + args, capture_output=True)
-        b = subprocess.run([engine] + glob + args, capture_output=True)
-        c = subprocess.run([ctr] + glob + args, capture_output=True)
-        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
-        assert (c.returncode, c.stdout) == (b.returncode, b.stdout), args
-    # the launcher picks the binary: strace shows which one runs (LeakSanitizer
-    # cannot run under ptrace in the ASan build)
+    d = os.path.dirname(BERTH)
+    assert not os.path.exists(os.path.join(d, "berth-engine"))
+    assert not os.path.exists(os.path.join(d, "berth-ctr"))
+    # (LeakSanitizer cannot run under ptrace in the ASan build)
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-    p = subprocess.run(["strace", "-f", "-e", "trace=execve", BERTH] + glob + ["image", "ls"],
-                       capture_output=True, text=True, env=env)
-    assert p.returncode == 0, p.stderr
-    assert "berth-ctr" in p.stderr and "berth-engine" not in p.stderr
-    p = subprocess.run(["strace", "-f", "-e", "trace=execve", BERTH] + glob +
-                       ["image", "tag", "busybox", "t:1"], capture_output=True, text=True,
-                       env=env)
-    assert p.returncode == 0, p.stderr
-    assert "berth-engine" in p.stderr
+    for args in (["images"], ["image", "inspect", "-f", "{{.Id}}", "busybox"],
+                 ["image", "tag", "busybox", "t:1"], ["runtime", "--root", busybox.runroot + "/rt",
+                                                       "list"]):
+        p = subprocess.run(["strace", "-f", "-e", "trace=execve", BERTH] + glob + args,
+                           capture_output=True, text=True, env=env)
+        assert p.returncode == 0, (args, p.stderr)
+        execs = [line for line in p.stderr.splitlines() if "execve(" in line]
+        assert len(execs) == 1 and BERTH in execs[0], (args, execs)
     assert busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}", "t") == "t:1\n"
-    # berth-ctr refuses the subcommands it does not serve
-    c = subprocess.run([ctr] + glob + ["image", "pull", "busybox"], capture_output=True)
-    assert c.returncode == 125 and b"berth-engine" in c.stderr

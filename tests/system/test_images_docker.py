@@ -228,3 +228,41 @@ def test_version_templates(berth):
     assert p.returncode == 125 and p.stderr.startswith(b"Error: ")
     out = berth.out("version")
     assert out.startswith("Client:\n Version:") and "\nServer: " in out
+
+
+def test_rmi_and_prune_respect_containers(busybox):
+    """Docker refuses to drop the last name of an image a container uses
+    (unless -f), refuses to delete it by ID while a container uses it, and
+    prune -a keeps it. With -f the names go; berth keeps the image itself,
+    dangling, while the container needs its layers (see report)."""
+    b = busybox
+    iid = b.out("image", "inspect", "-f", "{{.Id}}", "busybox").strip()
+    cid = b.out("create", "--network", "none", "busybox", "echo", "still-runs").strip()
+    p = b.run("rmi", "busybox", check=False)
+    assert p.returncode == 1
+    assert p.stderr.decode() == (
+        'Error: conflict: unable to remove repository reference "busybox" (must force) - '
+        "container %s is using its referenced image %s\n" % (cid[:12], iid[7:19]))
+    p = b.run("rmi", iid[7:19], check=False)
+    assert p.returncode == 1
+    assert p.stderr.decode() == (
+        "Error: conflict: unable to delete %s (must be forced) - image is being used by "
+        "stopped container %s\n" % (iid[7:19], cid[:12]))
+    # a second name can go: the image keeps one
+    b.run("tag", "busybox", "second:1")
+    assert b.out("rmi", "second:1") == "Untagged: second:1\n"
+    assert b.out("image", "prune", "-a", "-f") == "Total reclaimed space: 0B\n"
+    df = b.out("system", "df").splitlines()[1].split()
+    assert df[:3] == ["Images", "1", "1"] and df[-2:] == ["0B", "(0%)"]
+    row = [l for l in b.out("system", "df", "-v").splitlines() if l.startswith("busybox")][0]
+    assert row.split()[-1] == "1"  # CONTAINERS
+    # -f: untagged; the container still starts from the image's layers
+    assert b.out("rmi", "-f", "busybox") == "Untagged: busybox:latest\n"
+    assert b.out("images", "-a", "-q", "--no-trunc") == iid + "\n"
+    p = b.run("start", "-a", cid, check=False, timeout=60)
+    assert p.returncode == 0 and p.stdout == b"still-runs\n", p.stderr
+    # once the container is gone the image can be deleted
+    b.run("rm", cid)
+    out = b.out("rmi", iid[7:19])
+    assert out.splitlines()[0] == "Deleted: " + iid
+    assert os.listdir(os.path.join(b.root, "layers")) == []

@@ -10,6 +10,7 @@ import tarfile
 import pytest
 
 from conftest import FIXTURES, Berth, require_root
+from storeutil import blob_bytes, blob_names, split_bytes
 
 LAYERS_ID = "sha256:c625e13fa27f020ff66923ed2d6779c09d01e5d75e9e8ee472fa81c9e9bf0aa1"
 BUSYBOX_ID = "sha256:d2cdb43fdcb782df1479598f40621cffd4d3f40cc71156951445bef5c70634b1"
@@ -225,7 +226,7 @@ def make_tar(path, files):
 
 def store_state(berth):
     return (berth.out("images", "-a", "--no-trunc"),
-            sorted(os.listdir(os.path.join(berth.root, "blobs", "sha256"))),
+            sorted(blob_names(berth.root)),
             sorted(os.listdir(os.path.join(berth.root, "layers"))),
             os.listdir(os.path.join(berth.root, "tmp")))
 
@@ -331,16 +332,14 @@ def test_load_from_file_region_and_stream_agree(tmp_path):
         img = inspect(b, "region:1")
         assert img["Id"] == "sha256:" + cid
         assert img["RootFS"]["Layers"] == diffs
-        blobs = os.path.join(b.root, "blobs", "sha256")
-        names = sorted(os.listdir(blobs))
+        names = sorted(blob_names(b.root))
         for n in names:
-            with open(os.path.join(blobs, n), "rb") as f:
-                assert hashlib.sha256(f.read()).hexdigest() == n, (how, n)
-        # the layer blobs are the uncompressed tars, byte for byte
-        with open(os.path.join(blobs, diffs[0][7:]), "rb") as f:
-            assert f.read() == l1
-        with open(os.path.join(blobs, diffs[1][7:]), "rb") as f:
-            assert f.read() == l2raw
+            assert hashlib.sha256(blob_bytes(b.root, n)).hexdigest() == n, (how, n)
+        # the layer blobs are the uncompressed tars, byte for byte; a plain
+        # layer.tar read in place is kept as a tar-split of its files
+        assert blob_bytes(b.root, diffs[0]) == l1
+        assert blob_bytes(b.root, diffs[1]) == l2raw
+        assert (split_bytes(b.root, diffs[0]) is not None) == (how != "pipe"), how
         dirs = lower_dirs(img)
         with open(os.path.join(dirs[1], "etc", "big"), "rb") as f:
             assert f.read() == big
@@ -380,3 +379,47 @@ def test_load_truncated_layer_region(berth, tmp_path):
         assert p.returncode == 125, err
         assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
         assert store_state(berth) == before
+
+
+def test_layer_blob_forms_and_save_gives_the_same_bytes(berth, tmp_path):
+    """A plain layer.tar read in place is kept as a tar-split, one whose
+    entries replace earlier ones (their bytes are gone from the layer) as a
+    copy, and one with bytes after its end blocks as a split that keeps
+    them: save gives each layer.tar back byte for byte, and an edited
+    layer file makes save fail instead of giving other bytes."""
+    plain = _tar_bytes([("etc", None), ("etc/a", os.urandom(70000)), ("etc/e", b"")],
+                       fmt=tarfile.PAX_FORMAT)
+    replaced = _tar_bytes([("f", b"first version"), ("f", b"second")])
+    trailing = _tar_bytes([("t", b"t\n")]) + b"garbage after the end"
+    layers = [plain, replaced, trailing]
+    diffs = ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]
+    cfg = json.dumps({"architecture": "amd64", "config": {}, "created": "2026-01-01T00:00:00Z",
+                      "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    names = ["l%d/layer.tar" % i for i in range(3)]
+    man = json.dumps([{"Config": cid + ".json", "RepoTags": ["forms:1"], "Layers": names}])
+    arch = tmp_path / "forms.tar"
+    make_tar(arch, dict([("manifest.json", man.encode()), (cid + ".json", cfg)] +
+                        list(zip(names, layers))))
+    assert berth.out("load", "-i", arch) == "Loaded image: forms:1\n"
+    assert split_bytes(berth.root, diffs[0]) == plain
+    assert split_bytes(berth.root, diffs[1]) is None
+    assert os.path.isfile(os.path.join(berth.root, "blobs", "sha256", diffs[1][7:]))
+    assert split_bytes(berth.root, diffs[2]) == trailing
+    out = tmp_path / "saved.tar"
+    berth.run("save", "-o", out, "forms:1")
+    with tarfile.open(out) as t:
+        saved = json.loads(t.extractfile("manifest.json").read())[0]
+        got = [t.extractfile(n).read() for n in saved["Layers"]]
+    assert got == layers
+    # a save into a fresh root loads the same image
+    b2 = Berth(str(tmp_path / "r2"), str(tmp_path / "u2"))
+    b2.run("load", "-i", out)
+    assert inspect(b2, "forms:1")["Id"] == "sha256:" + cid
+    # a layer file changed behind berth's back: refused, never other bytes
+    img = inspect(berth, "forms:1")
+    with open(os.path.join(lower_dirs(img)[-1], "etc", "a"), "r+b") as f:
+        f.write(b"X")
+    p = berth.run("save", "-o", tmp_path / "bad.tar", "forms:1", check=False)
+    assert p.returncode == 125
+    assert p.stderr.decode().startswith("Error: ") and "digest" in p.stderr.decode()

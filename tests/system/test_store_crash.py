@@ -1,5 +1,6 @@
 """Crash safety and concurrency of the store: kill -9 during load, parallel
 load/tag/rmi on one root; afterwards the store must be consistent."""
+import fcntl
 import hashlib
 import io
 import json
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from conftest import FIXTURES
+from storeutil import blob_names, split_bytes
 
 
 def check_consistent(root):
@@ -25,13 +27,18 @@ def check_consistent(root):
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         assert h.hexdigest() == name, "blob %s has wrong content" % name
+    splits = os.path.join(root, "blobs", "tarsplit")
+    for name in os.listdir(splits) if os.path.isdir(splits) else []:
+        data = split_bytes(root, name)
+        assert hashlib.sha256(data).hexdigest() == name, "tar-split %s gives other bytes" % name
+    stored = blob_names(root)
     db = sqlite3.connect(os.path.join(root, "berth.db"))
     try:
         for (iid,) in db.execute("SELECT id FROM images"):
             assert os.path.isfile(os.path.join(blobs, iid[7:])), "config blob of %s" % iid
         for chain, diff, ref in db.execute("SELECT chain_id, diff_id, refcount FROM layers"):
             assert os.path.isdir(os.path.join(root, "layers", chain[7:], "diff")), chain
-            assert os.path.isfile(os.path.join(blobs, diff[7:])), diff
+            assert diff[7:] in stored, diff
             n = db.execute("SELECT COUNT(*) FROM image_layers WHERE chain_id=?", (chain,)).fetchone()[0]
             assert n == ref, "refcount of %s: %d != %d" % (chain, ref, n)
         for (chain,) in db.execute("SELECT chain_id FROM image_layers"):
@@ -126,5 +133,71 @@ def test_parallel_load_tag_rmi(berth):
         if t != "<none>:<none>":
             berth.run("rmi", "-f", t)
     berth.run("image", "prune", "-a", "-f")
+    check_consistent(berth.root)
+    assert os.listdir(os.path.join(berth.root, "layers")) == []
+
+
+def _waiting_for_lock(pid):
+    """True when pid is blocked in flock (a "->" line of /proc/locks)."""
+    with open("/proc/locks") as f:
+        for line in f:
+            parts = line.split()
+            if "->" in parts:
+                i = parts.index("->")
+                if len(parts) > i + 4 and parts[i + 4] == str(pid):
+                    return True
+    return False
+
+
+def _proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("fixture", ["layers-docker-save.tar", "layers-oci-archive.tar"])
+def test_load_survives_rmi_of_its_existing_layers(berth, fixture):
+    """The race of `load` with `rmi`, made deterministic: load of an image
+    whose layers are stored reads the archive, then waits for the store
+    lock (held here) to commit; we stop it there, rmi the image (its
+    layers and blobs go), and let it go on: the load must still succeed,
+    from what it staged, and leave a consistent store."""
+    archive = os.path.join(FIXTURES, fixture)
+    berth.run("load", "-i", archive)
+    iid = berth.out("image", "inspect", "-f", "{{.Id}}", "fixture/layers:1").strip()
+    lock = os.path.join(berth.runroot, "store.lock")
+    for _ in range(8):
+        load = None
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            load = subprocess.Popen(berth.cmd("load", "-i", archive), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while not _waiting_for_lock(load.pid):
+                assert load.poll() is None, load.communicate()
+                assert time.monotonic() < deadline, "load never waited for the store lock"
+                time.sleep(0.005)
+            os.kill(load.pid, signal.SIGSTOP)
+            # stopped, it is no waiter any more: the lock goes to rmi
+            while _proc_state(load.pid) != "T":
+                assert time.monotonic() < deadline, "load did not stop"
+                time.sleep(0.005)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            out = berth.out("rmi", "fixture/layers:1")
+            assert "Deleted: " + iid in out
+            assert os.listdir(os.path.join(berth.root, "layers")) == []
+            os.kill(load.pid, signal.SIGCONT)
+            out, err = load.communicate(timeout=120)
+            assert load.returncode == 0, err.decode()
+            assert out.decode() == "Loaded image: fixture/layers:1\n"
+        finally:
+            os.close(fd)
+            if load and load.poll() is None:
+                load.kill()
+                load.wait()
+        assert berth.out("image", "inspect", "-f", "{{.Id}}", "fixture/layers:1").strip() == iid
+        check_consistent(berth.root)
+        assert os.listdir(os.path.join(berth.root, "tmp")) == []
+    berth.run("rmi", "fixture/layers:1")
     check_consistent(berth.root)
     assert os.listdir(os.path.join(berth.root, "layers")) == []

@@ -987,3 +987,178 @@ TEST(layer_apply_from_sources)
 	berth_error *err = NULL;
 	CHECK(layer_apply_source(&src, dfd, NULL, &res, &err) == 0);
 }
+
+TEST(layer_apply_whiteout_edge_cases)
+{
+	/* a whiteout and then the same name again in one layer: the entry
+	 * wins, as when Docker's applier replaces what is in its way */
+	_cleanup_sb_ strbuf t;
+	sb_init(&t);
+	add_entry(&t, "d/", TAR_DIR, 0755, NULL);
+	add_entry(&t, "d/.wh.again", TAR_REG, 0600, NULL);
+	add_entry(&t, "d/again/", TAR_DIR, 0750, NULL);
+	add_entry(&t, "d/again/f", TAR_REG, 0644, "f");
+	add_entry(&t, ".wh.file", TAR_REG, 0600, NULL);
+	add_entry(&t, "file", TAR_REG, 0640, "new");
+	/* the root's opaque marker makes the layer root opaque */
+	add_entry(&t, ".wh..wh..opq", TAR_REG, 0600, NULL);
+	/* a whiteout name in a long (PAX/GNU) header is still a whiteout */
+	add_gnu_longname(&t, "long/"
+	                     "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	                     "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd/.wh.x");
+	add_entry(&t, "placeholder-replaced-by-longname", TAR_REG, 0600, NULL);
+	tar_write_end(&t);
+	berth_error *err = NULL;
+	int r = apply_buf(t.buf, t.len, "w", NULL, &err);
+	if (r < 0)
+		fprintf(stderr, "%s\n", err->msg);
+	CHECK(r == 0);
+	struct stat st;
+	CHECK(lst("w", "d/again", &st) == 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT_EQ(st.st_mode & 07777, 0750);
+	CHECK(lst("w", "d/again/f", &st) == 0 && S_ISREG(st.st_mode));
+	CHECK(lst("w", "file", &st) == 0 && S_ISREG(st.st_mode));
+	_cleanup_free_ char *body = slurp("w", "file");
+	CHECK_STR_EQ(body, "new");
+	_cleanup_free_ char *root = tmp_path("w");
+	char v[8] = {0};
+	CHECK(getxattr(root, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
+	CHECK(lst("w",
+	          "long/"
+	          "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	          "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd/x",
+	          &st) == 0);
+	CHECK(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+
+	/* whiteouts that name no entry, or the directory itself, are refused */
+	static const char *const bad[] = {"d/.wh.", "d/.wh..", ".wh.."};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		strbuf b;
+		sb_init(&b);
+		add_entry(&b, "d/", TAR_DIR, 0755, NULL);
+		add_entry(&b, bad[i], TAR_REG, 0600, NULL);
+		tar_write_end(&b);
+		_cleanup_free_ char *needle = xasprintf("layer entry \"%s\"", bad[i]);
+		check_refused(bad[i], &b, needle);
+		sb_free(&b);
+	}
+}
+
+/* Apply t with a tar-split into tmp/<name>; the split in a memfd. */
+static int apply_split(const strbuf *t, const char *name, layer_apply_result *res, int *split_fd,
+                       berth_error **err)
+{
+	_cleanup_close_ int fd = mem_fd(t->buf, t->len);
+	_cleanup_free_ char *dir = tmp_path(name);
+	tarsplit ts;
+	tarsplit_init(&ts);
+	layer_apply_opts o = {.split = &ts};
+	int r = layer_apply_path(fd, dir, &o, res, err);
+	tarsplit_finish(&ts);
+	*split_fd = r == 0 ? mem_fd(ts.out.buf, ts.out.len) : -1;
+	tarsplit_free(&ts);
+	return r;
+}
+
+static int regenerate(int split_fd, const char *name, const char *digest, strbuf *out,
+                      berth_error **err)
+{
+	_cleanup_free_ char *dir = tmp_path(name);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int ofd = memfd_create("regen", MFD_CLOEXEC);
+	if (dfd < 0 || ofd < 0 || lseek(split_fd, 0, SEEK_SET) < 0)
+		abort();
+	if (tarsplit_regenerate(split_fd, dfd, digest, ofd, err) < 0)
+		return -1;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	_cleanup_free_ char *p = xasprintf("/proc/self/fd/%d", ofd);
+	if (read_file(p, &data, &len, err) < 0)
+		return -1;
+	sb_init(out);
+	sb_appendn(out, data, len);
+	return 0;
+}
+
+TEST(layer_apply_tarsplit_gives_the_stream_back)
+{
+	/* every kind of bytes: PAX and GNU long-name headers, empty and
+	 * block-sized files, links, a whiteout and aufs metadata with data,
+	 * the end blocks and what follows them */
+	_cleanup_sb_ strbuf t;
+	sb_init(&t);
+	add_entry(&t, "d/", TAR_DIR, 0755, NULL);
+	add_entry(&t, "d/empty", TAR_REG, 0644, "");
+	add_entry(&t, "d/small", TAR_REG, 0600, "hello\n");
+	_cleanup_free_ char *block = xmalloc(TAR_BLOCK * 3 + 1);
+	memset(block, 'b', TAR_BLOCK * 3);
+	block[TAR_BLOCK * 3] = 0;
+	add_entry(&t, "d/blocks", TAR_REG, 0644, block);
+	tar_xattr xa = {.name = "user.k", .value = (unsigned char *)"v", .len = 1};
+	tar_entry px = {.path = "d/\xc3\xa9t\xc3\xa9",
+	                .linkname = "",
+	                .type = TAR_REG,
+	                .mode = 0644,
+	                .mtime = T_MTIME,
+	                .size = 3,
+	                .xattrs = &xa,
+	                .nxattrs = 1};
+	add_full(&t, &px, "pax");
+	add_gnu_longname(&t, "d/long-"
+	                     "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+	                     "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn");
+	add_entry(&t, "placeholder", TAR_REG, 0644, "long");
+	add_entry(&t, "d/sym", TAR_SYMLINK, 0777, "small");
+	add_entry(&t, "d/hard", TAR_LINK, 0644, "d/small");
+	add_entry(&t, "d/.wh.gone", TAR_REG, 0600, "whiteout data");
+	add_entry(&t, ".wh..wh.plnk", TAR_REG, 0600, "aufs");
+	tar_write_end(&t);
+	sb_append(&t, "trailing bytes");
+	char want[DIGEST_STR_LEN + 1];
+	sha256_digest(t.buf, t.len, want);
+
+	layer_apply_result res;
+	berth_error *err = NULL;
+	_cleanup_close_ int sfd = -1;
+	CHECK(apply_split(&t, "ts", &res, &sfd, &err) == 0);
+	CHECK(res.split_ok);
+	CHECK_STR_EQ(res.diff_id, want);
+	_cleanup_sb_ strbuf back;
+	int r = regenerate(sfd, "ts", want, &back, &err);
+	if (r < 0)
+		fprintf(stderr, "%s\n", err->msg);
+	CHECK(r == 0);
+	CHECK(back.len == t.len && memcmp(back.buf, t.buf, t.len) == 0);
+	/* the split holds the headers, not the file contents */
+	struct stat st;
+	CHECK(fstat(sfd, &st) == 0 && (size_t)st.st_size < t.len - TAR_BLOCK * 2);
+
+	/* a changed file: the bytes are refused, never given out */
+	_cleanup_free_ char *dir = tmp_path("ts");
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	CHECK(atomic_write_at(dfd, "d/small", "HELLO\n", 6, 0600, false, &err) == 0);
+	_cleanup_sb_ strbuf bad;
+	sb_init(&bad);
+	CHECK(regenerate(sfd, "ts", want, &bad, &err) < 0);
+	CHECK(err && err->code == BERTH_E_CORRUPT);
+	berth_error_free(err);
+	err = NULL;
+	CHECK(atomic_write_at(dfd, "d/small", "longer\n", 7, 0600, false, &err) == 0);
+	CHECK(regenerate(sfd, "ts", want, &bad, &err) < 0);
+	CHECK(err && err->code == BERTH_E_CORRUPT);
+	berth_error_free(err);
+	err = NULL;
+
+	/* an entry that replaces an earlier one of the layer: its bytes are
+	 * gone, the split is not usable */
+	_cleanup_sb_ strbuf t2;
+	sb_init(&t2);
+	add_entry(&t2, "f", TAR_REG, 0644, "first");
+	add_entry(&t2, "f", TAR_REG, 0644, "second");
+	tar_write_end(&t2);
+	_cleanup_close_ int sfd2 = -1;
+	CHECK(apply_split(&t2, "ts2", &res, &sfd2, &err) == 0);
+	CHECK(!res.split_ok);
+}

@@ -204,32 +204,3 @@ TEST(runtime_default_spec)
 	CHECK(json_array_size(json_object_get(json_object_get(f, "linux"), "namespaces")) >= 7);
 	json_decref(f);
 }
-
-#include "base/digest.h"
-#include "cli/sha256_small.h"
-
-/* The launcher's own SHA-256 agrees with libcrypto's. */
-TEST(runtime_launcher_sha256)
-{
-	static const size_t lens[] = {0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 128, 1000, 4099};
-	char buf[4099];
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (char)(i * 7 + 3);
-	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-		char ref[DIGEST_STR_LEN + 1], mine[65];
-		sha256_digest(buf, lens[k], ref);
-		small_sha256 s;
-		small_sha256_init(&s);
-		/* in two pieces, to cross block boundaries */
-		small_sha256_update(&s, buf, lens[k] / 3);
-		small_sha256_update(&s, buf + lens[k] / 3, lens[k] - lens[k] / 3);
-		small_sha256_final_hex(&s, mine);
-		CHECK_STR_EQ(mine, ref + 7);
-	}
-	char abc[65];
-	small_sha256 s;
-	small_sha256_init(&s);
-	small_sha256_update(&s, "abc", 3);
-	small_sha256_final_hex(&s, abc);
-	CHECK_STR_EQ(abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
