@@ -108,7 +108,7 @@ static json_t *idmap_json(const struct subid_range *r, size_t n)
 int ctr_subid_mappings(const char *text, size_t len, const char *name, const char *num,
                        json_t **out)
 {
-	struct subid_range r[SUBID_MAX_RANGES];
+	struct subid_range r[SUBID_MAX_RANGES] = {{0, 0}};
 	size_t n = subid_ranges(text, len, name, num, r, SUBID_MAX_RANGES);
 	*out = n ? idmap_json(r, n) : NULL;
 	return (int)n;
@@ -177,7 +177,7 @@ static int ensure_default_user(berth_error **err)
 	for (int i = 0; i < 2; i++) {
 		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
-		struct subid_range r[1];
+		struct subid_range r[1] = {{0, 0}};
 		if (read_file(files[i], &text, &len, NULL) == 0 &&
 		    subid_ranges(text, len, REMAP_DEFAULT_NAME, NULL, r, 1) > 0)
 			continue;
