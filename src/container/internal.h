@@ -69,6 +69,8 @@ unsigned long ctr_idmap_root(const json_t *idm, const char *which);
  * namespace. The layers and upper keep the container's view of ids. */
 int ctr_userns_mount_rootfs(const char *dir, const char *lower, const json_t *idm,
                             berth_error **err);
+/* Give dir's hostname, hosts and resolv.conf to the remapped root. */
+int ctr_userns_own_etc_files(const char *dir, const json_t *idm, berth_error **err);
 /* Before start: let the remapped root traverse to its rootfs, etc files
  * and volumes; give fresh volumes to the remapped root. */
 int ctr_userns_prepare(berth_store *s, ctr_record *r, const json_t *idm, berth_error **err);

@@ -282,6 +282,9 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
 		return -1;
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm && ctr_userns_own_etc_files(dir, idm, err) < 0)
+		return -1;
 	_cleanup_json_ json_t *spec = ctr_build_spec(s, env, r, merged, err);
 	if (spec == NULL)
 		return -1;

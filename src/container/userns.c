@@ -502,3 +502,20 @@ int ctr_userns_prepare(berth_store *s, ctr_record *r, const json_t *idm, berth_e
 	}
 	return 0;
 }
+
+int ctr_userns_own_etc_files(const char *dir, const json_t *idm, berth_error **err)
+{
+	/* as dockerd: the container's root owns its hostname, hosts and
+	 * resolv.conf (bind-mounted, not under the idmapped rootfs) */
+	static const char *const names[] = {"hostname", "hosts", "resolv.conf"};
+	uid_t uid = (uid_t)ctr_idmap_root(idm, "uidMappings");
+	gid_t gid = (gid_t)ctr_idmap_root(idm, "gidMappings");
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return berth_err_sys(err, errno, "opening %s", dir);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (fchownat(dfd, names[i], uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+			return berth_err_sys(err, errno, "giving %s/%s to the remapped root", dir,
+			                     names[i]);
+	return 0;
+}

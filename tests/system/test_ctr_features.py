@@ -211,8 +211,11 @@ def test_userns_remap_root_is_not_host_root(busybox_rootfs_tar, remap_user):
         os.chmod(bind, 0o777)
         out = b.out("run", "--rm", "-v", bind + ":/bind", "-v", "data:/vol", "busybox", "sh",
                     "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; "
-                    "touch /bind/f /vol/g; stat -c %u /etc/passwd")
-        assert out.split() == ["0", str(start), "65536", "0", str(start), "65536", "0", "0"]
+                    "touch /bind/f /vol/g; stat -c %u /etc/passwd; "
+                    "stat -c %u:%g /etc/hosts /etc/resolv.conf /etc/hostname; "
+                    "echo 10.9.9.9 extra >> /etc/hosts")
+        assert out.split() == ["0", str(start), "65536", "0", str(start), "65536", "0", "0",
+                               "0:0", "0:0", "0:0"]
         # what root made in a bind mount and a volume is the remapped root's
         st = os.stat(os.path.join(bind, "f"))
         assert (st.st_uid, st.st_gid) == (start, start)
