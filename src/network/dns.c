@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "network/lo6proxy.h"
 #include "network/net_int.h"
 
 /* --- messages --- */
@@ -405,13 +406,18 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 		close(ready_fd);
 	}
 	char **ups = n->internal ? NULL : net_host_nameservers(nc->cfg, true);
+	/* [::1] to the published ports of IPv6 containers */
+	lo6_proxy *px = n->v6.subnet.addr.family ? lo6_proxy_new() : NULL;
+	if (px)
+		lo6_proxy_refresh(px, nc, net_id);
+	int64_t last_px = now_ms();
 	/* never forward to ourselves */
 	pending pend[MAX_PENDING];
 	for (int i = 0; i < MAX_PENDING; i++)
 		pend[i].fd = -1;
 	int64_t last_check = now_ms(), idle_since = now_ms();
 	for (;;) {
-		struct pollfd pfd[2 + MAX_PENDING];
+		struct pollfd pfd[2 + MAX_PENDING + LO6_MAX_FDS];
 		int np = 0;
 		for (int i = 0; i < ns; i++)
 			pfd[np++] = (struct pollfd){.fd = socks[i], .events = POLLIN};
@@ -422,6 +428,9 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 				pfd[np++] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
 			}
 		}
+		int pxs = np;
+		size_t pxn = px ? lo6_proxy_pollfds(px, pfd + np, LO6_MAX_FDS) : 0;
+		np += (int)pxn;
 		int r = poll(pfd, (nfds_t)np, 200);
 		if (r < 0 && errno != EINTR)
 			break;
@@ -492,7 +501,7 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 			if (olen)
 				sendto(socks[i], out, olen, 0, (struct sockaddr *)&cl, cl_len);
 		}
-		for (int j = ns; j < np && r > 0; j++) {
+		for (int j = ns; j < pxs && r > 0; j++) {
 			if (!(pfd[j].revents & (POLLIN | POLLERR)))
 				continue;
 			pending *p = &pend[map[j - ns]];
@@ -507,7 +516,13 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 				forward_start(p, ups, p->upstream + 1);
 			}
 		}
+		if (px && r > 0)
+			lo6_proxy_handle(px, nc, net_id, pfd + pxs, pxn);
 		int64_t now = now_ms();
+		if (px && now - last_px >= 200) {
+			last_px = now;
+			lo6_proxy_refresh(px, nc, net_id);
+		}
 		for (int k = 0; k < MAX_PENDING; k++)
 			if (pend[k].fd >= 0 && now >= pend[k].deadline)
 				forward_start(&pend[k], ups, pend[k].upstream + 1);
@@ -528,6 +543,7 @@ int network_dns_serve(net_ctx *nc, const char *net_id, int ready_fd, berth_error
 		}
 	}
 	strv_free(ups);
+	lo6_proxy_free(px);
 	for (int i = 0; i < ns; i++)
 		close(socks[i]);
 	for (int k = 0; k < MAX_PENDING; k++)

@@ -659,13 +659,17 @@ static int no_dad(void *arg)
 	return 0;
 }
 
+/* One endpoint in three netlink round trips: the veth pair created with
+ * both ends up, enslaved and moved (a leftover of an earlier run is
+ * deleted only when the name clashes); the peer's index; then addresses,
+ * loopback and routes in one batch from a socket in the container's
+ * namespace. No waiting for link events. */
 static int plumb(net_ctx *nc, nl_sock *nl, const network *n, const ep_row *e, int netns_fd,
-                 bool primary, berth_error **err)
+                 bool primary, bool hairpin, berth_error **err)
 {
 	int br;
 	if (net_ensure_bridge(nc, nl, n, &br, err) < 0)
 		return -1;
-	nl_link_del(nl, e->veth, NULL); /* a leftover of an earlier run */
 	uint8_t mac[6];
 	if (net_mac_parse(e->mac, mac, err) < 0)
 		return -1;
@@ -675,18 +679,29 @@ static int plumb(net_ctx *nc, nl_sock *nl, const network *n, const ep_row *e, in
 	                          .peer_name = e->ifname,
 	                          .peer_netns_fd = netns_fd,
 	                          .peer_mac = mac};
-	if (nl_veth_create(nl, &vo, err) < 0)
-		return -1;
-	int vi = nl_link_index(nl, e->veth, err);
-	if (vi <= 0)
-		return berth_err(err, BERTH_E_IO, "veth %s vanished", e->veth);
-	/* hairpin: a container may reach its own published ports */
-	_cleanup_free_ char *hp = xasprintf("/sys/class/net/%s/brport/hairpin_mode", e->veth);
-	_cleanup_close_ int hfd = open(hp, O_WRONLY | O_CLOEXEC);
-	if (hfd >= 0 && write(hfd, "1", 1) < 0)
-		log_debug("hairpin mode on %s: %s", e->veth, strerror(errno));
-	if (nl_link_set_up(nl, vi, err) < 0)
-		return -1;
+	berth_error *ve = NULL;
+	if (nl_veth_create_up(nl, &vo, &ve) < 0) {
+		if (ve->sys_errno != EEXIST) {
+			if (err && *err == NULL)
+				*err = ve;
+			else
+				berth_error_free(ve);
+			return -1;
+		}
+		berth_error_free(ve);
+		nl_link_del(nl, e->veth, NULL); /* a leftover of an earlier run */
+		if (nl_veth_create_up(nl, &vo, err) < 0)
+			return -1;
+	}
+	/* hairpin: a container may reach its own published ports (only a
+	 * container with published ports needs it) */
+	if (hairpin) {
+		_cleanup_free_ char *hp =
+		    xasprintf("/sys/class/net/%s/brport/hairpin_mode", e->veth);
+		_cleanup_close_ int hfd = open(hp, O_WRONLY | O_CLOEXEC);
+		if (hfd >= 0 && write(hfd, "1", 1) < 0)
+			log_debug("hairpin mode on %s: %s", e->veth, strerror(errno));
+	}
 	_cleanup_nl_ nl_sock *cnl = NULL;
 	if (nl_open(netns_fd, &cnl, err) < 0)
 		return -1;
@@ -695,40 +710,56 @@ static int plumb(net_ctx *nc, nl_sock *nl, const network *n, const ep_row *e, in
 		return berth_err(err, BERTH_E_IO, "%s missing in the container", e->ifname);
 	if (e->ip6)
 		in_netns(netns_fd, no_dad, e->ifname);
+	net_addr addrs[2], gw4, gw6;
+	int plens[2];
+	size_t na = 0;
 	if (e->ip4) {
-		net_addr a;
-		if (net_addr_parse(e->ip4, &a, err) < 0 ||
-		    nl_addr_add(cnl, ci, &a, n->v4.subnet.len, err) < 0)
+		if (net_addr_parse(e->ip4, &addrs[na], err) < 0)
 			return -1;
+		plens[na++] = n->v4.subnet.len;
 	}
 	if (e->ip6) {
-		net_addr a;
-		if (net_addr_parse(e->ip6, &a, err) < 0 ||
-		    nl_addr_add(cnl, ci, &a, n->v6.subnet.len, err) < 0)
+		if (net_addr_parse(e->ip6, &addrs[na], err) < 0)
 			return -1;
+		plens[na++] = n->v6.subnet.len;
 	}
-	if (nl_link_set_up(cnl, ci, err) < 0)
-		return -1;
-	int lo = nl_link_index(cnl, "lo", NULL);
-	if (lo > 0)
-		nl_link_set_up(cnl, lo, NULL);
+	struct nl_ifconf ic = {
+	    .ifindex = ci, .addrs = addrs, .plens = plens, .naddrs = na, .up = true, .lo_up = true};
 	if (primary && !n->internal) {
-		if (e->ip4 && nl_route_add(cnl, NULL, &n->v4.gateway, ci, err) < 0)
-			return berth_err_prefix(err, "default route");
-		if (e->ip6 && nl_route_add(cnl, NULL, &n->v6.gateway, ci, err) < 0)
-			return berth_err_prefix(err, "default IPv6 route");
+		if (e->ip4) {
+			gw4 = n->v4.gateway;
+			ic.gw4 = &gw4;
+		}
+		if (e->ip6) {
+			gw6 = n->v6.gateway;
+			ic.gw6 = &gw6;
+		}
 	}
-	return 0;
+	return nl_if_configure(cnl, &ic, err);
 }
 
 /* Lease addresses for one endpoint (own transaction), then plumb it. */
+/* In the same transaction, if given: the membership row of a container
+ * not recorded at create (insert) and the rows of removed containers
+ * (forget_orphans). */
+struct attach_extra {
+	const network *net; /* e's network, already loaded; NULL: load it */
+	const net_ctr *insert;
+	bool forget_orphans;
+};
+
 static int attach_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, ep_row *e, int netns_fd,
                       pid_t owner, bool primary, const net_ctr_config *cfg, const char *mac_req,
-                      int ifidx, bool *ports_changed, berth_error **err)
+                      int ifidx, bool *ports_changed, const struct attach_extra *x,
+                      berth_error **err)
 {
-	_cleanup_network_ network *n = NULL;
-	if (net_load(nc, e->net_id, &n, err) < 0)
-		return -1;
+	_cleanup_network_ network *loaded = NULL;
+	const network *n = x ? x->net : NULL;
+	if (n == NULL) {
+		if (net_load(nc, e->net_id, &loaded, err) < 0)
+			return -1;
+		n = loaded;
+	}
 	long long start = net_proc_start_time(owner);
 	if (start < 0)
 		return berth_err(err, BERTH_E_GENERIC, "container process %d is gone", (int)owner);
@@ -737,6 +768,12 @@ static int attach_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, ep_row *e, i
 		if (store_tx_begin(nc->store, err) < 0)
 			return -1;
 		tx = nc->store;
+		if (x && x->forget_orphans && net_forget_orphans(nc, err) < 0)
+			return -1;
+		if (x && x->insert &&
+		    add_member(nc, n, ctr_id, x->insert->name, e->aliases, e->req4, e->req6, err) <
+		        0)
+			return -1;
 		net_addr a4 = {0}, a6 = {0};
 		if (n->v4.subnet.addr.family &&
 		    ipam_alloc(nc, n, &n->v4, "ipv4", e->req4, &a4, err) < 0)
@@ -802,7 +839,8 @@ static int attach_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, ep_row *e, i
 			return -1;
 	}
 	e->owner = owner;
-	if (plumb(nc, nl, n, e, netns_fd, primary, err) < 0)
+	bool hairpin = primary && cfg && (cfg->nports || cfg->publish_all);
+	if (plumb(nc, nl, n, e, netns_fd, primary, hairpin, err) < 0)
 		return berth_err_prefix(err, "network %s", n->name);
 	if (*ports_changed && net_sync_rules(nc, n, err) < 0)
 		return -1;
@@ -812,7 +850,7 @@ static int attach_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, ep_row *e, i
 }
 
 static int write_etc(net_ctx *nc, const net_ctr *c, const net_ctr_config *cfg, const char *dir,
-                     ep_row *eps, size_t neps, berth_error **err)
+                     ep_row *eps, size_t neps, const network *first, berth_error **err)
 {
 	if (dir == NULL)
 		return 0;
@@ -825,16 +863,18 @@ static int write_etc(net_ctx *nc, const net_ctr *c, const net_ctr_config *cfg, c
 		if (eps[i].ip6)
 			ips = strv_append(ips, eps[i].ip6);
 	}
-	if (neps > 0) {
-		_cleanup_network_ network *n = NULL;
-		if (net_load(nc, eps[0].net_id, &n, err) < 0)
+	_cleanup_network_ network *loaded = NULL;
+	if (neps > 0 && first == NULL) {
+		if (net_load(nc, eps[0].net_id, &loaded, err) < 0)
 			return -1;
-		if (!n->is_default) {
-			embedded_s = net_addr_str(&n->v4.gateway);
-			embedded = embedded_s;
-		}
+		first = loaded;
 	}
-	_cleanup_free_ char *gw = default_gateway(nc);
+	if (first && !first->is_default) {
+		embedded_s = net_addr_str(&first->v4.gateway);
+		embedded = embedded_s;
+	}
+	_cleanup_free_ char *gw =
+	    first && first->is_default ? net_addr_str(&first->v4.gateway) : default_gateway(nc);
 	_cleanup_free_ char *hosts = hosts_file(c, cfg, gw, ips);
 	_cleanup_free_ char *resolv = resolv_conf(nc, cfg, embedded);
 	if (write_in_place(dir, "hosts", hosts, err) < 0 ||
@@ -879,10 +919,10 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 	if (settings)
 		*settings = NULL;
 	const net_ctr_config *cfg = c->cfg;
-	if (network_reclaim(nc, err) < 0)
-		return -1;
 	const char *mode = cfg->mode;
 	if (is_special_mode(mode)) {
+		if (network_reclaim(nc, err) < 0)
+			return -1;
 		if (s->etc_dir) {
 			if (!strcmp(mode, "host")) {
 				if (host_etc(s->etc_dir, err) < 0)
@@ -890,7 +930,7 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 			} else if (str_has_prefix(mode, "container:") && s->joined_etc_dir) {
 				if (copy_etc(s->joined_etc_dir, s->etc_dir, err) < 0)
 					return -1;
-			} else if (write_etc(nc, c, cfg, s->etc_dir, NULL, 0, err) < 0) {
+			} else if (write_etc(nc, c, cfg, s->etc_dir, NULL, 0, NULL, err) < 0) {
 				return -1;
 			}
 		}
@@ -898,15 +938,31 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 			*settings = network_ctr_settings(nc, c->id, NULL);
 		return 0;
 	}
+	/* leases of dead owners now; rows of removed containers in the lease
+	 * transaction below (no write transaction of its own) */
+	if (net_reclaim(nc, true, err) < 0)
+		return -1;
+	if (validate_ports(cfg, err) < 0)
+		return -1;
 	ep_row *eps = NULL;
 	size_t neps = 0;
 	if (load_eps(nc, c->id, NULL, &eps, &neps, err) < 0)
 		return -1;
+	/* a container's first start records its membership in the same
+	 * transaction as its lease */
+	_cleanup_network_ network *first = NULL;
+	struct attach_extra x0 = {.forget_orphans = true};
 	if (neps == 0) {
-		/* not recorded at create (or created by an older berth) */
-		if (network_ctr_create(nc, c, err) < 0 ||
-		    load_eps(nc, c->id, NULL, &eps, &neps, err) < 0)
+		if (network_get(nc, mode_network(mode), &first, err) < 0)
 			return -1;
+		eps = xcalloc(1, sizeof(*eps));
+		neps = 1;
+		eps[0].net_id = xstrdup(first->id);
+		eps[0].aliases = strv_dup(cfg->aliases);
+		eps[0].req4 = cfg->ipv4 ? xstrdup(cfg->ipv4) : NULL;
+		eps[0].req6 = cfg->ipv6 ? xstrdup(cfg->ipv6) : NULL;
+		x0.net = first;
+		x0.insert = c;
 	}
 	int r = 0;
 	{
@@ -920,11 +976,11 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 		for (size_t i = 0; i < neps && r == 0; i++) {
 			bool changed = false;
 			r = attach_one(nc, nl, c->id, &eps[i], s->netns_fd, s->owner, i == 0, cfg,
-			               cfg->mac, (int)i, &changed, err);
+			               cfg->mac, (int)i, &changed, i == 0 ? &x0 : NULL, err);
 		}
 	}
 	if (r == 0)
-		r = write_etc(nc, c, cfg, s->etc_dir, eps, neps, err);
+		r = write_etc(nc, c, cfg, s->etc_dir, eps, neps, first, err);
 	ep_list_free(eps, neps);
 	if (r < 0) {
 		network_ctr_stop(nc, c->id, NULL);
@@ -944,16 +1000,6 @@ static int release_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, const ep_ro
 	if (e->veth && owner_alive)
 		nl_link_del(nl, e->veth, NULL);
 	bool had_ports = false;
-	{
-		_cleanup_stmt_ sqlite3_stmt *q = store_prepare(
-		    nc->store,
-		    "SELECT 1 FROM network_ports WHERE container_id = ?1 AND network_id = ?2", err);
-		if (q == NULL)
-			return -1;
-		sqlite3_bind_text(q, 1, ctr_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, e->net_id, -1, SQLITE_STATIC);
-		had_ports = sqlite3_step(q) == SQLITE_ROW;
-	}
 	{
 		_cleanup_tx_ berth_store *tx = NULL;
 		if (store_tx_begin(nc->store, err) < 0)
@@ -976,6 +1022,7 @@ static int release_one(net_ctx *nc, nl_sock *nl, const char *ctr_id, const ep_ro
 		sqlite3_bind_text(dp, 2, e->net_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE || sqlite3_step(dp) != SQLITE_DONE)
 			return store_sql_err(nc->store, err, "releasing lease");
+		had_ports = sqlite3_changes(store_db(nc->store)) > 0;
 		if (store_tx_commit(nc->store, err) < 0)
 			return -1;
 	}
@@ -1026,10 +1073,17 @@ int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err)
 		ep_list_free(eps, neps);
 		return -1;
 	}
+	/* a netlink socket only if a veth must go (the usual stop after the
+	 * container exited has none: its namespace took the pair along) */
 	_cleanup_nl_ nl_sock *nl = NULL;
-	int r = nl_open(-1, &nl, err);
-	for (size_t i = 0; i < neps && r == 0; i++)
-		r = release_one(nc, nl, ctr_id, &eps[i], owners_alive(nc, ctr_id, &eps[i]), err);
+	int r = 0;
+	for (size_t i = 0; i < neps && r == 0; i++) {
+		bool alive = owners_alive(nc, ctr_id, &eps[i]);
+		if (alive && nl == NULL)
+			r = nl_open(-1, &nl, err);
+		if (r == 0)
+			r = release_one(nc, nl, ctr_id, &eps[i], alive, err);
+	}
 	ep_list_free(eps, neps);
 	return r;
 }
@@ -1190,7 +1244,7 @@ int network_connect(net_ctx *nc, const char *net_ref, const char *ctr_id, const 
 				primary = false;
 		if (r == 0)
 			r = attach_one(nc, nl, ctr_id, &eps[mine], o->netns_fd, o->owner, primary,
-			               &none, NULL, ifidx, &changed, err);
+			               &none, NULL, ifidx, &changed, NULL, err);
 	}
 	if (r < 0) {
 		/* undo: leave the container as it was */

@@ -20,13 +20,18 @@ static inline void net_unlockp(int *fd)
 void net_random_id(char out[65]);
 /* Record <-> row. */
 int net_load(net_ctx *nc, const char *id, network **out, berth_error **err);
-/* The bridge, its addresses and sysctls (created if missing). */
+/* The bridge, its addresses and sysctls (created if missing, with its
+ * nftables table): 1 created, 0 existed, < 0 error. */
 int net_ensure_bridge(net_ctx *nc, nl_sock *nl, const network *n, int *ifindex, berth_error **err);
 /* Rebuild the network's nftables table from its running endpoints. */
 int net_sync_rules(net_ctx *nc, const network *n, berth_error **err);
 /* Is the process (pid, start time) still alive? */
 bool net_owner_alive(long pid, long long start);
 long long net_proc_start_time(pid_t pid);
+/* network_reclaim; skip_orphans: leave the membership rows of removed
+ * containers to net_forget_orphans (called in a transaction). */
+int net_reclaim(net_ctx *nc, bool skip_orphans, berth_error **err);
+int net_forget_orphans(net_ctx *nc, berth_error **err);
 /* Remove leftover host-side veths on n's bridge that no lease owns. */
 int net_sweep_bridge(net_ctx *nc, nl_sock *nl, const network *n, berth_error **err);
 /* The embedded DNS server of a user network. */

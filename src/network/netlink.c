@@ -245,12 +245,15 @@ int nl_bridge_create(nl_sock *nl, const char *name, const struct nl_bridge_opts 
 	return 0;
 }
 
-int nl_veth_create(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err)
+static struct nlmsghdr *put_veth(char *buf, const struct nl_veth_opts *o, bool up)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
+	if (up) {
+		ifm->ifi_flags = IFF_UP;
+		ifm->ifi_change = IFF_UP;
+	}
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, o->name);
 	if (o->mtu > 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)o->mtu);
@@ -273,6 +276,22 @@ int nl_veth_create(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err)
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, li);
+	return nlh;
+}
+
+int nl_veth_create(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_veth(buf, o, false);
+	if (nl_talk(nl, nlh, NULL, NULL, "creating veth", err) < 0)
+		return berth_err_prefix(err, "%s", o->name);
+	return 0;
+}
+
+int nl_veth_create_up(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_veth(buf, o, true);
 	if (nl_talk(nl, nlh, NULL, NULL, "creating veth", err) < 0)
 		return berth_err_prefix(err, "%s", o->name);
 	return 0;
@@ -330,9 +349,8 @@ int nl_link_del(nl_sock *nl, const char *name, berth_error **err)
 	return 0;
 }
 
-int nl_addr_add(nl_sock *nl, int ifindex, const net_addr *a, int prefixlen, berth_error **err)
+static struct nlmsghdr *put_addr(char *buf, int ifindex, const net_addr *a, int prefixlen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = (uint8_t)a->family;
@@ -350,6 +368,13 @@ int nl_addr_add(nl_sock *nl, int ifindex, const net_addr *a, int prefixlen, bert
 	}
 	if (a->family == AF_INET6)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	return nlh;
+}
+
+int nl_addr_add(nl_sock *nl, int ifindex, const net_addr *a, int prefixlen, berth_error **err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_addr(buf, ifindex, a, prefixlen);
 	if (nl_talk(nl, nlh, NULL, NULL, "adding address", err) < 0) {
 		char s[NET_ADDR_STRLEN];
 		net_addr_format(a, s);
@@ -358,17 +383,9 @@ int nl_addr_add(nl_sock *nl, int ifindex, const net_addr *a, int prefixlen, bert
 	return 0;
 }
 
-int nl_route_add(nl_sock *nl, const net_prefix *dst, const net_addr *gw, int ifindex,
-                 berth_error **err)
+static struct nlmsghdr *put_route(char *buf, int family, const net_prefix *dst, const net_addr *gw,
+                                  int ifindex)
 {
-	int family;
-	if (dst)
-		family = dst->addr.family;
-	else if (gw)
-		family = gw->family;
-	else
-		return berth_err(err, BERTH_E_INVALID, "a default route needs a gateway");
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
@@ -382,7 +399,115 @@ int nl_route_add(nl_sock *nl, const net_prefix *dst, const net_addr *gw, int ifi
 	if (gw)
 		mnl_attr_put(nlh, RTA_GATEWAY, (size_t)net_addr_bytes(gw), gw->b);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return nlh;
+}
+
+int nl_route_add(nl_sock *nl, const net_prefix *dst, const net_addr *gw, int ifindex,
+                 berth_error **err)
+{
+	int family;
+	if (dst)
+		family = dst->addr.family;
+	else if (gw)
+		family = gw->family;
+	else
+		return berth_err(err, BERTH_E_INVALID, "a default route needs a gateway");
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_route(buf, family, dst, gw, ifindex);
 	return nl_talk(nl, nlh, NULL, NULL, "adding route", err);
+}
+
+/* Send n requests laid out back to back in buf with one sendto, then
+ * read every ACK; the first failure (by request order) is the error. */
+static int nl_talk_batch(nl_sock *nl, char *buf, size_t len, const char *const *what, size_t n,
+                         berth_error **err)
+{
+	unsigned first = nl->seq + 1;
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(buf + off);
+		h->nlmsg_seq = ++nl->seq;
+		h->nlmsg_flags |= NLM_F_ACK;
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	if (mnl_socket_sendto(nl->sock, buf, len) < 0)
+		return berth_err_sys(err, errno, "%s: netlink send", what[0]);
+	_cleanup_free_ char *rb = xmalloc(NL_RECV_SIZE);
+	size_t acked = 0;
+	int fail_errno = 0;
+	size_t fail_at = n;
+	while (acked < n) {
+		ssize_t got = mnl_socket_recvfrom(nl->sock, rb, NL_RECV_SIZE);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return berth_err_sys(err, errno, "%s: netlink receive", what[0]);
+		}
+		int left = (int)got;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)rb; mnl_nlmsg_ok(h, left);
+		     h = mnl_nlmsg_next(h, &left)) {
+			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first ||
+			    h->nlmsg_seq >= first + n)
+				continue;
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+			size_t idx = h->nlmsg_seq - first;
+			acked++;
+			if (e->error != 0 && idx < fail_at) {
+				fail_at = idx;
+				fail_errno = -e->error;
+			}
+		}
+	}
+	if (fail_at < n)
+		return berth_err_sys(err, fail_errno, "%s", what[fail_at]);
+	return 0;
+}
+
+static struct nlmsghdr *put_link_up(char *buf, int ifindex)
+{
+	struct nlmsghdr *h = msg_start(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(h, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	return h;
+}
+
+int nl_if_configure(nl_sock *nl, const struct nl_ifconf *c, berth_error **err)
+{
+	enum { MAXMSG = 8, MSGSZ = 256 };
+	char buf[MAXMSG * MSGSZ];
+	const char *what[MAXMSG];
+	size_t off = 0, n = 0;
+	if (c->up) {
+		struct nlmsghdr *h = put_link_up(buf + off, c->ifindex);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+		what[n++] = "setting link up";
+	}
+	for (size_t i = 0; i < c->naddrs && n < MAXMSG - 4; i++) {
+		struct nlmsghdr *h = put_addr(buf + off, c->ifindex, &c->addrs[i], c->plens[i]);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+		what[n++] = "adding address";
+	}
+	if (c->lo_up) {
+		struct nlmsghdr *h = put_link_up(buf + off, 1);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+		what[n++] = "setting lo up";
+	}
+	if (c->gw4) {
+		struct nlmsghdr *h = put_route(buf + off, AF_INET, NULL, c->gw4, c->ifindex);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+		what[n++] = "default route";
+	}
+	if (c->gw6) {
+		struct nlmsghdr *h = put_route(buf + off, AF_INET6, NULL, c->gw6, c->ifindex);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+		what[n++] = "default IPv6 route";
+	}
+	if (n == 0)
+		return 0;
+	return nl_talk_batch(nl, buf, off, what, n, err);
 }
 
 struct prefix_cb {

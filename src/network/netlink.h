@@ -5,6 +5,7 @@
 #define BERTH_NETWORK_NETLINK_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,26 @@ struct nl_veth_opts {
 	const uint8_t *peer_mac; /* NULL: random */
 };
 int nl_veth_create(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err);
+
+/* Create a veth pair in one request: the host side enslaved to
+ * o->master and up, the peer moved into o->peer_netns_fd and named (the
+ * kernel cannot bring a peer up before the pair exists: nl_if_configure).
+ * EEXIST (a leftover of an earlier run) is reported as is. */
+int nl_veth_create_up(nl_sock *nl, const struct nl_veth_opts *o, berth_error **err);
+
+/* Everything a container's interface needs, sent as one batch of
+ * requests (one round trip): link up, addresses, loopback up, default
+ * routes. */
+struct nl_ifconf {
+	int ifindex;
+	bool up;
+	const net_addr *addrs; /* naddrs addresses with prefix lengths plens */
+	const int *plens;
+	size_t naddrs;
+	bool lo_up; /* ifindex 1, the loopback of every namespace */
+	const net_addr *gw4, *gw6; /* default routes, NULL: none */
+};
+int nl_if_configure(nl_sock *nl, const struct nl_ifconf *c, berth_error **err);
 
 int nl_link_set_up(nl_sock *nl, int ifindex, berth_error **err);
 int nl_link_set_down(nl_sock *nl, int ifindex, berth_error **err);

@@ -19,6 +19,7 @@
 #include "base/digest.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "network/net_int.h"
@@ -53,7 +54,12 @@ static const store_migration migrations[] = {
 
 int network_init(net_ctx *nc, berth_error **err)
 {
-	return store_migrate(nc->store, "networks", migrations, ARRAY_SIZE(migrations), err);
+	if (nc->schema_ok)
+		return 0;
+	if (store_migrate(nc->store, "networks", migrations, ARRAY_SIZE(migrations), err) < 0)
+		return -1;
+	nc->schema_ok = true;
+	return 0;
 }
 
 void network_free(network *n)
@@ -94,12 +100,16 @@ void net_random_id(char out[65])
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/* FNV-1a over "ctr/net": a name needs no cryptographic hash, and
+ * SHA-256 would initialise OpenSSL (about a millisecond) on every start. */
 void net_veth_name(const char *ctr_id, const char *net_id, char out[16])
 {
-	_cleanup_free_ char *k = xasprintf("%s/%s", ctr_id, net_id);
-	char d[DIGEST_STR_LEN + 1];
-	sha256_digest(k, strlen(k), d);
-	snprintf(out, 16, "vb%.11s", d + 7);
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[] = {ctr_id, "/", net_id};
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ull;
+	snprintf(out, 16, "vb%011llx", (unsigned long long)(h >> 20));
 }
 
 int net_lock(net_ctx *nc, berth_error **err)
@@ -573,9 +583,10 @@ static int create_plumbing(net_ctx *nc, const network *n, berth_error **err)
 	if (nl_open(-1, &nl, err) < 0)
 		return -1;
 	int idx;
-	if (net_ensure_bridge(nc, nl, n, &idx, err) < 0)
+	int r = net_ensure_bridge(nc, nl, n, &idx, err);
+	if (r < 0)
 		return -1;
-	return net_sync_rules(nc, n, err);
+	return r == 1 ? 0 : net_sync_rules(nc, n, err);
 }
 
 static int remove_plumbing(net_ctx *nc, const network *n, berth_error **err)
@@ -584,6 +595,7 @@ static int remove_plumbing(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *t = nft_table_name(n->id);
 	if (nft_table_delete(t, err) < 0)
 		return -1;
+	nft_foreign_forward(n->bridge, false, NULL);
 	_cleanup_nl_ nl_sock *nl = NULL;
 	if (nl_open(-1, &nl, err) < 0)
 		return -1;
@@ -983,6 +995,13 @@ int net_ensure_bridge(net_ctx *nc, nl_sock *nl, const network *n, int *ifindex, 
 	if (!n->internal && enable_forwarding(n->v6.subnet.addr.family != 0, err) < 0)
 		return -1;
 	*ifindex = li.index;
+	if (r == 0) {
+		/* a new bridge gets its table (masquerade, isolation) at once;
+		 * later starts touch nftables only when ports change */
+		if (net_sync_rules(nc, n, err) < 0)
+			return -1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -1027,6 +1046,12 @@ int net_sync_rules(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *script = nft_net_script(&s);
 	if (nft_run(script, err) < 0)
 		return berth_err_prefix(err, "network %s", n->name);
+	berth_error *fe = NULL;
+	if (nft_foreign_forward(n->bridge, true, &fe) < 0) {
+		log_warn("network %s: accepting its traffic in other firewalls' FORWARD chains: %s",
+		         n->name, fe->msg);
+		berth_error_free(fe);
+	}
 	return 0;
 }
 
@@ -1065,6 +1090,11 @@ int net_sweep_bridge(net_ctx *nc, nl_sock *nl, const network *n, berth_error **e
 }
 
 int network_reclaim(net_ctx *nc, berth_error **err)
+{
+	return net_reclaim(nc, false, err);
+}
+
+int net_reclaim(net_ctx *nc, bool skip_orphans, berth_error **err)
 {
 	if (network_init(nc, err) < 0)
 		return -1;
@@ -1106,23 +1136,28 @@ int network_reclaim(net_ctx *nc, berth_error **err)
 	if (r < 0)
 		return -1;
 	/* members whose container record is gone (removed, or a crash in
-	 * the middle of a removal) */
+	 * the middle of a removal); their leases were released above or at
+	 * stop, so only the membership rows remain. A container start does
+	 * this inside its lease transaction instead (net_forget_orphans). */
+	if (skip_orphans)
+		return 0;
+	return net_forget_orphans(nc, err);
+}
+
+int net_forget_orphans(net_ctx *nc, berth_error **err)
+{
 	if (!store_table_exists(nc->store, "containers"))
 		return 0;
-	_cleanup_stmt_ sqlite3_stmt *gone =
+	_cleanup_stmt_ sqlite3_stmt *st =
 	    store_prepare(nc->store,
-	                  "SELECT DISTINCT container_id FROM network_endpoints"
-	                  " WHERE container_id NOT IN (SELECT id FROM containers)",
+	                  "DELETE FROM network_endpoints WHERE owner_pid IS NULL"
+	                  " AND container_id NOT IN (SELECT id FROM containers)",
 	                  err);
-	if (gone == NULL)
+	if (st == NULL)
 		return -1;
-	char **orphans = NULL;
-	while (sqlite3_step(gone) == SQLITE_ROW)
-		orphans = strv_append(orphans, (const char *)sqlite3_column_text(gone, 0));
-	for (char **d = orphans; d && *d && r == 0; d++)
-		r = network_ctr_remove(nc, *d, err);
-	strv_free(orphans);
-	return r;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_sql_err(nc->store, err, "forgetting removed containers");
+	return 0;
 }
 
 /* --- inspect --- */

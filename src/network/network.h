@@ -63,6 +63,7 @@ typedef struct net_ctx {
 	berth_store *store;
 	const berth_config *cfg; /* may be NULL */
 	const char *argv0; /* the berth binary, runs the DNS server; NULL: no DNS */
+	bool schema_ok; /* set by network_init (start zeroed) */
 } net_ctx;
 
 /* Schema of the "networks" module; idempotent. */

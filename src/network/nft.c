@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #define BERTH_LAZY_NFTABLES
 #include "base/lazylib.h"
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/cleanup.h"
@@ -81,8 +82,10 @@ char *nft_net_script(const nft_net_spec *s)
 	               "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	               "\t\tfib daddr type local jump ports\n"
 	               "\t}\n");
+	/* ::1 is left to the relay of lo6proxy.c: the kernel cannot NAT it */
 	sb_append(&sb, "\tchain output {\n"
 	               "\t\ttype nat hook output priority -100; policy accept;\n"
+	               "\t\tip6 daddr ::1 return\n"
 	               "\t\tfib daddr type local jump ports\n"
 	               "\t}\n");
 	sb_append(&sb, "\tchain postrouting {\n"
@@ -129,12 +132,14 @@ static void nft_ctx_freep(struct nft_ctx **c)
 		nft_ctx_free(*c);
 }
 
-static int run_capture(const char *script, char **out, berth_error **err)
+static int run_capture_flags(const char *script, unsigned flags, char **out, berth_error **err)
 {
 	__attribute__((cleanup(nft_ctx_freep))) struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (ctx == NULL)
 		return berth_err(err, BERTH_E_GENERIC, "nftables: cannot create a context");
 	nft_ctx_buffer_error(ctx);
+	if (flags)
+		nft_ctx_output_set_flags(ctx, flags);
 	if (out)
 		nft_ctx_buffer_output(ctx);
 	if (nft_run_cmd_from_buffer(ctx, script) != 0) {
@@ -156,6 +161,11 @@ static int run_capture(const char *script, char **out, berth_error **err)
 	return 0;
 }
 
+static int run_capture(const char *script, char **out, berth_error **err)
+{
+	return run_capture_flags(script, 0, out, err);
+}
+
 int nft_run(const char *script, berth_error **err)
 {
 	return run_capture(script, NULL, err);
@@ -175,4 +185,69 @@ int nft_table_exists(const char *table, berth_error **err)
 		return -1;
 	_cleanup_free_ char *want = xasprintf("table inet %s\n", table);
 	return strstr(out, want) != NULL;
+}
+
+/* Handles of our rules ("comment \"berth:BRIDGE\"") in an nft listing
+ * made with handles. */
+static size_t our_handles(const char *listing, const char *tag, unsigned long *h, size_t max)
+{
+	size_t n = 0;
+	_cleanup_strv_ char **lines = str_split(listing, '\n');
+	for (char **l = lines; l && *l && n < max; l++) {
+		if (strstr(*l, tag) == NULL)
+			continue;
+		const char *hp = strstr(*l, "# handle ");
+		if (hp)
+			h[n++] = strtoul(hp + strlen("# handle "), NULL, 10);
+	}
+	return n;
+}
+
+int nft_foreign_forward(const char *bridge, bool present, berth_error **err)
+{
+	static const char *const families[] = {"ip", "ip6"};
+	_cleanup_free_ char *tag = xasprintf("comment \"berth:%s\"", bridge);
+	strbuf sb;
+	sb_init(&sb);
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		const char *fam = families[f];
+		_cleanup_free_ char *fwd = NULL, *user = NULL;
+		_cleanup_free_ char *lf = xasprintf("list chain %s filter FORWARD", fam);
+		if (run_capture_flags(lf, NFT_CTX_OUTPUT_HANDLE, &fwd, NULL) < 0)
+			continue; /* no such table or chain: nobody drops forwarded traffic there */
+		_cleanup_free_ char *lu = xasprintf("list chain %s filter DOCKER-USER", fam);
+		if (run_capture_flags(lu, NFT_CTX_OUTPUT_HANDLE, &user, NULL) < 0)
+			user = NULL;
+		unsigned long hf[8], hu[8];
+		size_t nf = our_handles(fwd, tag, hf, ARRAY_SIZE(hf));
+		size_t nu = user ? our_handles(user, tag, hu, ARRAY_SIZE(hu)) : 0;
+		bool drops = strstr(fwd, "policy drop;") != NULL;
+		if (present && drops) {
+			if (nf + nu >= 2)
+				continue; /* already there (docker keeps DOCKER-USER across restarts) */
+			/* Docker's place for other rules is DOCKER-USER, which its
+			 * FORWARD chain jumps to first */
+			const char *chain = user ? "DOCKER-USER" : "FORWARD";
+			/* only expressions iptables-nft can read back (meta
+			 * iifname/oifname, counter, comment, accept): its own
+			 * iptables -S/-C must keep working on this table */
+			sb_printf(&sb,
+			          "insert rule %s filter %s oifname \"%s\" counter accept comment "
+			          "\"berth:%s\"\n"
+			          "insert rule %s filter %s iifname \"%s\" counter accept comment "
+			          "\"berth:%s\"\n",
+			          fam, chain, bridge, bridge, fam, chain, bridge, bridge);
+		} else if (!present) {
+			for (size_t i = 0; i < nf; i++)
+				sb_printf(&sb, "delete rule %s filter FORWARD handle %lu\n", fam,
+				          hf[i]);
+			for (size_t i = 0; i < nu; i++)
+				sb_printf(&sb, "delete rule %s filter DOCKER-USER handle %lu\n",
+				          fam, hu[i]);
+		}
+	}
+	_cleanup_free_ char *script = sb_steal(&sb);
+	if (*script == 0)
+		return 0;
+	return nft_run(script, err);
 }

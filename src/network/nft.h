@@ -42,6 +42,14 @@ char *nft_table_name(const char *net_id);
 int nft_run(const char *script, berth_error **err);
 /* Delete a table of ours; missing is fine. */
 int nft_table_delete(const char *table, berth_error **err);
+/* Coexistence with other firewalls: a filter FORWARD chain with a drop
+ * policy in table ip or ip6 filter (docker's iptables-nft sets it) drops
+ * what berth's own accept lets through (a drop in any base chain wins).
+ * present: make sure that chain (or docker's DOCKER-USER, if there)
+ * accepts traffic from and to the bridge, with two rules tagged
+ * "berth:BRIDGE" that iptables-nft can read; !present: remove them. Only
+ * ever inserts or deletes those rules. */
+int nft_foreign_forward(const char *bridge, bool present, berth_error **err);
 /* 1 exists, 0 missing, < 0 error. */
 int nft_table_exists(const char *table, berth_error **err);
 

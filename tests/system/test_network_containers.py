@@ -6,7 +6,9 @@ loopback, the host's own addresses and the containers made here."""
 import http.server
 import json
 import os
+import ipaddress
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -299,3 +301,159 @@ def test_kill9_mid_run_recovers(busybox):
                            capture_output=True, text=True).stdout
     assert ":%d " % port not in rules and ". %d :" % port not in rules
     assert j["Containers"] == {}
+
+
+def host_addrs6():
+    """Global v6 addresses of the host's own interfaces (not bridges or veths)."""
+    p = subprocess.run(["ip", "-6", "-j", "-d", "addr", "show", "scope", "global"],
+                       capture_output=True, text=True, check=True)
+    return [a["local"] for l in json.loads(p.stdout)
+            if l.get("linkinfo", {}).get("info_kind") not in ("bridge", "veth")
+            and l["ifname"] != "lo" for a in l["addr_info"] if a.get("scope") == "global"]
+
+
+def random_ula64():
+    """A random fdXX:XXXX:XXXX:XXXX::/64 (RFC 4193 unique local)."""
+    g = secrets.token_hex(7)
+    return "fd%s:%s:%s:%s::/64" % (g[:2], g[2:6], g[6:10], g[10:14])
+
+
+def test_ipv6_end_to_end(busybox):
+    b = busybox
+    sub6 = random_ula64()
+    net6 = ipaddress.ip_network(sub6)
+    new_net(b, "v6net", "--ipv6", "--subnet", sub6)
+    port = free_port()
+    try:
+        [nj] = json.loads(b.out("network", "inspect", "v6net"))
+        assert nj["EnableIPv6"] is True
+        assert sub6 in [c["Subnet"] for c in nj["IPAM"]["Config"]]
+        b.run("run", "-d", "--name", "six", "--network", "v6net",
+              "-p", "%d:80" % port, "busybox", "sh", "-c", HTTPD)
+        b.run("run", "-d", "--name", "peer", "--network", "v6net", "busybox", "sleep", "60")
+        addrs = {}
+        for c in ("six", "peer"):
+            n = json.loads(b.out("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                 c))["v6net"]
+            a6 = ipaddress.ip_address(n["GlobalIPv6Address"])
+            assert a6 in net6 and n["GlobalIPv6PrefixLen"] == 64, n
+            assert ipaddress.ip_address(n["IPv6Gateway"]) in net6, n
+            assert n["IPAddress"], n  # dual stack: a v4 address as well
+            addrs[c] = str(a6)
+        assert addrs["six"] != addrs["peer"]
+        # the kernel has the address on eth0 and a default v6 route
+        out = b.out("exec", "peer", "ip", "-6", "addr", "show", "dev", "eth0")
+        assert addrs["peer"] in out
+        assert "default via" in b.out("exec", "peer", "ip", "-6", "route")
+        # reach each other over v6, by address and by name (AAAA)
+        b.run("exec", "peer", "ping", "-6", "-c1", "-W3", addrs["six"], timeout=30)
+        out = b.out("exec", "peer", "wget", "-qO-", "http://[%s]/index.html" % addrs["six"])
+        assert out.startswith("hello-")
+        out = b.out("exec", "peer", "nslookup", "-type=AAAA", "six")
+        assert addrs["six"] in out, out
+        b.run("exec", "peer", "ping", "-6", "-c1", "-W3", "six", timeout=30)
+        # the published port from the host over v6: the network's gateway
+        # address and the host's own global v6 addresses (DNAT, the client's
+        # address kept), [::1] (a relay: the kernel cannot NAT ::1), and v4
+        gw6 = json.loads(b.out("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                               "six"))["v6net"]["IPv6Gateway"]
+        for a in [gw6] + host_addrs6() + ["::1"]:
+            assert wait_http("http://[%s]:%d/index.html" % (a, port)).startswith("hello-"), a
+        assert wait_http("http://127.0.0.1:%d/index.html" % port).startswith("hello-")
+    finally:
+        for c in ("six", "peer"):
+            b.run("rm", "-f", c, check=False)
+        b.run("network", "rm", "v6net", check=False)
+
+
+def test_coexists_with_docker_forward_drop(busybox, tmp_path):
+    """Docker's iptables-nft sets `ip filter FORWARD policy drop`; a drop in
+    any base chain wins in nftables, so berth must accept its bridges'
+    traffic there (in DOCKER-USER, where docker expects other rules),
+    readable by iptables-nft, and take it away again. All of it inside a
+    private network namespace with an "uplink" to a second one."""
+    b = busybox
+    ns = "btns" + secrets.token_hex(4)
+    outside = ns + "o"
+    N = ["nsenter", "--net=/run/netns/" + ns]
+    O = ["nsenter", "--net=/run/netns/" + outside]
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "hello").write_text("from-outside\n")
+    server = None
+
+    def sh(*cmd, check=True):
+        return subprocess.run(list(cmd), capture_output=True, text=True, check=check,
+                              timeout=120)
+
+    def bn(*args, check=True):  # berth inside the namespace
+        p = subprocess.run(N + b.cmd(*args), capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("berth %s: %s" % (" ".join(args), p.stderr))
+        return p
+
+    sh("ip", "netns", "add", ns)
+    sh("ip", "netns", "add", outside)
+    try:
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", outside, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+           "netns", outside)
+        sh("ip", "-n", ns, "addr", "add", "192.168.77.1/24", "dev", "up0")
+        sh("ip", "-n", outside, "addr", "add", "192.168.77.2/24", "dev", "up1")
+        sh("ip", "-n", ns, "link", "set", "up0", "up")
+        sh("ip", "-n", outside, "link", "set", "up1", "up")
+        # docker's firewall, as dockerd leaves it
+        sh(*N, "iptables-nft", "-P", "FORWARD", "DROP")
+        sh(*N, "iptables-nft", "-N", "DOCKER-USER")
+        sh(*N, "iptables-nft", "-A", "DOCKER-USER", "-j", "RETURN")
+        sh(*N, "iptables-nft", "-I", "FORWARD", "-j", "DOCKER-USER")
+        sh(*N, "iptables-nft", "-A", "FORWARD", "-i", "docker0", "-j", "ACCEPT")
+        server = subprocess.Popen(O + ["/usr/bin/python3", "-m", "http.server", "--bind",
+                                       "192.168.77.2", "--directory", str(www), "8000"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(50):
+            if sh(*O, "curl", "-s", "-m", "1", "http://192.168.77.2:8000/hello",
+                  check=False).stdout:
+                break
+            time.sleep(0.1)
+        br = unique_bridge()
+        bn("network", "create", "--subnet", free_test_subnet(),
+           "-o", "com.docker.network.bridge.name=" + br, "coex")
+        url = "http://192.168.77.2:8000/hello"
+        # outbound (forwarded, masqueraded) from a user network and the default bridge
+        assert bn("run", "--rm", "--network", "coex", "busybox", "timeout", "5", "wget", "-qO-",
+                  url).stdout == "from-outside\n"
+        with open(b.config) as f:
+            default_br = json.load(f)["bridge"]
+        assert bn("run", "--rm", "busybox", "timeout", "5", "wget", "-qO-",
+                  url).stdout == "from-outside\n"
+        # iptables-nft still reads its table; berth's rules are in DOCKER-USER,
+        # docker's own rules and policy are as they were
+        rules = sh(*N, "iptables-nft", "-S").stdout.splitlines()
+        assert "-P FORWARD DROP" in rules
+        assert "-A FORWARD -j DOCKER-USER" in rules
+        assert "-A FORWARD -i docker0 -j ACCEPT" in rules
+        for bridge in (br, default_br):
+            tag = '-m comment --comment "berth:%s" -j ACCEPT' % bridge
+            assert "-A DOCKER-USER -i %s %s" % (bridge, tag) in rules, rules
+            assert "-A DOCKER-USER -o %s %s" % (bridge, tag) in rules, rules
+        assert rules.index("-A DOCKER-USER -j RETURN") > max(
+            i for i, r in enumerate(rules) if "berth:" in r)
+        # iptables-nft can still change the table (docker does at start)
+        sh(*N, "iptables-nft", "-C", "FORWARD", "-i", "docker0", "-j", "ACCEPT")
+        # removing the network takes its rules away, and only those
+        bn("network", "rm", "coex")
+        rules = sh(*N, "iptables-nft", "-S").stdout.splitlines()
+        assert not [r for r in rules if "berth:%s" % br in r], rules
+        assert [r for r in rules if "berth:%s" % default_br in r]
+        assert "-A DOCKER-USER -j RETURN" in rules and "-P FORWARD DROP" in rules
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        for c in bn("ps", "-aq", check=False).stdout.split():
+            bn("rm", "-f", c, check=False)
+        bn("network", "rm", "coex", check=False)
+        sh("ip", "netns", "del", ns, check=False)
+        sh("ip", "netns", "del", outside, check=False)
