@@ -444,6 +444,16 @@ int ctr_userns_mount_rootfs(const char *dir, const char *lower, const json_t *id
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (mount("overlay", merged, "overlay", 0, text) < 0)
 		return berth_err_sys(err, errno, "mounting the container's root filesystem");
+	/* overlayfs holds private clones of its layers: detach ours, so that no
+	 * image layer stays mounted below the container dir (a removal of the
+	 * dir must never walk into a layer) */
+	for (size_t i = 0; lowers && lowers[i]; i++) {
+		_cleanup_free_ char *l = xasprintf("%s/%zu", idir, i);
+		if (umount2(l, MNT_DETACH) < 0)
+			return berth_err_sys(err, errno, "detaching %s", l);
+	}
+	if (umount2(u, MNT_DETACH) < 0)
+		return berth_err_sys(err, errno, "detaching %s", u);
 	return 0;
 }
 
