@@ -20,7 +20,18 @@ berth=${BERTH:-$PWD/build/berth}
 source bench/lib/refs.sh
 work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
 cleanup() {
+	# what refs.sh may leave: podman's overlay mount below its root, a
+	# data root dockerd was still writing to when it was removed
+	local left=("$REF_PODMAN_DIR" "$REF_DOCKER_DATA" "$REF_DOCKER_DIR")
 	ref_cleanup
+	local d m
+	for d in "${left[@]}"; do
+		[ -n "$d" ] || continue
+		for m in $(awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+			umount -l "$m" 2>/dev/null
+		done
+		rm -rf "$d"
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,7 +85,8 @@ fi
 cmds=()
 for e in "${engines[@]}"; do
 	IFS='|' read -r name cold cached <<<"$e"
-	$cached >/dev/null # warm the cache (and check it works)
+	# warm the cache (and check it works; docker's deprecation notice is noise)
+	$cached >/dev/null 2>"$work/warm.err" || { cat "$work/warm.err" >&2; exit 1; }
 	cmds+=(-n "$name cold" "$cold" -n "$name cached" "$cached")
 done
 uptime

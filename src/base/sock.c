@@ -51,3 +51,19 @@ ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err
 	memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return r;
 }
+
+int send_all(int sock, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = send(sock, p, len, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}

@@ -13,4 +13,8 @@
  * control message are closed and refused. -1 with err on failure. */
 ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err);
 
+/* Send all of buf on a stream socket without SIGPIPE: a peer that went
+ * away gives -1 with errno EPIPE instead of killing the caller. */
+int send_all(int sock, const void *buf, size_t len);
+
 #endif

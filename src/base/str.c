@@ -233,9 +233,16 @@ int time_parse_rfc3339(const char *s, struct timespec *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
+		/* exactly [+-]HH:MM: sscanf would accept "+5:3" and the
+		 * skip below would then run past the string's end */
 		int sign = *p == '+' ? 1 : -1;
-		int hh = 0, mm = 0;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+		for (int i = 1; i <= 5; i++) {
+			if (i == 3 ? p[i] != ':' : !isdigit((unsigned char)p[i]))
+				return -1;
+		}
+		int hh = (p[1] - '0') * 10 + (p[2] - '0');
+		int mm = (p[4] - '0') * 10 + (p[5] - '0');
+		if (hh > 23 || mm > 59)
 			return -1;
 		t -= sign * (hh * 3600 + mm * 60);
 		p += 6;

@@ -187,6 +187,75 @@ bstage *bld_stage_ref(builder *b, const char *name, size_t before, berth_error *
 	return t;
 }
 
+/* ---- deletions in the background ---- */
+
+static void *trash_main(void *p)
+{
+	builder *b = p;
+	pthread_mutex_lock(&b->tmu);
+	for (;;) {
+		while ((b->trash == NULL || b->trash[0] == NULL) && !b->trash_closing)
+			pthread_cond_wait(&b->tcv, &b->tmu);
+		if (b->trash == NULL || b->trash[0] == NULL)
+			break;
+		size_t n = strv_len(b->trash);
+		char *path = b->trash[n - 1];
+		b->trash[n - 1] = NULL;
+		pthread_mutex_unlock(&b->tmu);
+		rm_rf(path, NULL);
+		free(path);
+		pthread_mutex_lock(&b->tmu);
+	}
+	pthread_mutex_unlock(&b->tmu);
+	return NULL;
+}
+
+void bld_trash(builder *b, const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return;
+	const char *sp = NULL;
+	pthread_mutex_lock(&b->mu);
+	int sfd = store_staging(b->s, &sp, NULL);
+	_cleanup_free_ char *name = sfd >= 0 ? store_staging_name(b->s, "trash") : NULL;
+	pthread_mutex_unlock(&b->mu);
+	if (sfd < 0 || renameat(AT_FDCWD, path, sfd, name) < 0) {
+		rm_rf(path, NULL);
+		return;
+	}
+	char *full = xasprintf("%s/%s", sp, name);
+	pthread_mutex_lock(&b->tmu);
+	if (!b->trash_started && !b->trash_closing) {
+		b->trash_started = pthread_create(&b->trash_thread, NULL, trash_main, b) == 0;
+	}
+	if (b->trash_started) {
+		b->trash = strv_append(b->trash, full);
+		pthread_cond_signal(&b->tcv);
+	}
+	pthread_mutex_unlock(&b->tmu);
+	if (!b->trash_started)
+		rm_rf(full, NULL);
+	free(full);
+}
+
+/* Wait for the deletions (the end of the build). */
+static void trash_finish(builder *b)
+{
+	pthread_mutex_lock(&b->tmu);
+	b->trash_closing = true;
+	pthread_cond_broadcast(&b->tcv);
+	bool started = b->trash_started;
+	pthread_mutex_unlock(&b->tmu);
+	if (started)
+		pthread_join(b->trash_thread, NULL);
+	b->trash_started = false;
+	for (char **t = b->trash; t && *t; t++)
+		rm_rf(*t, NULL);
+	strv_free(b->trash);
+	b->trash = NULL;
+}
+
 /* ---- step roots ---- */
 
 static char *lowerdir_of(builder *b, char *const *chain_ids)
@@ -272,29 +341,14 @@ void bld_steproot_clear(builder *b, steproot *r)
 		umount2(r->merged, MNT_DETACH);
 	r->mounted = false;
 	if (r->path)
-		rm_rf(r->path, NULL);
+		bld_trash(b, r->path);
 	free(r->staged);
 	free(r->path);
 	free(r->merged);
 	strv_free(r->prune);
+	strv_free(r->created);
 	memset(r, 0, sizeof(*r));
 	r->rootfd = -1;
-}
-
-/* Drop directories the upper holds only because mount points were made
- * (and removed again) in them: empty and not opaque. */
-static void prune_upper(const char *diff, char **prune)
-{
-	_cleanup_close_ int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;
-	for (size_t i = 0; prune[i]; i++) {
-		char val[8];
-		_cleanup_free_ char *p = xasprintf("%s/%s", diff, prune[i]);
-		if (lgetxattr(p, "trusted.overlay.opaque", val, sizeof(val)) > 0)
-			continue;
-		unlinkat(dfd, prune[i], AT_REMOVEDIR); /* fails unless empty */
-	}
 }
 
 static bool dir_empty(const char *path)
@@ -307,6 +361,57 @@ static bool dir_empty(const char *path)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			return false;
 	return true;
+}
+
+static size_t depth_of(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+static int by_depth_desc(const void *x, const void *y)
+{
+	size_t a = depth_of(*(char *const *)x), b = depth_of(*(char *const *)y);
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Drop from the upper what it holds only because of the runtime: the
+ * mount points it made (empty directories, empty files; they were missing
+ * from the image, so nothing below hides) and the directories copied up
+ * to hold them (when empty and not opaque). Deepest first. */
+static void prune_upper(builder *b, const char *diff, char **prune, char **created)
+{
+	_cleanup_close_ int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	size_t np = strv_len(prune), nc = strv_len(created);
+	const char **all = xcalloc(np + nc + 1, sizeof(*all));
+	for (size_t i = 0; i < nc; i++)
+		all[i] = created[i];
+	for (size_t i = 0; i < np; i++)
+		all[nc + i] = prune[i];
+	qsort(all, np + nc, sizeof(*all), by_depth_desc);
+	for (size_t i = 0; i < np + nc; i++) {
+		bool made = strv_contains(created, all[i]);
+		struct stat st;
+		if (fstatat(dfd, all[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", diff, all[i]);
+		if (S_ISREG(st.st_mode)) {
+			if (made && st.st_size == 0)
+				unlinkat(dfd, all[i], 0);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) || !dir_empty(p))
+			continue;
+		char val[8];
+		if (!made && lgetxattr(p, "trusted.overlay.opaque", val, sizeof(val)) > 0)
+			continue;
+		bld_trash(b, p);
+	}
+	free(all);
 }
 
 int bld_unmount(sstate *st, steproot *r, bool *empty, char diff_id[DIGEST_STR_LEN + 1],
@@ -322,12 +427,12 @@ int bld_unmount(sstate *st, steproot *r, bool *empty, char diff_id[DIGEST_STR_LE
 	r->mounted = false;
 	_cleanup_free_ char *work = xasprintf("%s/work", r->path);
 	_cleanup_free_ char *emp = xasprintf("%s/empty", r->path);
-	rm_rf(work, NULL);
-	rmdir(emp);
-	rmdir(r->merged);
+	bld_trash(b, work);
+	bld_trash(b, emp);
+	bld_trash(b, r->merged);
 	_cleanup_free_ char *diff = xasprintf("%s/diff", r->path);
-	if (r->prune)
-		prune_upper(diff, r->prune);
+	if (r->prune || r->created)
+		prune_upper(b, diff, r->prune, r->created);
 	*empty = dir_empty(diff);
 	if (*empty)
 		return 0;
@@ -396,13 +501,12 @@ int bld_view(builder *b, char *const *chain_ids, roview *v, berth_error **err)
 
 void bld_view_clear(builder *b, roview *v)
 {
-	(void)b;
 	if (v->rootfd >= 0)
 		close(v->rootfd);
 	if (v->mounted)
 		umount2(v->root, MNT_DETACH);
 	if (v->path)
-		rm_rf(v->path, NULL);
+		bld_trash(b, v->path);
 	free(v->path);
 	free(v->staged);
 	free(v->root);
@@ -522,8 +626,6 @@ int bld_commit(sstate *st, const char *created_by, steproot *r, const char *diff
 	int rc = image_commit(b->s, bytes, strlen(bytes), id, layers, n, NULL, NULL, err);
 	if (rc == 0 && key)
 		rc = build_cache_put(b->s, key, id, st->parent, ident, detail, err);
-	if (rc == 0)
-		b->committed = true;
 	if (diff_id)
 		image_layer_in_clear(b->s, &layers[n - 1]);
 	pthread_mutex_unlock(&b->mu);
@@ -910,19 +1012,6 @@ static int read_ignore(const build_opts *o, const char *ctxdir, dockerignore **o
 	return dockerignore_parse(data, len, out, err);
 }
 
-/* A build that committed images grew the database's write-ahead log by
- * about a megabyte; every later process that opens the store reads all of
- * it back (SQLite rebuilds its index of the log at the first open).
- * Copy it into the database and empty it now, unless other processes use
- * the store at this moment (no waiting: the busy timeout is 0 meanwhile). */
-static void checkpoint(berth_store *s)
-{
-	sqlite3 *db = store_db(s);
-	sqlite3_busy_timeout(db, 0);
-	sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_busy_timeout(db, 10000); /* the store's (src/store/db.c) */
-}
-
 static void builder_free(builder *b)
 {
 	for (size_t i = 0; i < b->n_stages; i++) {
@@ -942,6 +1031,8 @@ static void builder_free(builder *b)
 	pthread_mutex_destroy(&b->mu);
 	pthread_mutex_destroy(&b->pmu);
 	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->tmu);
+	pthread_cond_destroy(&b->tcv);
 }
 
 int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1], berth_error **err)
@@ -978,6 +1069,8 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_mutex_init(&b.pmu, NULL);
 	pthread_cond_init(&b.cv, NULL);
+	pthread_mutex_init(&b.tmu, NULL);
+	pthread_cond_init(&b.tcv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b.t0);
 	int rc = -1;
 	_cleanup_free_ char *ctxdir = NULL, *staged_ctx = NULL;
@@ -1095,10 +1188,9 @@ int build_image(berth_store *s, const build_opts *o, char id[DIGEST_STR_LEN + 1]
 	memcpy(id, t->image_id, DIGEST_STR_LEN + 1);
 	rc = 0;
 out:
+	trash_finish(&b);
 	if (b.ctx)
 		context_save_hashes(b.ctx, s);
-	if (b.committed)
-		checkpoint(s);
 	if (rc < 0 && staged_ctx) {
 		int sfd = store_staging(s, NULL, NULL);
 		if (sfd >= 0)

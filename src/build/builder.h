@@ -65,13 +65,25 @@ struct builder {
 	pthread_mutex_t pmu; /* progress */
 	int next_vertex;
 	bool failed;
-	bool committed; /* some step made an image */
 	sqlite3_stmt *cache_get; /* build_cache_get's statement (under mu) */
+	/* Directories to delete, renamed into the staging area first: freeing
+	 * a directory's block is slow on some filesystems (ext4 with
+	 * "discard" waits for the device), so a thread deletes them while
+	 * the next steps run. */
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	char **trash; /* staging paths */
+	bool trash_started, trash_closing;
+	pthread_t trash_thread;
 	berth_error *err;
 	char *state_root; /* runtime state of RUN containers */
 	int run_counter;
 	struct timespec t0;
 };
+
+/* Move path (an entry of the staging area, or below one) out of the way
+ * and delete it in the background; deletes it at once if it cannot. */
+void bld_trash(builder *b, const char *path);
 
 /* Progress. */
 int bld_vertex(builder *b, const char *text);
@@ -90,6 +102,7 @@ typedef struct steproot {
 	int rootfd;
 	bool mounted;
 	char **prune; /* dirs (relative) to drop from the upper when empty */
+	char **created; /* mount points the runtime made: dropped when empty */
 } steproot;
 
 int bld_mount(sstate *st, steproot *r, berth_error **err);

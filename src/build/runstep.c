@@ -304,17 +304,11 @@ int bld_run(sstate *st, const df_instr *in, berth_error **err)
 		int code = 0;
 		if (build_run_process(r.merged, &rs, &code, &created, &tail, err) < 0)
 			goto out;
-		/* remove the mount points the runtime created */
-		for (size_t k = strv_len(created); k-- > 0;) {
-			struct stat cst;
-			if (fstatat(r.rootfd, created[k], &cst, AT_SYMLINK_NOFOLLOW) < 0)
-				continue;
-			if (S_ISDIR(cst.st_mode))
-				unlinkat(r.rootfd, created[k], AT_REMOVEDIR);
-			else if (S_ISREG(cst.st_mode) && cst.st_size == 0)
-				unlinkat(r.rootfd, created[k], 0);
-		}
+		/* the mount points the runtime created are removed from the
+		 * upper after the unmount (bld_unmount) */
 		for (char **c = created; c && *c; c++) {
+			if (!strv_contains(r.created, *c))
+				r.created = strv_append(r.created, *c);
 			_cleanup_free_ char *d = xstrdup(*c);
 			for (char *sl = strrchr(d, '/'); sl; sl = strrchr(d, '/')) {
 				*sl = 0;

@@ -1,9 +1,12 @@
 /* berth: global flags, then dispatch to one command file. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
@@ -157,6 +160,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* jansson seeds its hash function from /dev/urandom (open, read,
+	 * close) at the first object; getrandom is one call */
+	uint32_t seed = 0;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed)
+		json_object_seed(seed);
 	cli_ctx ctx = {0};
 	ctx.argv0 = argv[0];
 	ctx.root = getenv("BERTH_ROOT");

@@ -255,6 +255,7 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 			return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 		}
 	}
+	_cleanup_strv_ char **port_ids = quiet ? NULL : container_network_ids_with_ports(s);
 	long shown = 0;
 	for (size_t i = 0; i < n && !errmsg; i++) {
 		ctr_record *r = v[i];
@@ -311,9 +312,10 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(row, "RunningFor", json_string(since));
 		json_object_set_new(row, "Status", json_string(status));
 		json_object_set_new(row, "State", json_string(st));
-		_cleanup_free_ char *ports = !strcmp(st, "running") || !strcmp(st, "paused")
-		                                 ? container_network_ports_text(s, r->id)
-		                                 : xstrdup("");
+		bool has_ports = (!strcmp(st, "running") || !strcmp(st, "paused")) &&
+		                 strv_contains(port_ids, r->id);
+		_cleanup_free_ char *ports =
+		    has_ports ? container_network_ports_text(s, r->id) : xstrdup("");
 		json_object_set_new(row, "Ports", json_string(ports));
 		json_object_set_new(row, "Names", json_string(r->name));
 		json_object_set_new(row, "Networks", json_string(""));

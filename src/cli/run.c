@@ -21,6 +21,7 @@
 #include "cli/clistore.h"
 #include "container/container.h"
 #include "network/network.h"
+#include "runtime/cgprime.h"
 #include "runtime/runtime.h"
 
 enum {
@@ -848,12 +849,15 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                 f.cidfile);
 	if (!run)
 		f.detach = true;
+	/* the container's cgroup writes come in a few ms: let the kernel's RCU
+	 * grace period they wait for run meanwhile (runtime/cgprime.h) */
+	_cleanup_cgroup_primer_ cgroup_primer *primer = run ? cgroup_prime_start() : NULL;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
 		return rc;
 	ctr_env env = {0};
-	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform};
+	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform, .start = run};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
 	int cr = container_create(s, &env, body, &co, &id, &warnings, &err);
@@ -879,10 +883,15 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (container_lookup(s, id, true, &r, &err) < 0)
 		return run_fail(err);
 	if (f.detach) {
-		if (container_start(s, &env, r, NULL, NULL, &err) < 0) {
+		ctr_start_opts sod = {.db_state_set = true};
+		int sr = container_start(s, &env, r, &sod, NULL, &err);
+		cgroup_prime_stop(steal_ptr(primer));
+		if (sr < 0) {
 			/* --rm: a container that never started is removed too */
 			if (f.rm)
 				container_remove(s, r, true, true, NULL);
+			else
+				container_set_exit_error(s, r, err);
 			return run_fail(err);
 		}
 		printf("%s\n", id);
@@ -899,9 +908,12 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	                     .attach_stdin = want_in,
 	                     .attach_stdout = want_out,
 	                     .attach_stderr = want_err,
-	                     .cleanup_by_client = true};
+	                     .cleanup_by_client = true,
+	                     .db_state_set = true};
 	int sock = -1;
-	if (container_start(s, &env, r, &so, &sock, &err) < 0) {
+	int sr = container_start(s, &env, r, &so, &sock, &err);
+	cgroup_prime_stop(steal_ptr(primer));
+	if (sr < 0) {
 		if (f.rm)
 			container_remove(s, r, true, true, NULL);
 		else

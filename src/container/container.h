@@ -87,6 +87,9 @@ typedef struct ctr_create_opts {
 	const char *name; /* NULL: a generated one */
 	const char *pull; /* "missing" (default), "never" */
 	const char *platform;
+	/* the caller starts it right away (run): the record's state cache
+	 * says running from the start (one transaction less on the way) */
+	bool start;
 } ctr_create_opts;
 
 /* body: Docker's ContainerCreate JSON (borrowed). *warnings (strv) may be
@@ -103,6 +106,7 @@ typedef struct ctr_start_opts {
 	bool attach;
 	bool attach_stdin, attach_stdout, attach_stderr;
 	bool cleanup_by_client; /* the client removes the container / runtime state */
+	bool db_state_set; /* created with ctr_create_opts.start: no state update */
 } ctr_start_opts;
 
 int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
@@ -234,5 +238,7 @@ int container_network_detach(berth_store *s, const char *id, json_t *config, ber
 json_t *container_network_settings(berth_store *s, const char *id);
 /* ps's PORTS column. */
 char *container_network_ports_text(berth_store *s, const char *id);
+/* IDs of the containers that publish ports (sorted; NULL: none). */
+char **container_network_ids_with_ports(berth_store *s);
 
 #endif

@@ -336,7 +336,7 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 /* The record, its name and its volumes in one transaction. */
 static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
                          const image_info *img, json_t *argv, json_t *config, json_t *host,
-                         json_t *netcfg, berth_error **err)
+                         json_t *netcfg, const char *state, berth_error **err)
 {
 	_cleanup_free_ char *gen = NULL;
 	_cleanup_json_ json_t *mounts = NULL;
@@ -371,8 +371,8 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	int64_t created = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
 	    s,
-	    "INSERT INTO containers (id, name, image, image_id, command, created, labels, config)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "INSERT INTO containers (id, name, image, image_id, command, created, labels, config,"
+	    " state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	    err);
 	if (st == NULL)
 		return -1;
@@ -396,6 +396,7 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 		sqlite3_bind_int64(st, 6, created);
 		sqlite3_bind_text(st, 7, labels ? labels : "{}", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 8, rec_text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, state, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE)
 			break;
@@ -463,7 +464,8 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	}
 
 	if (insert_record(s, id, name, image, img, argv, config, host,
-	                  json_object_get(body, "NetworkingConfig"), err) < 0) {
+	                  json_object_get(body, "NetworkingConfig"),
+	                  o && o->start ? "running" : "created", err) < 0) {
 		rm_rf(dir, NULL);
 		return -1;
 	}

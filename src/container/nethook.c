@@ -122,3 +122,19 @@ char *container_network_ports_text(berth_store *s, const char *id)
 	char *t = network_ctr_ports_text(&nc, id);
 	return t ? t : xstrdup("");
 }
+
+char **container_network_ids_with_ports(berth_store *s)
+{
+	/* one query for ps, instead of one per row */
+	char **ids = NULL;
+	if (!store_table_exists(s, "network_ports"))
+		return NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s, "SELECT DISTINCT container_id FROM network_ports ORDER BY container_id", NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		if (id)
+			ids = strv_append(ids, id);
+	}
+	return ids;
+}

@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/sock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/internal.h"
@@ -38,16 +39,11 @@ int container_monitor_connect(berth_store *s, const char *id, const char *reques
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 	_cleanup_free_ char *line = xasprintf("%s\n", request);
-	/* MSG_NOSIGNAL: a monitor that exits between our connect and this
-	 * write (its container just ended) gives EPIPE, which callers handle,
-	 * instead of killing us with SIGPIPE */
-	for (size_t off = 0, len = strlen(line); off < len;) {
-		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return berth_err_sys(err, errno, "talking to the container monitor");
-		off += (size_t)w;
+	/* a monitor that exits right after accepting must not kill us */
+	if (send_all(fd, line, strlen(line)) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
+		return berth_err_sys(err, errno, "talking to the container monitor");
 	}
 	return steal_fd(fd);
 }
@@ -282,29 +278,14 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 		/* The monitor (an attached run's, finishing) still has the overlay
 		 * mounted in its namespace: removing the mount point now would make
 		 * the kernel detach that mount first, which is slow. Move the
-		 * directory aside and remove it in the background once the monitor
-		 * is gone. */
+		 * directory aside: the monitor unmounts and removes it as it exits
+		 * (after releasing its lock; if it is gone by the time the
+		 * directory moved, it may not have seen it: remove it here). */
 		_cleanup_free_ char *trash =
 		    xasprintf("%s/containers/.trash-%s", store_root(s), r->id);
 		if (rename(dir, trash) == 0) {
-			pid_t p = fork();
-			if (p == 0) {
-				if (fork() == 0) {
-					setsid();
-					int tfd = open(trash, O_PATH | O_DIRECTORY | O_CLOEXEC);
-					for (int i = 0;
-					     i < 400 && tfd >= 0 && ctr_monitor_alive_at(tfd);
-					     i++) {
-						struct timespec ts = {0, 5000000};
-						nanosleep(&ts, NULL);
-					}
-					rm_rf(trash, NULL);
-				}
-				_exit(0);
-			}
-			if (p > 0)
-				while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-					;
+			if (!ctr_monitor_alive_at(dfd))
+				rm_rf(trash, NULL);
 		} else {
 			rm_rf(dir, NULL);
 		}
@@ -323,9 +304,9 @@ static int send_frame(int sock, int type, const void *data, size_t n)
 {
 	unsigned char hdr[MON_FRAME_HDR];
 	mon_frame_header(hdr, type, (uint32_t)n);
-	if (write_all(sock, hdr, sizeof(hdr)) < 0)
+	if (send_all(sock, hdr, sizeof(hdr)) < 0)
 		return -1;
-	if (n && write_all(sock, data, n) < 0)
+	if (n && send_all(sock, data, n) < 0)
 		return -1;
 	return 0;
 }
@@ -501,6 +482,8 @@ out:
 
 void container_set_exit_error(berth_store *s, ctr_record *r, const berth_error *e)
 {
+	/* run records a container as running before it starts */
+	container_set_db_state(s, r->id, "created", NULL);
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || ctr_monitor_alive_at(dfd))

@@ -98,19 +98,18 @@ static ctr_record *row_to_record(sqlite3_stmt *st, bool with_config)
 
 void container_load_state(berth_store *s, ctr_record *r)
 {
-	int dfd = openat(store_rootfd(s), "containers", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int cfd = dfd >= 0 ? openat(dfd, r->id, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (dfd >= 0)
-		close(dfd);
-	if (cfd < 0) {
-		ctr_state_init(&r->st);
-		return;
-	}
-	ctr_state_read_at(cfd, &r->st);
+	/* Paths relative to the root's fd: no directory fds to open and close
+	 * (ps does this for every container). */
+	char rel[sizeof("containers/") + CTR_ID_LEN + sizeof("/monitor.lock")];
+	int n = snprintf(rel, sizeof(rel), "containers/%s/", r->id);
+	int rootfd = store_rootfd(s);
 	r->monitor_alive = false;
 	r->paused = false;
+	snprintf(rel + n, sizeof(rel) - (size_t)n, "%s", CTR_STATE_FILE);
+	ctr_state_read_path(rootfd, rel, &r->st);
 	if (!strcmp(r->st.status, "running") || !strcmp(r->st.status, "restarting")) {
-		r->monitor_alive = ctr_monitor_alive_at(cfd);
+		snprintf(rel + n, sizeof(rel) - (size_t)n, "%s", CTR_MONITOR_LOCK);
+		r->monitor_alive = ctr_lock_held_at(rootfd, rel);
 		if (!r->monitor_alive) {
 			/* the monitor died without recording an exit */
 			memcpy(r->st.status, "dead", sizeof("dead"));
@@ -119,10 +118,10 @@ void container_load_state(berth_store *s, ctr_record *r)
 				         "container monitor (pid %d) exited unexpectedly",
 				         r->st.monitor_pid);
 		} else {
-			r->paused = faccessat(cfd, "paused", F_OK, 0) == 0;
+			snprintf(rel + n, sizeof(rel) - (size_t)n, "paused");
+			r->paused = faccessat(rootfd, rel, F_OK, 0) == 0;
 		}
 	}
-	close(cfd);
 }
 
 const char *container_status(const ctr_record *r)
@@ -137,10 +136,14 @@ const char *container_status(const ctr_record *r)
 
 char *container_health_status(berth_store *s, const ctr_record *r)
 {
-	_cleanup_free_ char *path = xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
+	char rel[sizeof("containers/") + CTR_ID_LEN + sizeof("/health.json")];
+	snprintf(rel, sizeof(rel), "containers/%s/health.json", r->id);
+	_cleanup_close_ int fd = openat(store_rootfd(s), rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL; /* no health check (the common case: one failed open) */
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	if (read_file(path, &data, &len, NULL) < 0)
+	if (read_fd_all(fd, 0, "health.json", &data, &len, NULL) < 0)
 		return NULL;
 	_cleanup_json_ json_t *j = json_loadb(data, len, 0, NULL);
 	const char *st = json_get_str(j, "Status");

@@ -1,6 +1,6 @@
 /* Starting a container.
  *
- * berth forks twice; the grandchild (still berth code) makes itself a
+ * berth forks once; the child (still berth code) makes itself a
  * child subreaper in its own session and mount namespace, mounts the
  * overlay root there (so no mount is ever left in the host's namespace),
  * writes /etc/hostname, hosts and resolv.conf, builds the OCI config,
@@ -590,10 +590,9 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 		close(sp[0]);
 		if (cp[0] >= 0)
 			close(cp[0]);
-		/* the grandchild is reparented to init: nobody has to reap it */
-		pid_t g = fork();
-		if (g != 0)
-			_exit(g < 0 ? 1 : 0);
+		/* One fork, not two: the child becomes the monitor, which outlives
+		 * us (reparented to init or the nearest subreaper when we exit);
+		 * until then it is our child, and reaped when we are gone. */
 		static const ctr_start_opts none = {0};
 		child_start(s, env, r, o ? o : &none, sp[1], cp[1]);
 		_exit(1);
@@ -601,8 +600,6 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	close(sp[1]);
 	if (cp[1] >= 0)
 		close(cp[1]);
-	while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-		;
 	char buf[4096];
 	size_t len = 0;
 	for (;;) {
@@ -619,7 +616,8 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	buf[len] = 0;
 	int pid = 0, code = 0;
 	if (sscanf(buf, "ok %d", &pid) == 1 && pid > 0) {
-		container_set_db_state(s, r->id, "running", NULL);
+		if (!(o && o->db_state_set))
+			container_set_db_state(s, r->id, "running", NULL);
 		container_load_state(s, r);
 		if (attach_fd)
 			*attach_fd = cp[0];

@@ -87,9 +87,9 @@ size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
 	return (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
-int ctr_state_read_at(int dirfd, struct ctr_state *st)
+int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st)
 {
-	int fd = openat(dirfd, CTR_STATE_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		ctr_state_init(st);
@@ -98,19 +98,26 @@ int ctr_state_read_at(int dirfd, struct ctr_state *st)
 	char buf[1024];
 	size_t len = 0;
 	for (;;) {
-		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		size_t want = sizeof(buf) - 1 - len;
+		ssize_t r = read(fd, buf + len, want);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		len += (size_t)r;
-		if (len == sizeof(buf) - 1)
+		/* a short read of a regular file is its end: no second read */
+		if ((size_t)r < want || len == sizeof(buf) - 1)
 			break;
 	}
 	close(fd);
 	buf[len] = 0;
 	ctr_state_parse(st, buf, len);
 	return 0;
+}
+
+int ctr_state_read_at(int dirfd, struct ctr_state *st)
+{
+	return ctr_state_read_path(dirfd, CTR_STATE_FILE, st);
 }
 
 int ctr_state_write_at(int dirfd, const struct ctr_state *st)
@@ -143,13 +150,18 @@ int ctr_state_write_at(int dirfd, const struct ctr_state *st)
 	return 0;
 }
 
-bool ctr_monitor_alive_at(int dirfd)
+bool ctr_lock_held_at(int dirfd, const char *path)
 {
-	int fd = openat(dirfd, CTR_MONITOR_LOCK, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int r = fcntl(fd, F_OFD_GETLK, &fl);
 	close(fd);
 	return r == 0 && fl.l_type != F_UNLCK;
+}
+
+bool ctr_monitor_alive_at(int dirfd)
+{
+	return ctr_lock_held_at(dirfd, CTR_MONITOR_LOCK);
 }

@@ -34,11 +34,15 @@ void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len);
 size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap);
 /* Read dirfd/state. Returns 0, or -errno (-ENOENT: never started). */
 int ctr_state_read_at(int dirfd, struct ctr_state *st);
+/* The same for a state file at a path relative to dirfd. */
+int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st);
 /* Atomically replace dirfd/state. Returns 0 or -errno. */
 int ctr_state_write_at(int dirfd, const struct ctr_state *st);
 
 /* Whether a monitor holds dirfd/monitor.lock (an OFD read lock that the
  * kernel drops when the monitor dies, however it dies). */
 bool ctr_monitor_alive_at(int dirfd);
+/* Whether anyone holds a lock on the file at path (relative to dirfd). */
+bool ctr_lock_held_at(int dirfd, const char *path);
 
 #endif

@@ -404,6 +404,11 @@ static bool summary_matches_labels(const image_summary *im, char *const *labels)
 	return true;
 }
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int image_list(berth_store *s, const image_list_opts *opts, image_summary **out, size_t *n,
                berth_error **err)
 {
@@ -431,7 +436,7 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 	                  "SELECT i.id, i.created_unix, i.size, i.parent,"
 	                  " (SELECT group_concat(name, ' ') FROM tags WHERE image_id = i.id),"
 	                  " (SELECT group_concat(name, ' ') FROM digests WHERE image_id = i.id),"
-	                  " (SELECT COUNT(*) FROM images c WHERE c.parent = i.id),"
+	                  " NULL,"
 	                  " CASE WHEN ?1 THEN json_extract(i.config, '$.config.Labels') END,"
 	                  " CASE WHEN ?2 THEN (SELECT COALESCE(SUM(l.size), 0) FROM image_layers il"
 	                  "  JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = i.id AND"
@@ -445,6 +450,12 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 	sqlite3_bind_int(st, 2, opts->want_shared);
 	size_t cap = 0, cnt = 0;
 	image_summary *v = NULL;
+	/* Parents of every image, sorted after the scan: a dangling image that
+	 * is one is an intermediate image, left out without -a. (A correlated
+	 * COUNT over images.parent, which has no index, made the query
+	 * quadratic: 0.25 ms of `berth images` at 50 images.) */
+	_cleanup_strv_ char **parents = NULL;
+	size_t nparents = 0, capparents = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		image_summary im = {0};
@@ -454,16 +465,20 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 		im.parent = xstrdup(col_text(st, 3));
 		im.tags = split_names(col_text(st, 4), false);
 		im.digests = split_names(col_text(st, 5), false);
-		int64_t children = sqlite3_column_int64(st, 6);
+		if (im.parent[0]) {
+			if (nparents + 1 >= capparents) {
+				capparents = capparents ? capparents * 2 : 16;
+				parents = xreallocarray(parents, capparents, sizeof(*parents));
+			}
+			parents[nparents++] = xstrdup(im.parent);
+			parents[nparents] = NULL;
+		}
 		if (sqlite3_column_type(st, 7) == SQLITE_TEXT) {
 			const char *lj = col_text(st, 7);
 			im.labels = json_loads(lj, 0, NULL);
 		}
 		im.shared_size = sqlite3_column_int64(st, 8);
-		bool dangling = im.tags[0] == NULL && im.digests[0] == NULL;
 		bool keep = true;
-		if (!opts->all && dangling && children > 0)
-			keep = false; /* intermediate image */
 		if (opts->dangling == 1 && im.tags[0] != NULL)
 			keep = false;
 		if (opts->dangling == 0 && im.tags[0] == NULL)
@@ -494,6 +509,26 @@ int image_list(berth_store *s, const image_list_opts *opts, image_summary **out,
 	if (rc != SQLITE_DONE) {
 		image_summaries_free(v, cnt);
 		return store_sql_err(s, err, "listing images");
+	}
+	if (!opts->all && nparents > 0) {
+		qsort(parents, nparents, sizeof(*parents), cmp_str_ptr);
+		size_t w = 0;
+		for (size_t i = 0; i < cnt; i++) {
+			const char *id = v[i].id;
+			if (v[i].tags[0] == NULL && v[i].digests[0] == NULL &&
+			    bsearch(&id, parents, nparents, sizeof(*parents), cmp_str_ptr)) {
+				/* an intermediate image */
+				strv_free(v[i].tags);
+				strv_free(v[i].digests);
+				json_decref(v[i].labels);
+				free(v[i].parent);
+				continue;
+			}
+			if (w != i)
+				v[w] = v[i];
+			w++;
+		}
+		cnt = w;
 	}
 	*out = v;
 	*n = cnt;

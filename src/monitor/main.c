@@ -12,7 +12,9 @@
  * needs the store is done by exec'ing `berth container __…` helpers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -62,7 +65,8 @@ enum restart_kind { RS_NO, RS_ALWAYS, RS_ON_FAILURE, RS_UNLESS_STOPPED };
 struct mon {
 	const char *id;
 	const char *berth, *root, *runroot;
-	int dirfd, rundirfd;
+	const char *dir;
+	int dirfd, rundirfd, lock_fd;
 	pid_t pid;
 	int in_fd, out_fd, err_fd;
 	bool tty, has_stdin;
@@ -739,6 +743,44 @@ static void final_flush(struct mon *m)
 		client_close(m, 0);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* A client that removed the container while we lived (an attached
+ * `run --rm`, `rm -f`) moved its directory aside to containers/.trash-<id>
+ * instead of removing it: our mount namespace still has the overlay
+ * mounted there, and removing a mount point another namespace uses makes
+ * the kernel detach that mount first (slow). Unmount it here and remove the
+ * directory, after our client has gone. Call with the lock released: a
+ * client that moves the directory aside after that sees us gone and
+ * removes it itself. */
+static void remove_trash(struct mon *m)
+{
+	const char *slash = strrchr(m->dir, '/');
+	char trash[PATH_MAX], merged[PATH_MAX + 8];
+	if (slash == NULL || snprintf(trash, sizeof(trash), "%.*s/.trash-%s", (int)(slash - m->dir),
+	                              m->dir, m->id) >= (int)sizeof(trash))
+		return;
+	struct stat a, b;
+	/* only our own directory, moved there */
+	if (stat(trash, &a) < 0 || fstat(m->dirfd, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino)
+		return;
+	if (snprintf(merged, sizeof(merged), "%s/merged", trash) < (int)sizeof(merged))
+		umount2(merged, MNT_DETACH);
+	if (chdir("/") < 0)
+		(void)0;
+	nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 static void finish(struct mon *m)
 {
 	if (m->listen_fd >= 0) {
@@ -755,6 +797,8 @@ static void finish(struct mon *m)
 	}
 	if (m->log_enabled)
 		jsonlog_close(&m->log);
+	close(m->lock_fd);
+	remove_trash(m);
 	_exit(0);
 }
 
@@ -991,6 +1035,8 @@ int main(int argc, char **argv)
 			return 125;
 		}
 	}
+	m->lock_fd = lock_fd;
+	m->dir = dir;
 	/* chdir so that nothing of ours pins another directory */
 	if (fchdir(m->dirfd) < 0)
 		(void)0;

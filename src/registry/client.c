@@ -54,6 +54,7 @@ struct reg_client {
 	struct token *tokens;
 	size_t ntokens;
 	bool basic;
+	char *bearer_realm, *bearer_service; /* the last bearer challenge */
 	CURL **handles;
 	size_t nhandles;
 };
@@ -216,6 +217,8 @@ void reg_client_free(reg_client *c)
 		free(c->tokens[i].value);
 	}
 	free(c->tokens);
+	free(c->bearer_realm);
+	free(c->bearer_service);
 	for (size_t i = 0; i < c->nhandles; i++)
 		curl_easy_cleanup(c->handles[i]);
 	free(c->handles);
@@ -312,6 +315,7 @@ struct req {
 	char *range;
 	char *content_range;
 	bool follow;
+	bool sent_basic; /* the last perform sent basic credentials */
 	/* body from memory */
 	const char *body;
 	size_t body_len, body_off;
@@ -474,6 +478,10 @@ static bool transient_curl(CURLcode rc)
 	}
 }
 
+/* Seconds before its expiry when a token is renewed (it is still used
+ * when the renewal fails or brings no later expiry). */
+#define TOKEN_MARGIN 10
+
 static const char *token_for(reg_client *c, const char *scope)
 {
 	time_t now = time(NULL);
@@ -481,6 +489,34 @@ static const char *token_for(reg_client *c, const char *scope)
 		if (str_eq(c->tokens[i].scope, scope) && c->tokens[i].expires > now)
 			return c->tokens[i].value;
 	return NULL;
+}
+
+static int fetch_token(reg_client *c, const reg_challenge *ch, const char *scope,
+                       berth_error **err);
+
+/* A token for scope that has expired (or is about to): get a new one from
+ * the realm that gave it, before sending, rather than after a 401 (which
+ * would send an upload's body twice). Failures are left to the 401 flow. */
+static void renew_ahead(reg_client *c, const char *scope)
+{
+	if (!scope)
+		return;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&c->lock);
+	bool stale = false;
+	for (size_t i = 0; i < c->ntokens; i++)
+		if (str_eq(c->tokens[i].scope, scope))
+			stale = c->tokens[i].expires - TOKEN_MARGIN <= now;
+	_cleanup_free_ char *realm = stale && c->bearer_realm ? xstrdup(c->bearer_realm) : NULL;
+	_cleanup_free_ char *service =
+	    realm && c->bearer_service ? xstrdup(c->bearer_service) : NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (!realm)
+		return;
+	reg_challenge ch = {.scheme = (char *)"Bearer", .realm = realm, .service = service};
+	_cleanup_error_ berth_error *e = NULL;
+	if (fetch_token(c, &ch, scope, &e) < 0)
+		log_debug("registry: renewing the token for %s: %s", scope, e->msg);
 }
 
 /* Perform once. Returns 0 with r->status, or -1 with *err (and
@@ -523,6 +559,7 @@ static int perform(reg_client *c, struct req *q, struct resp *r, bool *transient
 	_cleanup_free_ char *bearer = NULL;
 	pthread_mutex_lock(&c->lock);
 	bool basic = c->basic && c->user;
+	q->sent_basic = basic;
 	const char *tok = token_for(c, q->scope);
 	if (tok && !basic)
 		bearer = xasprintf("Authorization: Bearer %s", tok);
@@ -557,6 +594,7 @@ static int perform(reg_client *c, struct req *q, struct resp *r, bool *transient
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 		int64_t len = q->has_body ? (int64_t)q->body_len : q->source_len;
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 		hdrs = curl_slist_append(hdrs, ct ? ct : "Content-Type: application/octet-stream");
 		q->body_off = 0;
 	} else if (!strcmp(q->method, "POST") || !strcmp(q->method, "PUT")) {
@@ -686,9 +724,16 @@ static int fetch_token(reg_client *c, const reg_challenge *ch, const char *scope
 			ret = berth_err(err, BERTH_E_AUTH, "token server %s sent no token",
 			                ch->realm);
 		} else {
+			/* as Docker: at least 60 s, counted from issued_at when
+			 * the server says when that was */
 			long long exp = json_get_int(j, "expires_in", 60);
 			if (exp < 60)
 				exp = 60;
+			time_t issued = time(NULL);
+			struct timespec ts;
+			const char *at = json_get_str(j, "issued_at");
+			if (at && time_parse_rfc3339(at, &ts) == 0 && ts.tv_sec <= issued)
+				issued = ts.tv_sec;
 			pthread_mutex_lock(&c->lock);
 			struct token *slot = NULL;
 			for (size_t i = 0; i < c->ntokens; i++)
@@ -703,7 +748,17 @@ static int fetch_token(reg_client *c, const reg_challenge *ch, const char *scope
 			}
 			free(slot->value);
 			slot->value = xstrdup(t);
-			slot->expires = time(NULL) + (time_t)exp - 5;
+			/* renewed a little ahead (renew_ahead), so that no request
+			 * goes out with a token about to expire */
+			slot->expires = issued + (time_t)exp;
+			if (ch->realm && !str_eq(c->bearer_realm, ch->realm)) {
+				free(c->bearer_realm);
+				c->bearer_realm = xstrdup(ch->realm);
+			}
+			if (!str_eq(c->bearer_service, ch->service)) {
+				free(c->bearer_service);
+				c->bearer_service = ch->service ? xstrdup(ch->service) : NULL;
+			}
 			pthread_mutex_unlock(&c->lock);
 		}
 	}
@@ -727,11 +782,12 @@ static int handle_401(reg_client *c, const struct req *q, const struct resp *r, 
 		else
 			ret = 1;
 	} else if (!strcasecmp(ch.scheme, "Basic") && c->user) {
+		/* refused with the credentials: wrong; without them (sent before
+		 * another thread learnt that this registry wants them): retry */
 		pthread_mutex_lock(&c->lock);
-		bool already = c->basic;
 		c->basic = true;
 		pthread_mutex_unlock(&c->lock);
-		ret = already ? -1 : 1;
+		ret = q->sent_basic ? -1 : 1;
 	}
 	reg_challenge_clear(&ch);
 	return ret;
@@ -804,6 +860,7 @@ static int request(reg_client *c, struct req *q, struct resp *r, berth_error **e
 		bool transient = false;
 		_cleanup_error_ berth_error *e = NULL;
 		resp_reset_headers(r);
+		renew_ahead(c, q->scope);
 		if (perform(c, q, r, &transient, &e) < 0) {
 			if (transient && replayable && attempt < c->retries) {
 				log_debug("registry: %s, retrying", e->msg);
@@ -1180,6 +1237,18 @@ int reg_upload_blob(reg_client *c, const char *repo, const char *digest, int64_t
 			*mounted = true;
 		if (progress)
 			progress(progress_opaque, (uint64_t)size, size);
+		return 0;
+	}
+	if (!source) {
+		/* only a mount was asked for: drop the session the registry
+		 * opened instead (best effort) */
+		struct req q = {.method = "DELETE", .scope = scope, .url = xstrdup(loc)};
+		struct resp r = {.content_length = -1};
+		sb_init(&r.body);
+		_cleanup_error_ berth_error *e = NULL;
+		(void)request(c, &q, &r, &e);
+		req_free(&q);
+		resp_free(&r);
 		return 0;
 	}
 	uint64_t chunk = opts->chunk_size;

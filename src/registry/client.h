@@ -106,7 +106,9 @@ typedef struct reg_upload_opts {
 } reg_upload_opts;
 
 /* Upload a blob of known digest and size from source. *mounted tells
- * whether the registry mounted it from opts->mount_from instead. */
+ * whether the registry mounted it from opts->mount_from instead. With no
+ * source (NULL), only the mount is tried: the upload session a registry
+ * opens when it cannot mount is cancelled and *mounted is false. */
 int reg_upload_blob(reg_client *c, const char *repo, const char *digest, int64_t size,
                     reg_source_fn source, void *source_opaque, const reg_upload_opts *opts,
                     reg_progress_fn progress, void *progress_opaque, bool *mounted,

@@ -54,17 +54,22 @@ static void pev_line(pevq *q, const char *fmt, ...)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* ---- gzip while uploading: level 1, stored blocks where data does not
- * compress (chosen per 1 MiB of input, deterministically) ---- */
+/* ---- gzip while uploading: each 1 MiB of the layer goes out deflated at
+ * level 1, or in stored blocks when a trial deflate of its first 16 KiB
+ * does not gain 1/32 (random or compressed data: deflating it only costs
+ * CPU). Deterministic: the same layer always gives the same bytes. ---- */
+
+#define GZ_SAMPLE (16 << 10)
+#define GZ_OUT (128 << 10)
 
 struct gz_src {
 	int fd;
 	z_stream z;
-	unsigned char *in;
+	z_stream probe; /* raw deflate, level 1, for the trials */
+	unsigned char *in, *scratch, *out;
+	size_t out_pos, out_len; /* what out holds still to be read */
 	bool eof, done;
 	int level;
-	unsigned stored_run;
-	uLong chunk_in0, chunk_out0;
 	bool want_change;
 	int want_level;
 	pevq *q;
@@ -73,14 +78,61 @@ struct gz_src {
 	uint64_t last_report;
 };
 
-static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
+static int gz_init(struct gz_src *g)
 {
-	struct gz_src *g = op;
-	g->z.next_out = buf;
-	g->z.avail_out = (uInt)n;
+	g->level = 1;
+	if (deflateInit2(&g->z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	if (deflateInit2(&g->probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		deflateEnd(&g->z);
+		return -1;
+	}
+	g->in = xmalloc(GZ_CHUNK);
+	g->out = xmalloc(GZ_OUT);
+	g->scratch = xmalloc(deflateBound(&g->probe, GZ_SAMPLE));
+	return 0;
+}
+
+static void gz_end(struct gz_src *g)
+{
+	deflateEnd(&g->z);
+	deflateEnd(&g->probe);
+	free(g->in);
+	free(g->out);
+	free(g->scratch);
+}
+
+/* The level for a chunk: 0 (stored) unless its sample deflates well. */
+static int gz_choose_level(struct gz_src *g, const unsigned char *buf, size_t n)
+{
+	size_t k = n < GZ_SAMPLE ? n : GZ_SAMPLE;
+	if (k < 512)
+		return g->level; /* too little to tell: keep going as we are */
+	deflateReset(&g->probe);
+	g->probe.next_in = (unsigned char *)buf;
+	g->probe.avail_in = (uInt)k;
+	g->probe.next_out = g->scratch;
+	g->probe.avail_out = (uInt)deflateBound(&g->probe, GZ_SAMPLE);
+	if (deflate(&g->probe, Z_FINISH) != Z_STREAM_END)
+		return 1;
+	return g->probe.total_out > k - k / 32 ? 0 : 1;
+}
+
+/* Deflate into g->out, always offered whole: zlib's stored blocks follow
+ * the room it is given, so the room must not depend on the reader. */
+static int gz_fill(struct gz_src *g, berth_error **err)
+{
+	g->z.next_out = g->out;
+	g->z.avail_out = GZ_OUT;
 	while (g->z.avail_out > 0 && !g->done) {
-		if (g->want_change && g->z.avail_in == 0) {
+		if (g->want_change) {
+			/* the new level applies from the chunk just read */
+			unsigned char *next = g->z.next_in;
+			uInt avail = g->z.avail_in;
+			g->z.avail_in = 0;
 			int rc = deflateParams(&g->z, g->want_level, Z_DEFAULT_STRATEGY);
+			g->z.next_in = next;
+			g->z.avail_in = avail;
 			if (rc == Z_OK) {
 				g->level = g->want_level;
 				g->want_change = false;
@@ -91,34 +143,28 @@ static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
 			}
 		}
 		if (g->z.avail_in == 0 && !g->eof) {
-			/* decide the level of the next chunk from the last one */
-			uLong in = g->z.total_in - g->chunk_in0,
-			      out = g->z.total_out - g->chunk_out0;
-			if (in > 0) {
-				if (g->level > 0 && out > in - in / 32) {
-					g->want_level = 0;
-					g->want_change = true;
-					g->stored_run = 0;
-				} else if (g->level == 0 && ++g->stored_run % 16 == 0) {
-					g->want_level = 1;
-					g->want_change = true;
-				}
-				if (g->want_change)
+			size_t got = 0;
+			while (got < GZ_CHUNK) {
+				ssize_t r = read(g->fd, g->in + got, GZ_CHUNK - got);
+				if (r < 0 && errno == EINTR)
 					continue;
+				if (r < 0)
+					return berth_err_sys(err, errno, "reading layer");
+				if (r == 0)
+					break;
+				got += (size_t)r;
 			}
-			ssize_t r = read(g->fd, g->in, GZ_CHUNK);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return berth_err_sys(err, errno, "reading layer");
-			}
-			g->chunk_in0 = g->z.total_in;
-			g->chunk_out0 = g->z.total_out;
-			if (r == 0) {
+			if (got == 0) {
 				g->eof = true;
 			} else {
 				g->z.next_in = g->in;
-				g->z.avail_in = (uInt)r;
+				g->z.avail_in = (uInt)got;
+				int lvl = gz_choose_level(g, g->in, got);
+				if (lvl != g->level) {
+					g->want_level = lvl;
+					g->want_change = true;
+					continue;
+				}
 			}
 		}
 		int rc = deflate(&g->z, g->eof ? Z_FINISH : Z_NO_FLUSH);
@@ -127,12 +173,36 @@ static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
 		else if (rc != Z_OK && rc != Z_BUF_ERROR)
 			return berth_err(err, BERTH_E_GENERIC, "gzip: %d", rc);
 	}
+	g->out_pos = 0;
+	g->out_len = GZ_OUT - g->z.avail_out;
+	if (g->out_len == 0 && !g->done)
+		return berth_err(err, BERTH_E_GENERIC, "gzip made no progress");
+	return 0;
+}
+
+static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
+{
+	struct gz_src *g = op;
+	size_t k = 0;
+	while (k < n) {
+		if (g->out_pos == g->out_len) {
+			if (g->done)
+				break;
+			if (gz_fill(g, err) < 0)
+				return -1;
+			continue;
+		}
+		size_t m = g->out_len - g->out_pos < n - k ? g->out_len - g->out_pos : n - k;
+		memcpy((char *)buf + k, g->out + g->out_pos, m);
+		g->out_pos += m;
+		k += m;
+	}
 	uint64_t done = g->z.total_in;
-	if (done - g->last_report >= 512 * 1024 || g->done) {
+	if (done - g->last_report >= 512 * 1024 || (g->done && g->out_pos == g->out_len)) {
 		g->last_report = done;
 		pev_layer(g->q, g->id, RL_PUSHING, done, g->total, NULL);
 	}
-	return (ssize_t)(n - g->z.avail_out);
+	return (ssize_t)k;
 }
 
 static int gz_rewind(void *op, berth_error **err)
@@ -144,9 +214,8 @@ static int gz_rewind(void *op, berth_error **err)
 		return berth_err(err, BERTH_E_GENERIC, "gzip reset failed");
 	g->z.avail_in = 0;
 	g->eof = g->done = g->want_change = false;
+	g->out_pos = g->out_len = 0;
 	g->level = 1;
-	g->stored_run = 0;
-	g->chunk_in0 = g->chunk_out0 = 0;
 	g->last_report = 0;
 	return 0;
 }
@@ -179,6 +248,7 @@ struct push_layer {
 	const char *diff_id;
 	char id[13];
 	oci_descriptor desc; /* the result */
+	bool made_here; /* desc is what berth's gzip makes of the layer */
 	int rc;
 	berth_error *err;
 };
@@ -210,8 +280,18 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 	if (regmeta_layer_sources(p->s, l->diff_id, &src, &nsrc, err) < 0)
 		return -1;
 	int ret = 1; /* 1: still to do */
+	/* what berth's gzip made of this layer before, if it did */
+	const regmeta_layer *made = NULL;
+	for (size_t i = 0; i < nsrc; i++)
+		if (!strcmp(src[i].registry, "") && !strcmp(src[i].repo, REGMETA_MADE_HERE))
+			made = &src[i];
 	/* the registry may have it already, under any name we know */
 	for (size_t i = 0; i < nsrc && ret == 1; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(src[j].digest, src[i].digest);
+		if (seen)
+			continue;
 		int64_t size = -1;
 		_cleanup_error_ berth_error *e = NULL;
 		if (reg_blob_exists(p->cl, p->repo, src[i].digest, &size, &e) == 1) {
@@ -220,23 +300,33 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 			ret = 0;
 		}
 	}
-	/* or in another repository of this registry: mount it */
-	for (size_t i = 0; i < nsrc && ret == 1; i++) {
+	/* or in another repository of this registry: mount it (at most 3
+	 * tries, as Docker) */
+	int tries = 0;
+	for (size_t i = 0; i < nsrc && ret == 1 && tries < 3; i++) {
 		if (strcmp(src[i].registry, p->domain) != 0 || !strcmp(src[i].repo, p->repo))
 			continue;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(src[j].registry, p->domain) &&
+			       !strcmp(src[j].repo, src[i].repo) &&
+			       !strcmp(src[j].digest, src[i].digest);
+		if (seen)
+			continue;
+		tries++;
 		bool mounted = false;
 		_cleanup_error_ berth_error *e = NULL;
 		reg_upload_opts uo = {.mount_from = src[i].repo};
-		/* a failed mount leaves an upload session; the registry drops it */
-		struct mem_src none = {0};
-		if (reg_upload_blob(p->cl, p->repo, src[i].digest, 0, mem_read, &none, &uo, NULL,
-		                    NULL, &mounted, &e) == 0 &&
+		if (reg_upload_blob(p->cl, p->repo, src[i].digest, src[i].size, NULL, NULL, &uo,
+		                    NULL, NULL, &mounted, &e) == 0 &&
 		    mounted) {
 			set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
 			pev_layer(p->q, l->id, RL_MOUNTED, 0, -1, src[i].repo);
 			ret = 0;
 		}
 	}
+	_cleanup_free_ char *known = made ? xstrdup(made->digest) : NULL;
+	int64_t known_size = made ? made->size : -1;
 	regmeta_layers_free(src, nsrc);
 	if (ret == 0)
 		return 0;
@@ -244,17 +334,35 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 	_cleanup_close_ int fd = blob_open(p->s, l->diff_id, err);
 	if (fd < 0)
 		return berth_err_prefix(err, "layer %s", l->diff_id);
-	struct gz_src g = {
-	    .fd = fd, .level = 1, .q = p->q, .id = l->id, .total = blob_size(p->s, l->diff_id)};
-	if (deflateInit2(&g.z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	struct gz_src g = {.fd = fd, .q = p->q, .id = l->id, .total = blob_size(p->s, l->diff_id)};
+	if (gz_init(&g) < 0)
 		return berth_err(err, BERTH_E_GENERIC, "gzip init failed");
-	g.in = xmalloc(GZ_CHUNK);
 	char digest[DIGEST_STR_LEN + 1];
 	uint64_t size = 0;
-	ret = reg_upload_stream(p->cl, p->repo, gz_read, &g, gz_rewind, NULL, NULL, digest, &size,
-	                        err);
-	deflateEnd(&g.z);
-	free(g.in);
+	ret = 1;
+	if (known) {
+		/* the same bytes again (the compression is deterministic): one
+		 * monolithic PUT of known digest and length */
+		_cleanup_error_ berth_error *e = NULL;
+		reg_upload_opts uo = {.rewind = gz_rewind};
+		if (reg_upload_blob(p->cl, p->repo, known, known_size, gz_read, &g, &uo, NULL, NULL,
+		                    NULL, &e) == 0) {
+			snprintf(digest, sizeof(digest), "%s", known);
+			size = (uint64_t)known_size;
+			ret = 0;
+		} else if (e->code == BERTH_E_AUTH || gz_rewind(&g, err) < 0) {
+			/* not a different zlib: the registry's answer stands */
+			if (err && !*err)
+				*err = steal_ptr(e);
+			ret = -1;
+		}
+	}
+	if (ret == 1) {
+		ret = reg_upload_stream(p->cl, p->repo, gz_read, &g, gz_rewind, NULL, NULL, digest,
+		                        &size, err);
+		l->made_here = ret == 0;
+	}
+	gz_end(&g);
 	if (ret < 0)
 		return -1;
 	set_desc(&l->desc, MT_DOCKER_LAYER_GZIP, digest, (int64_t)size);
@@ -343,6 +451,17 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 			break;
 	if (started == 0 && n > 0)
 		push_worker(&p);
+	/* the config, while the layers go up */
+	_cleanup_error_ berth_error *cerr = NULL;
+	int crc = reg_blob_exists(cl, ref->path, info->id, NULL, &cerr);
+	if (crc == 0) {
+		struct mem_src ms = {.data = info->config, .len = info->config_len};
+		reg_upload_opts uo = {.chunk_size = o->chunk_size, .rewind = mem_rewind};
+		crc = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len, mem_read,
+		                      &ms, &uo, NULL, NULL, NULL, &cerr);
+	}
+	if (crc < 0)
+		__atomic_store_n(&p.abort, true, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
@@ -355,18 +474,14 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 				*err = steal_ptr(layers[i].err);
 		}
 	}
-	/* the config */
-	if (ret == 0) {
-		int ex = reg_blob_exists(cl, ref->path, info->id, NULL, err);
-		if (ex < 0) {
-			ret = -1;
-		} else if (ex == 0) {
-			struct mem_src ms = {.data = info->config, .len = info->config_len};
-			reg_upload_opts uo = {.chunk_size = o->chunk_size, .rewind = mem_rewind};
-			ret = reg_upload_blob(cl, ref->path, info->id, (int64_t)info->config_len,
-			                      mem_read, &ms, &uo, NULL, NULL, NULL, err);
-		}
+	if (ret == 0 && crc < 0) {
+		ret = -1;
+		if (err && !*err)
+			*err = steal_ptr(cerr);
 	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		if (layers[i].made_here)
+			ret = regmeta_record_made(s, layers[i].diff_id, &layers[i].desc, err);
 	/* the manifest: the recorded bytes when they still describe the image */
 	_cleanup_free_ char *body = NULL, *mt = NULL;
 	size_t len = 0;

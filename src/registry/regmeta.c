@@ -102,6 +102,27 @@ int regmeta_record(berth_store *s, const char *image_id, const char *registry, c
 	return store_tx_commit(s, err);
 }
 
+int regmeta_record_made(berth_store *s, const char *diff_id, const oci_descriptor *d,
+                        berth_error **err)
+{
+	/* newest last: a digest made again (another zlib) is moved to the end */
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s,
+	    "INSERT OR REPLACE INTO registry_layers(diff_id, digest, media_type, size, registry,"
+	    " repo) VALUES (?1, ?2, ?3, ?4, '', ?5)",
+	    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, diff_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, d->media_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, d->size);
+	sqlite3_bind_text(st, 5, REGMETA_MADE_HERE, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_sql_err(s, err, "recording a layer's compressed form");
+	return 0;
+}
+
 static char *col(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);

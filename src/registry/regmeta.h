@@ -26,7 +26,15 @@ int regmeta_record(berth_store *s, const char *image_id, const char *registry, c
                    const char *digest_name, const char *manifest_digest, const char *media_type,
                    const char *body, size_t len, const manifest *m, char *const *diff_ids,
                    berth_error **err) __attribute__((warn_unused_result));
-/* Known compressed forms of a layer. */
+/* The source (registry "", this repo) that records what berth's own gzip
+ * makes of a layer: pushing it anywhere again sends those very bytes, so
+ * their digest and size are known before they are made. The name carries
+ * the compressor's version (push.c's chunking and sampling rule). */
+#define REGMETA_MADE_HERE "berth-gzip-2"
+int regmeta_record_made(berth_store *s, const char *diff_id, const oci_descriptor *d,
+                        berth_error **err) __attribute__((warn_unused_result));
+
+/* Known compressed forms of a layer (oldest first). */
 int regmeta_layer_sources(berth_store *s, const char *diff_id, regmeta_layer **out, size_t *n,
                           berth_error **err) __attribute__((warn_unused_result));
 /* A manifest recorded for image_id (the one for registry/repo if there is

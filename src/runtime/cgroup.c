@@ -436,12 +436,12 @@ static const char *hier_key(const struct cg_hier *hi)
 static char *encoded_lookup(const char *enc, const struct cg_hier *hi)
 {
 	_cleanup_strv_ char **ents = str_split(enc + 1, ';');
+	/* keys may hold '=' themselves ("name=systemd"): match "key=/" */
 	const char *key = hier_key(hi);
+	size_t klen = strlen(key);
 	for (char **e = ents; e && *e; e++) {
-		char *eq = strchr(*e, '=');
-		if (eq && (size_t)(eq - *e) == strlen(key) && strncmp(*e, key, strlen(key)) == 0 &&
-		    eq[1] == '/')
-			return xstrdup(eq + 1);
+		if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=' && (*e)[klen + 1] == '/')
+			return xstrdup(*e + klen + 1);
 	}
 	return NULL;
 }

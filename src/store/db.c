@@ -4,14 +4,17 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
 #define BUSY_TIMEOUT_MS 10000
-#define WAL_CHECKPOINT_PAGES 64
-#define STR_(x) #x
-#define STR(x) STR_(x)
+/* See store_db_open: a writer that leaves at least WAL_TRUNCATE_FRAMES in
+ * the WAL empties it when it closes; a long-lived connection (berth serve,
+ * a build) checkpoints every WAL_PASSIVE_FRAMES as SQLite's default does. */
+#define WAL_TRUNCATE_FRAMES 64
+#define WAL_PASSIVE_FRAMES 1000
 
 int store_sql_err(berth_store *s, berth_error **err, const char *what)
 {
@@ -37,6 +40,29 @@ sqlite3_stmt *store_prepare(berth_store *s, const char *sql, berth_error **err)
 		return NULL;
 	}
 	return st;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	berth_store *s = arg;
+	s->wal_frames = frames;
+	if (frames >= WAL_PASSIVE_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+void store_db_close(berth_store *s)
+{
+	if (s->db == NULL)
+		return;
+	if (s->wal_frames >= WAL_TRUNCATE_FRAMES) {
+		/* never wait: with readers or a writer active, the next writer
+		 * to close tries again */
+		sqlite3_busy_timeout(s->db, 0);
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
 }
 
 int store_db_open(berth_store *s, berth_error **err)
@@ -69,17 +95,19 @@ int store_db_open(berth_store *s, berth_error **err)
 		}
 	}
 	/* The first connection to open the database after all others closed
-	 * rebuilds the WAL index by reading every valid frame of the WAL (about
-	 * 2 us a page here), and with berth nearly every command is such a
-	 * first connection: a WAL left at SQLite's default checkpoint size
-	 * (1000 pages, 4 MB) made `berth images` read 2-4 MB at each start.
-	 * Writers checkpoint every WAL_CHECKPOINT_PAGES instead, so a reader
-	 * reads at most that many (two fsyncs a checkpoint, amortised over
-	 * several write commands). */
-	if (store_exec(s,
-	               "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
-	               "PRAGMA wal_autocheckpoint=" STR(WAL_CHECKPOINT_PAGES),
-	               err) < 0)
+	 * (nearly every berth command is one) truncates the shared WAL index
+	 * and rebuilds it by reading every valid frame of the WAL, about 2 us
+	 * a page here. The rebuilt index also says that nothing has been
+	 * checkpointed, so SQLite's autocheckpoint never lets a WAL that is
+	 * written by one short process after another start over: it grows
+	 * without end (50 imports left 2.3 MB that every `berth images` read)
+	 * and each commit past 1000 frames copies all of it again. So the WAL
+	 * hook below only counts frames, and store_db_close empties the WAL
+	 * (a TRUNCATE checkpoint: two fsyncs) when this connection wrote and
+	 * the WAL holds WAL_TRUNCATE_FRAMES or more: a reader reads at most
+	 * that many, writers pay a checkpoint every few commands. */
+	sqlite3_wal_hook(s->db, wal_hook, s);
+	if (store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", err) < 0)
 		return -1;
 	return 0;
 }
@@ -151,14 +179,37 @@ static int module_version(berth_store *s, const char *module, long long *version
 	return 0;
 }
 
+/* s->migrated holds "module:version" for the modules whose version this
+ * process read or wrote, one entry a module. */
+static void remember_version(berth_store *s, const char *module, const char *key)
+{
+	size_t len = strlen(module), w = 0;
+	for (size_t i = 0; s->migrated && s->migrated[i]; i++) {
+		if (!strncmp(s->migrated[i], module, len) && s->migrated[i][len] == ':')
+			free(s->migrated[i]);
+		else
+			s->migrated[w++] = s->migrated[i];
+	}
+	if (s->migrated)
+		s->migrated[w] = NULL;
+	s->migrated = strv_append(s->migrated, key);
+}
+
 int store_migrate(berth_store *s, const char *module, const store_migration *steps, size_t n,
                   berth_error **err)
 {
+	/* every image call checks its tables: ask the database once a process
+	 * for each (module, version) */
+	_cleanup_free_ char *key = xasprintf("%s:%zu", module, n);
+	if (strv_contains(s->migrated, key))
+		return 0;
 	long long v;
 	if (module_version(s, module, &v, err) < 0)
 		return -1;
-	if (v == (long long)n)
+	if (v == (long long)n) {
+		remember_version(s, module, key);
 		return 0;
+	}
 	bool outer = s->in_tx;
 	_cleanup_tx_ berth_store *tx = NULL;
 	if (!outer) {
@@ -193,7 +244,11 @@ int store_migrate(berth_store *s, const char *module, const store_migration *ste
 		return store_sql_err(s, err, "writing schema version");
 	if (!outer) {
 		tx = NULL;
-		return store_tx_commit(s, err);
+		if (store_tx_commit(s, err) < 0)
+			return -1;
+		remember_version(s, module, key);
 	}
+	/* (inside the caller's transaction, which may still roll back: not
+	 * remembered) */
 	return 0;
 }

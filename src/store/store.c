@@ -13,6 +13,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "store/store_int.h"
 
@@ -84,8 +85,7 @@ void store_close(berth_store *s)
 		return;
 	if (s->in_tx)
 		store_tx_rollback(s);
-	if (s->db)
-		sqlite3_close_v2(s->db);
+	store_db_close(s);
 	if (s->stagefd >= 0) {
 		berth_error *e = NULL;
 		/* still holding the flock: nobody else removes it concurrently */
@@ -97,6 +97,7 @@ void store_close(berth_store *s)
 		close(s->lockfd);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
+	strv_free(s->migrated);
 	free(s->stage_path);
 	free(s->root);
 	free(s->runroot);

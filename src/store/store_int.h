@@ -19,9 +19,13 @@ struct berth_store {
 	int stagefd; /* this process's staging dir, flocked */
 	char *stage_path;
 	unsigned stage_seq;
+	int wal_frames; /* frames in the WAL after this connection's last commit */
+	char **migrated; /* modules whose schema is known to be current */
 };
 
 int store_db_open(berth_store *s, berth_error **err);
+/* Closes the database, emptying the WAL when this connection left it long. */
+void store_db_close(berth_store *s);
 
 static inline bool str_prefix(const char *s, const char *p)
 {

@@ -189,7 +189,8 @@ class Proxy:
     half-way, later ones are served), "die" (every download of `blob` stops
     half-way)."""
 
-    def __init__(self, backend, mode="pass", blob=None, users=None, token_uses=1000):
+    def __init__(self, backend, mode="pass", blob=None, users=None, token_uses=1000,
+                 token_life=300, token_issued_ago=None):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         self.backend = backend
@@ -197,9 +198,13 @@ class Proxy:
         self.blob = blob
         self.users = users or {}
         self.token_uses = token_uses
+        self.token_life = token_life  # expires_in of the tokens handed out
+        self.token_issued_ago = token_issued_ago  # seconds; sends issued_at when set
+        self.unauthorized = 0  # 401 answers given for want of a token
         self.tokens = {}  # token -> [scope, uses left]
         self.token_requests = []  # (scope list, user)
         self.blob_requests = []  # Range headers seen for `blob`
+        self.requests = []  # (method, path without the query) of every request
         self.lock = threading.Lock()
         proxy = self
 
@@ -247,7 +252,13 @@ class Proxy:
                     proxy.token_requests.append((scopes, user))
                     tok = "tok%d" % len(proxy.token_requests)
                     proxy.tokens[tok] = [scopes, proxy.token_uses, user]
-                body = json.dumps({"token": tok, "expires_in": 300}).encode()
+                ans = {"token": tok, "expires_in": proxy.token_life}
+                if proxy.token_issued_ago is not None:
+                    import datetime
+                    at = datetime.datetime.now(datetime.timezone.utc) - \
+                        datetime.timedelta(seconds=proxy.token_issued_ago)
+                    ans["issued_at"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                body = json.dumps(ans).encode()
                 self.reply(200, [("Content-Type", "application/json")], body)
 
             def check_token(self):
@@ -274,11 +285,15 @@ class Proxy:
                 return want or ""
 
             def forward(self):
+                with proxy.lock:
+                    proxy.requests.append((self.command, self.path.split("?")[0]))
                 if self.path.startswith("/token"):
                     return self.handle_token()
                 if proxy.mode == "token":
                     want = self.check_token()
                     if want is not None:
+                        with proxy.lock:
+                            proxy.unauthorized += 1
                         self.body()
                         ch = 'Bearer realm="http://%s/token",service="test-registry"' % proxy.addr
                         if want:

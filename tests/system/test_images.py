@@ -234,3 +234,21 @@ def test_one_binary_no_second_exec(busybox):
         execs = [line for line in p.stderr.splitlines() if "execve(" in line]
         assert len(execs) == 1 and BERTH in execs[0], (args, execs)
     assert busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}", "t") == "t:1\n"
+
+
+def test_intermediate_images_only_with_all(busybox, tmp_path):
+    """A build's untagged step images are parents of the next step: `images`
+    leaves them out (also with dangling=true), `images -a` lists them."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL a=1\nLABEL b=2\n")
+    busybox.run("build", "-q", "-t", "fin:1", str(ctx))
+    fmt = ["--format", "{{.Repository}}:{{.Tag}}"]
+    assert sorted(busybox.out("images", *fmt).split()) == ["busybox:latest", "fin:1"]
+    every = busybox.out("images", "-a", *fmt).split()
+    assert sorted(every) == ["<none>:<none>", "busybox:latest", "fin:1"]
+    assert busybox.out("images", "-q", "--filter", "dangling=true") == ""
+    assert len(busybox.out("images", "-a", "-q", "--filter", "dangling=true").split()) == 1
+    parent = busybox.out("image", "inspect", "-f", "{{.Parent}}", "fin:1").strip()
+    assert busybox.out("images", "-a", "-q", "--no-trunc", "--filter",
+                       "dangling=true").strip() == parent

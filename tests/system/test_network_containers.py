@@ -327,7 +327,8 @@ def test_ipv6_end_to_end(busybox):
     try:
         [nj] = json.loads(b.out("network", "inspect", "v6net"))
         assert nj["EnableIPv6"] is True
-        assert sub6 in [c["Subnet"] for c in nj["IPAM"]["Config"]]
+        # shown in canonical form, as Docker does: fd12:0d59:: reads fd12:d59::
+        assert str(net6) in [c["Subnet"] for c in nj["IPAM"]["Config"]]
         b.run("run", "-d", "--name", "six", "--network", "v6net",
               "-p", "%d:80" % port, "busybox", "sh", "-c", HTTPD)
         b.run("run", "-d", "--name", "peer", "--network", "v6net", "busybox", "sleep", "60")

@@ -527,6 +527,16 @@ def test_cgroup_resources_inside(rt, tmp_path, bb_root, path_kind):
         host = cg or "/berth/" + name
     try:
         assert not os.path.exists("/sys/fs/cgroup/memory" + host)
+        if path_kind == "relative":
+            # in every hierarchy, named ones (name=systemd) included, below
+            # the caller's own cgroup there
+            with open("/proc/self/cgroup") as f:
+                for line in f:
+                    _, ctrls, own = line.strip().split(":", 2)
+                    mnt = ("unified" if ctrls == "" else
+                           ctrls.split(",")[0].replace("name=", ""))
+                    left = os.path.join("/sys/fs/cgroup", mnt, own.lstrip("/"), cg)
+                    assert not os.path.exists(left), left
     finally:
         # the parent of an absolute path stays, as with runc
         for d in glob.glob("/sys/fs/cgroup/*/berthtest-" + name):

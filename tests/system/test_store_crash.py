@@ -201,3 +201,21 @@ def test_load_survives_rmi_of_its_existing_layers(berth, fixture):
     berth.run("rmi", "fixture/layers:1")
     check_consistent(berth.root)
     assert os.listdir(os.path.join(berth.root, "layers")) == []
+
+
+def test_wal_stays_short_across_commands(busybox):
+    """Every berth command is a new SQLite connection, the first one since
+    the last command closed: SQLite then rebuilds the WAL index by reading
+    the whole WAL, and its own autocheckpoint never lets that WAL start
+    over. The writer that leaves 64 frames or more empties it on close, so
+    a read-only command reads at most about that much."""
+    wal = os.path.join(busybox.root, "berth.db-wal")
+    sizes = []
+    for i in range(60):
+        busybox.run("tag", "busybox", "t%d:x" % i)
+        sizes.append(os.path.getsize(wal) if os.path.exists(wal) else 0)
+    frame = 24 + 4096  # page size 4096
+    assert max(sizes) <= 32 + (64 + 32) * frame, sizes
+    assert any(b < a for a, b in zip(sizes, sizes[1:])), "never emptied: %s" % sizes
+    tags = busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    assert len(tags) == 61 and "t59:x" in tags

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -174,6 +175,35 @@ TEST(rfc3339_roundtrip)
 	CHECK(time_parse_rfc3339(s, &back) == 0);
 	CHECK_INT_EQ(back.tv_sec, ts.tv_sec);
 	CHECK_INT_EQ(back.tv_nsec, ts.tv_nsec);
+}
+
+TEST(rfc3339_offsets)
+{
+	struct timespec ts;
+	CHECK(time_parse_rfc3339("2026-11-28T02:00:00+02:00", &ts) == 0);
+	CHECK_INT_EQ(ts.tv_sec, 1795824000);
+	CHECK(time_parse_rfc3339("2026-11-27T22:30:00-01:30", &ts) == 0);
+	CHECK_INT_EQ(ts.tv_sec, 1795824000);
+	/* malformed offsets are refused, never read past the end */
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+5:3", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05:3", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+0500", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+24:00", &ts) < 0);
+	CHECK(time_parse_rfc3339("2026-11-28T00:00:00+05:00x", &ts) < 0);
+}
+
+TEST(send_all_to_a_gone_peer_is_epipe_not_sigpipe)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(send_all(sv[0], "ping\n", 5) == 0);
+	close(sv[1]);
+	/* with write() this would end the test binary with SIGPIPE */
+	CHECK(send_all(sv[0], "wait\n", 5) < 0);
+	CHECK_INT_EQ(errno, EPIPE);
+	close(sv[0]);
 }
 
 TEST(atomic_write_and_read)

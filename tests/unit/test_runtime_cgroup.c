@@ -345,7 +345,10 @@ TEST(cgroup_v1_process_freeze_kill_stats)
 	CHECK(cgroup_freeze(h, false, &e) == 0);
 	CHECK(cgroup_get_state(h, &frozen, &e) == 0);
 	CHECK(!frozen);
-	usleep(50000);
+	/* thawed: it counts again as soon as it gets a CPU (under load that
+	 * can take a while, so wait up to 5 s rather than a fixed 50 ms) */
+	for (int i = 0; i < 500 && *c.count == before; i++)
+		usleep(10000);
 	CHECK(*c.count > before);
 	CHECK(proc_state(c.pid) != 'D');
 
