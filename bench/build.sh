@@ -20,6 +20,7 @@ berth=${BERTH:-$PWD/build/berth}
 source bench/lib/refs.sh
 work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
 cleanup() {
+	set +e # a failing umount of something not mounted must not stop the cleanup
 	# what refs.sh may leave: podman's overlay mount below its root, a
 	# data root dockerd was still writing to when it was removed
 	local left=("$REF_PODMAN_DIR" "$REF_DOCKER_DATA" "$REF_DOCKER_DIR")

@@ -19,9 +19,10 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/berth-bench-registry.XXXXXX")
 pids=()
 source bench/lib/refs.sh
 cleanup() {
+  set +e   # a failing step (refs.sh's umount, netns) must not skip the rest
   ref_cleanup
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait "${pids[@]}" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""Time commands interleaved (round i runs every command once, in turn),
-so that load changes on a shared machine hit all of them alike.
+"""Time commands interleaved (round i runs every command once, in an order
+shuffled per round), so that load changes on a shared machine, and the
+after-effects of one command on the next (a namespace the kernel is still
+tearing down), hit all of them alike.
 Usage: interleave.py ROUNDS WARMUP NAME=CMD... ; prints JSON
-{name: {"min": ms, "median": ms, "times": [ms...]}, "pairs": {...}}.
+{name: {"min": ms, "median": ms, "times": [ms...]}}.
 A command is a shell-free argv string split on spaces; it must exit 0."""
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -15,8 +18,11 @@ def main():
     rounds, warmup = int(sys.argv[1]), int(sys.argv[2])
     cmds = [a.split("=", 1) for a in sys.argv[3:]]
     times = {n: [] for n, _ in cmds}
+    rnd = random.Random(1)
     for i in range(warmup + rounds):
-        for name, cmd in cmds:
+        order = list(cmds)
+        rnd.shuffle(order)
+        for name, cmd in order:
             t0 = time.perf_counter()
             subprocess.run(cmd.split(), check=True, stdout=subprocess.DEVNULL)
             dt = (time.perf_counter() - t0) * 1000

@@ -995,6 +995,14 @@ int net_ensure_bridge(net_ctx *nc, nl_sock *nl, const network *n, int *ifindex, 
 	if (!n->internal && enable_forwarding(n->v6.subnet.addr.family != 0, err) < 0)
 		return -1;
 	*ifindex = li.index;
+	if (r == 1) {
+		/* a firewall that appeared since (docker started later) */
+		_cleanup_free_ char *stamp =
+		    xasprintf("%s/network-fwd-%s.gen", store_runroot(nc->store), n->bridge);
+		if (nft_foreign_check(n->bridge, stamp) < 0)
+			log_debug("network %s: cannot check other firewalls' FORWARD chains",
+			          n->name);
+	}
 	if (r == 0) {
 		/* a new bridge gets its table (masquerade, isolation) at once;
 		 * later starts touch nftables only when ports change */

@@ -1,6 +1,16 @@
 #include "network/nft.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #define BERTH_LAZY_NFTABLES
 #include "base/lazylib.h"
 #include <stdlib.h>
@@ -250,4 +260,133 @@ int nft_foreign_forward(const char *bridge, bool present, berth_error **err)
 	if (*script == 0)
 		return 0;
 	return nft_run(script, err);
+}
+
+/* --- a cheap check per start: has any ruleset changed since the last
+ * look? (nfnetlink, no libnftables) --- */
+
+struct nfq {
+	uint32_t gen;
+	bool have_gen;
+	uint32_t policy;
+	bool have_policy;
+};
+
+static int nfq_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nfq *q = data;
+	const struct nlattr *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		int t = mnl_attr_get_type(a);
+		if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN && t == NFTA_GEN_ID &&
+		    mnl_attr_get_payload_len(a) == 4) {
+			q->gen = ntohl(mnl_attr_get_u32(a));
+			q->have_gen = true;
+		}
+		if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWCHAIN && t == NFTA_CHAIN_POLICY &&
+		    mnl_attr_get_payload_len(a) == 4) {
+			q->policy = ntohl(mnl_attr_get_u32(a));
+			q->have_policy = true;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* One request, its answer into q. < 0: error (errno set). */
+static int nf_ask(struct mnl_socket *nl, unsigned *seq, uint8_t msg, uint8_t family,
+                  const char *table, const char *chain, struct nfq *q)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++*seq;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = family;
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	if (table)
+		mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	if (chain)
+		mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	char rb[8192];
+	unsigned portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, rb, sizeof(rb));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		int r = mnl_cb_run(rb, (size_t)n, *seq, portid, nfq_cb, q);
+		if (r < 0)
+			return -1;
+		if (r == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+/* The ruleset generation, or -1. */
+static long long nf_generation(struct mnl_socket *nl, unsigned *seq)
+{
+	struct nfq q = {0};
+	if (nf_ask(nl, seq, NFT_MSG_GETGEN, AF_UNSPEC, NULL, NULL, &q) < 0 || !q.have_gen)
+		return -1;
+	return q.gen;
+}
+
+int nft_foreign_check(const char *bridge, const char *stamp)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (nl == NULL)
+		return -1;
+	int rc = -1;
+	unsigned seq = (unsigned)time(NULL);
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	long long gen = nf_generation(nl, &seq);
+	if (gen < 0)
+		goto out;
+	char old[32] = "";
+	int fd = open(stamp, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, old, sizeof(old) - 1);
+		old[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	if (*old && strtoll(old, NULL, 10) == gen) {
+		rc = 0; /* nothing changed since the last look */
+		goto out;
+	}
+	bool drops = false;
+	static const uint8_t fams[] = {NFPROTO_IPV4, NFPROTO_IPV6};
+	for (size_t i = 0; i < ARRAY_SIZE(fams); i++) {
+		struct nfq q = {0};
+		if (nf_ask(nl, &seq, NFT_MSG_GETCHAIN, fams[i], "filter", "FORWARD", &q) == 0 &&
+		    q.have_policy && q.policy == NF_DROP)
+			drops = true;
+	}
+	if (drops && nft_foreign_forward(bridge, true, NULL) < 0)
+		goto out;
+	gen = nf_generation(nl, &seq);
+	if (gen >= 0) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.%d", stamp, (int)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			char g[32];
+			int len = snprintf(g, sizeof(g), "%lld\n", gen);
+			bool ok = write(fd, g, (size_t)len) == len;
+			close(fd);
+			if (!ok || rename(tmp, stamp) < 0)
+				unlink(tmp);
+		}
+	}
+	rc = 0;
+out:
+	mnl_socket_close(nl);
+	return rc;
 }

@@ -50,6 +50,13 @@ int nft_table_delete(const char *table, berth_error **err);
  * "berth:BRIDGE" that iptables-nft can read; !present: remove them. Only
  * ever inserts or deletes those rules. */
 int nft_foreign_forward(const char *bridge, bool present, berth_error **err);
+/* The same, cheaply on every start: if the ruleset generation differs
+ * from the one recorded in the file stamp (one nfnetlink round trip),
+ * look for a drop policy in ip/ip6 filter FORWARD (one more each) and
+ * only then run nft_foreign_forward; records the generation after. So a
+ * docker started after the bridge was made is noticed by the next
+ * container start. < 0: could not check. */
+int nft_foreign_check(const char *bridge, const char *stamp);
 /* 1 exists, 0 missing, < 0 error. */
 int nft_table_exists(const char *table, berth_error **err);
 

@@ -371,8 +371,9 @@ def test_coexists_with_docker_forward_drop(busybox, tmp_path):
     """Docker's iptables-nft sets `ip filter FORWARD policy drop`; a drop in
     any base chain wins in nftables, so berth must accept its bridges'
     traffic there (in DOCKER-USER, where docker expects other rules),
-    readable by iptables-nft, and take it away again. All of it inside a
-    private network namespace with an "uplink" to a second one."""
+    readable by iptables-nft, and take it away again; also for a bridge
+    made before docker's rules appeared. All of it inside a private network
+    namespace with an "uplink" to a second one."""
     b = busybox
     ns = "btns" + secrets.token_hex(4)
     outside = ns + "o"
@@ -404,6 +405,8 @@ def test_coexists_with_docker_forward_drop(busybox, tmp_path):
         sh("ip", "-n", outside, "addr", "add", "192.168.77.2/24", "dev", "up1")
         sh("ip", "-n", ns, "link", "set", "up0", "up")
         sh("ip", "-n", outside, "link", "set", "up1", "up")
+        # berth's default bridge is there before docker's firewall appears
+        bn("run", "--rm", "busybox", "true")
         # docker's firewall, as dockerd leaves it
         sh(*N, "iptables-nft", "-P", "FORWARD", "DROP")
         sh(*N, "iptables-nft", "-N", "DOCKER-USER")
@@ -423,12 +426,13 @@ def test_coexists_with_docker_forward_drop(busybox, tmp_path):
            "-o", "com.docker.network.bridge.name=" + br, "coex")
         url = "http://192.168.77.2:8000/hello"
         # outbound (forwarded, masqueraded) from a user network and the default bridge
-        assert bn("run", "--rm", "--network", "coex", "busybox", "timeout", "5", "wget", "-qO-",
-                  url).stdout == "from-outside\n"
+        # (a shell as pid 1: a signal from timeout to pid 1 would be ignored)
+        fetch_out = "timeout 5 wget -qO- " + url
+        assert bn("run", "--rm", "--network", "coex", "busybox", "sh", "-c",
+                  fetch_out).stdout == "from-outside\n"
         with open(b.config) as f:
             default_br = json.load(f)["bridge"]
-        assert bn("run", "--rm", "busybox", "timeout", "5", "wget", "-qO-",
-                  url).stdout == "from-outside\n"
+        assert bn("run", "--rm", "busybox", "sh", "-c", fetch_out).stdout == "from-outside\n"
         # iptables-nft still reads its table; berth's rules are in DOCKER-USER,
         # docker's own rules and policy are as they were
         rules = sh(*N, "iptables-nft", "-S").stdout.splitlines()

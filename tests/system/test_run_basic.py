@@ -202,6 +202,33 @@ def test_rm_leaves_no_mount_or_cgroup(bb):
     assert bb.out("ps", "-aq") == ""
 
 
+def test_removed_containers_leave_no_directory(bb):
+    """The directory of a container removed while its monitor lives (an
+    attached run --rm, rm -f) is moved aside and removed by the monitor as
+    it exits: none is left behind, nor any runtime state."""
+    ctrs = os.path.join(bb.root, "containers")
+    before = set(os.listdir(ctrs))
+    assert bb.out("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                  "echo x > /f; cat /f") == "x\n"
+    cid = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
+    assert cid in os.listdir(ctrs)
+    bb.run("rm", "-f", cid)
+    assert wait_for(lambda: set(os.listdir(ctrs)) == before), os.listdir(ctrs)
+    rt = os.path.join(bb.runroot, "runtime")
+    assert [d for d in os.listdir(rt) if not d.startswith(".")] == []
+    assert bb.out("ps", "-aq") == ""
+
+
+def test_failed_run_is_not_cached_as_running(bb):
+    """run records the container as running before it starts; a start that
+    fails sets that back, so the image is not held by a 'running' one."""
+    r = bb.run("run", "-d", "--name", "bad", "busybox", "no-such-command", check=False)
+    assert r.returncode == 127
+    assert bb.out("inspect", "-f", "{{.State.Status}}", "bad").strip() == "created"
+    r = bb.run("rmi", "-f", "busybox", check=False)
+    assert "running container" not in r.stderr.decode(), r.stderr
+
+
 def test_default_bridge_network_and_published_port(bb):
     cfg = json.load(open(bb.config))
     subnet = cfg["default-subnet"].split("/")[0].rsplit(".", 1)[0]
