@@ -60,8 +60,8 @@ ref_docker_stop() {
 	if [ -f "$REF_DOCKER_DIR/docker.pid" ]; then
 		local ids
 		ids=$(docker ps -aq 2>/dev/null || true)
-		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
-		kill "$(cat "$REF_DOCKER_DIR/docker.pid")" 2>/dev/null
+		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
+		kill "$(cat "$REF_DOCKER_DIR/docker.pid")" 2>/dev/null || true
 		local i
 		for i in $(seq 100); do
 			[ -e "$REF_DOCKER_DIR/docker.pid" ] || break
@@ -69,8 +69,12 @@ ref_docker_stop() {
 			sleep 0.1
 		done
 	fi
-	[ -n "$REF_DOCKER_NETNS" ] && ip netns del "$REF_DOCKER_NETNS" 2>/dev/null
-	umount -R "$REF_DOCKER_DATA" 2>/dev/null
+	# (|| true: callers run with set -e, and an EXIT trap that fails here
+	# would skip the rm below, leaving the data root behind)
+	if [ -n "$REF_DOCKER_NETNS" ]; then
+		ip netns del "$REF_DOCKER_NETNS" 2>/dev/null || true
+	fi
+	umount -R "$REF_DOCKER_DATA" 2>/dev/null || true
 	rm -rf "$REF_DOCKER_DATA" "$REF_DOCKER_DIR"
 	REF_DOCKER_DIR= REF_DOCKER_NETNS=
 	unset DOCKER_HOST
@@ -91,9 +95,9 @@ CONF
 
 ref_podman_stop() {
 	[ -n "$REF_PODMAN_DIR" ] || return 0
-	$PODMAN rm -af >/dev/null 2>&1
-	$PODMAN system reset -f >/dev/null 2>&1
-	umount -R "$REF_PODMAN_DIR/root" 2>/dev/null
+	$PODMAN rm -af >/dev/null 2>&1 || true
+	$PODMAN system reset -f >/dev/null 2>&1 || true
+	umount -R "$REF_PODMAN_DIR/root" 2>/dev/null || true
 	rm -rf "$REF_PODMAN_DIR"
 	REF_PODMAN_DIR=
 }
