@@ -66,6 +66,7 @@ int berth_config_parse(const char *buf, size_t len, const char *what, berth_conf
 	}
 	if (get_str(doc, "bridge", &c->bridge, what, err) < 0 ||
 	    get_str(doc, "default-subnet", &c->default_subnet, what, err) < 0 ||
+	    get_str(doc, "userns-remap", &c->userns_remap, what, err) < 0 ||
 	    get_strv(doc, "default-address-pools", &c->default_address_pools, what, err) < 0 ||
 	    get_strv(doc, "dns", &c->dns, what, err) < 0 ||
 	    get_strv(doc, "insecure-registries", &c->insecure_registries, what, err) < 0 ||
@@ -109,6 +110,7 @@ void berth_config_free(berth_config *c)
 	free(c->path);
 	free(c->bridge);
 	free(c->default_subnet);
+	free(c->userns_remap);
 	strv_free(c->default_address_pools);
 	strv_free(c->dns);
 	strv_free(c->insecure_registries);

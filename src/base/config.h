@@ -9,7 +9,11 @@
  *                                         forwarding by the embedded DNS
  *     "mtu": 1500,
  *     "insecure-registries": ["localhost:5000"],
- *     "registry-mirrors": ["https://mirror.example"]
+ *     "registry-mirrors": ["https://mirror.example"],
+ *     "userns-remap": "default"           containers in a user namespace
+ *                                         mapped to the subordinate ids of
+ *                                         "default" (dockremap) or
+ *                                         "user[:group]", as dockerd's
  *   }
  *
  * Unknown keys are kept in "raw" for modules that add their own. */
@@ -30,6 +34,7 @@ typedef struct berth_config {
 	char **dns;
 	char **insecure_registries;
 	char **registry_mirrors;
+	char *userns_remap; /* NULL: no remapping */
 	int mtu; /* 0: unset */
 	json_t *raw; /* the whole document (an empty object when no file) */
 } berth_config;

@@ -55,8 +55,13 @@ long long json_get_int(const json_t *obj, const char *key, long long def)
 	json_t *v = json_object_get(obj, key);
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (long long)json_real_value(v);
+	if (json_is_real(v)) {
+		/* in range only: converting anything else is undefined (UBSan
+		 * under fuzz_search found 1e+51) */
+		double d = json_real_value(v);
+		if (d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+			return (long long)d;
+	}
 	return def;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -359,15 +360,56 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	bool force = false;
+	ctr_prune_opts po = {0};
+	_cleanup_strv_ char **labels = NULL, **not_labels = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
-		case 'F': break;
-		case 'H': printf("Usage:  berth container prune [OPTIONS]\n"); return 0;
+		case 'F': {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg)
+				return cli_failf(EXIT_BERTH_FAILED,
+				                 "bad format of filter (expected name=value)");
+			_cleanup_free_ char *key = xstrndup(optarg, (size_t)(eq - optarg));
+			const char *val = eq + 1;
+			if (!strcmp(key, "until")) {
+				struct timespec now;
+				clock_gettime(CLOCK_REALTIME, &now);
+				if (po.has_until)
+					return cli_failf(EXIT_BERTH_FAILED,
+					                 "more than one until filter specified");
+				if (time_parse_docker(val, &now, &po.until_ns) < 0)
+					return cli_failf(
+					    EXIT_BERTH_FAILED,
+					    "failed to parse value as time or duration: "
+					    "\"%s\"",
+					    val);
+				po.has_until = true;
+			} else if (!strcmp(key, "label")) {
+				labels = strv_append(labels, val);
+			} else if (!strcmp(key, "label!")) {
+				not_labels = strv_append(not_labels, val);
+			} else {
+				return cli_failf(EXIT_BERTH_FAILED, "invalid filter '%s'", key);
+			}
+			break;
+		}
+		case 'H':
+			printf("Usage:  berth container prune [OPTIONS]\n\nRemove all stopped "
+			       "containers\n\nOptions:\n"
+			       "      --filter filter   Provide filter values (e.g. "
+			       "\"until=<timestamp>\")\n"
+			       "  -f, --force           Do not prompt for confirmation\n");
+			return 0;
 		default: return cli_usage_error("container prune", "unknown flag");
 		}
 	}
+	if (optind < argc)
+		return cli_usage_error("container prune",
+		                       "'berth container prune' accepts no arguments");
+	po.labels = labels;
+	po.not_labels = not_labels;
 	if (!force && !cli_confirm("WARNING! This will remove all stopped containers."))
 		return 0;
 	int rc = 0;
@@ -375,26 +417,16 @@ int cmd_container_prune(cli_ctx *ctx, int argc, char **argv)
 	if (s == NULL)
 		return rc;
 	_cleanup_error_ berth_error *err = NULL;
-	ctr_record **v = NULL;
-	size_t n = 0;
-	if (container_list(s, true, &v, &n, &err) < 0)
-		return cli_fail(err);
+	_cleanup_strv_ char **removed = NULL;
 	int64_t reclaimed = 0;
-	bool any = false;
-	for (size_t i = 0; i < n; i++) {
-		const char *st = container_status(v[i]);
-		if (strcmp(st, "exited") && strcmp(st, "created") && strcmp(st, "dead"))
-			continue;
-		if (container_remove(s, v[i], false, false, NULL) == 0) {
-			if (!any)
-				printf("Deleted Containers:\n");
-			any = true;
-			printf("%s\n", v[i]->id);
-		}
-	}
-	ctr_records_free(v, n);
-	if (any)
+	if (container_prune(s, &po, &removed, &reclaimed, &err) < 0)
+		return cli_fail(err);
+	if (removed) {
+		printf("Deleted Containers:\n");
+		for (char **id = removed; *id; id++)
+			printf("%s\n", *id);
 		printf("\n");
+	}
 	_cleanup_free_ char *h = cli_size3(reclaimed);
 	printf("Total reclaimed space: %s\n", reclaimed ? h : "0B");
 	return 0;

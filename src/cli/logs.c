@@ -48,6 +48,49 @@ static int parse_when(const char *v, int64_t *out)
 	return -1;
 }
 
+/* Go's url.QueryEscape. */
+static void query_escape(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			fputc(c, out);
+		else if (c == ' ')
+			fputc('+', out);
+		else
+			fprintf(out, "%%%02X", c);
+	}
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* --details: the entry's attributes as Docker prints them, "k=v,k2=v2 "
+ * (sorted, query-escaped; just the space when there are none). */
+static void print_details(FILE *out, json_t *attrs)
+{
+	size_t n = json_object_size(attrs), i = 0;
+	const char **keys = xcalloc(n + 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	json_object_foreach (attrs, k, v)
+		keys[i++] = k;
+	qsort(keys, i, sizeof(*keys), cmp_key);
+	for (size_t x = 0; x < i; x++) {
+		if (x)
+			fputc(',', out);
+		query_escape(out, keys[x]);
+		fputc('=', out);
+		const char *val = json_string_value(json_object_get(attrs, keys[x]));
+		query_escape(out, val ? val : "");
+	}
+	fputc(' ', out);
+	free(keys);
+}
+
 /* Print one log line; returns false when --until was passed. */
 static bool emit(const char *line, size_t len, const struct logopts *o)
 {
@@ -72,6 +115,8 @@ static bool emit(const char *line, size_t len, const struct logopts *o)
 	FILE *out = str_eq(stream, "stderr") ? stderr : stdout;
 	if (o->timestamps)
 		fprintf(out, "%s ", t ? t : "");
+	if (o->details)
+		print_details(out, json_object_get(j, "attrs"));
 	fwrite(msg, 1, json_string_length(json_object_get(j, "log")), out);
 	return true;
 }

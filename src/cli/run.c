@@ -601,6 +601,7 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			_cleanup_free_ char *k = xstrndup(optarg, (size_t)(eq - optarg));
 			if (strcmp(k, "max-size") && strcmp(k, "max-file") &&
 			    strcmp(k, "compress") && strcmp(k, "labels") && strcmp(k, "env") &&
+			    strcmp(k, "labels-regex") && strcmp(k, "env-regex") &&
 			    strcmp(k, "tag") && strcmp(k, "mode") && strcmp(k, "max-buffer-size"))
 				return berth_err(err, BERTH_E_INVALID,
 				                 "unknown log opt '%s' for json-file log driver",
@@ -623,9 +624,11 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 			break;
 		case O_DETACH_KEYS: f->detach_keys = optarg; break;
 		case O_USERNS:
+			/* Docker's UsernsMode.Valid(): "" or "host"; remapping is
+			 * berth.json's userns-remap */
 			if (strcmp(optarg, "host") && *optarg)
-				return berth_err(err, BERTH_E_UNSUPPORTED,
-				                 "--userns: only \"host\" is supported");
+				return berth_err(err, BERTH_E_INVALID,
+				                 "--userns: invalid USER mode");
 			json_object_set_new(host, "UsernsMode", json_string(optarg));
 			break;
 		case O_PULL:

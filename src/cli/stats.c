@@ -31,18 +31,33 @@ static char *bytes_size(double b)
 	return xasprintf("%.4g%s", b, u[i]);
 }
 
+/* Docker's units.HumanSizeWithPrecision(b, 3), as its NET I/O and
+ * BLOCK I/O columns print sizes: decimal units, 3 significant digits. */
+static char *size3(double b)
+{
+	static const char *u[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+	int i = 0;
+	while (b >= 1000.0 && i < 8) {
+		b /= 1000.0;
+		i++;
+	}
+	return xasprintf("%.3g%s", b, u[i]);
+}
+
 struct sample {
 	cgroup_stats st;
+	uint64_t net_rx, net_tx;
 	int64_t t_ns;
 	bool ok;
 };
 
-static void take(const char *id, struct sample *smp)
+static void take(const ctr_record *r, struct sample *smp)
 {
 	memset(smp, 0, sizeof(*smp));
+	(void)container_net_io(r, &smp->net_rx, &smp->net_tx, NULL);
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
-	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
-	if (cgroup_open(path, id, &h, NULL) < 0)
+	_cleanup_free_ char *path = xasprintf("/berth/%s", r->id);
+	if (cgroup_open(path, r->id, &h, NULL) < 0)
 		return;
 	smp->ok = cgroup_stats_read(h, &smp->st, NULL) == 0;
 	struct timespec ts;
@@ -75,9 +90,12 @@ static json_t *row_for(ctr_record *r, const struct sample *a, const struct sampl
 	_cleanup_free_ char *cpus = xasprintf("%.2f%%", cpu);
 	_cleanup_free_ char *memp =
 	    xasprintf("%.2f%%", limit ? 100.0 * (double)used / (double)limit : 0.0);
-	_cleanup_free_ char *br = human_size((double)b->st.blk_read);
-	_cleanup_free_ char *bw = human_size((double)b->st.blk_write);
+	_cleanup_free_ char *br = size3((double)b->st.blk_read);
+	_cleanup_free_ char *bw = size3((double)b->st.blk_write);
 	_cleanup_free_ char *blk = xasprintf("%s / %s", br, bw);
+	_cleanup_free_ char *nr = size3((double)b->net_rx);
+	_cleanup_free_ char *nt = size3((double)b->net_tx);
+	_cleanup_free_ char *net = xasprintf("%s / %s", nr, nt);
 	_cleanup_free_ char *pids = xasprintf("%llu", (unsigned long long)b->st.pids_current);
 	json_t *row = json_object();
 	json_object_set_new(row, "ID", json_string(shortid));
@@ -86,7 +104,7 @@ static json_t *row_for(ctr_record *r, const struct sample *a, const struct sampl
 	json_object_set_new(row, "CPUPerc", json_string(cpus));
 	json_object_set_new(row, "MemUsage", json_string(mem));
 	json_object_set_new(row, "MemPerc", json_string(memp));
-	json_object_set_new(row, "NetIO", json_string("0B / 0B"));
+	json_object_set_new(row, "NetIO", json_string(net));
 	json_object_set_new(row, "BlockIO", json_string(blk));
 	json_object_set_new(row, "PIDs", json_string(pids));
 	return row;
@@ -130,13 +148,13 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 	if (optind < argc) {
 		v = xcalloc((size_t)(argc - optind) + 1, sizeof(*v));
 		for (int i = optind; i < argc; i++) {
-			if (container_lookup(s, argv[i], false, &v[n], &err) < 0) {
+			if (container_lookup(s, argv[i], true, &v[n], &err) < 0) {
 				ctr_records_free(v, n);
 				return cli_fail(err);
 			}
 			n++;
 		}
-	} else if (container_list(s, false, &v, &n, &err) < 0) {
+	} else if (container_list(s, true, &v, &n, &err) < 0) {
 		return cli_fail(err);
 	}
 	const char *def = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{."
@@ -148,7 +166,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 	};
 	struct sample *prev = xcalloc(n + 1, sizeof(*prev));
 	for (size_t i = 0; i < n; i++)
-		take(v[i]->id, &prev[i]);
+		take(v[i], &prev[i]);
 	bool explicit_names = optind < argc;
 	for (int round = 0;; round++) {
 		struct timespec d = {0, 500000000};
@@ -168,7 +186,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 			if (!live && !all && !explicit_names)
 				continue;
 			struct sample cur;
-			take(v[i]->id, &cur);
+			take(v[i], &cur);
 			if (!live)
 				memset(&cur, 0, sizeof(cur));
 			_cleanup_json_ json_t *row = row_for(v[i], &prev[i], &cur);

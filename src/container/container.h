@@ -187,6 +187,33 @@ int container_update(berth_store *s, ctr_record *r, json_t *update, berth_error 
 /* Pids of the container's processes. */
 int container_pids(berth_store *s, ctr_record *r, pid_t **pids, size_t *n, berth_error **err);
 
+/* NET I/O of `stats`: bytes received and sent by the interfaces of the
+ * container's network namespace except lo (0/0 with --network host or
+ * when it is not running). */
+int container_net_io(const ctr_record *r, uint64_t *rx, uint64_t *tx, berth_error **err);
+/* Sum the rx/tx bytes of a /proc/net/dev text, lo excluded; returns the
+ * number of interfaces counted. */
+int container_netdev_sum(const char *text, size_t len, uint64_t *rx, uint64_t *tx);
+
+/* The json-file "attrs" of the container's entries, from its log options
+ * labels=, labels-regex=, env=, env-regex= (Docker's ExtraAttributes):
+ * *out is the JSON object text (keys sorted, Go's encoding) or NULL when
+ * there are none. */
+int container_log_attrs(const json_t *config, char **out, berth_error **err)
+    __attribute__((warn_unused_result));
+
+/* docker container prune: remove the stopped (exited, created, dead)
+ * containers that pass Docker's filters: created before until_ns, with all
+ * of labels ("KEY" or "KEY=VALUE"), not with all of not_labels (label!=).
+ * *removed lists the IDs; *reclaimed is the sum of their SizeRw. */
+typedef struct ctr_prune_opts {
+	bool has_until;
+	int64_t until_ns;
+	char **labels, **not_labels;
+} ctr_prune_opts;
+int container_prune(berth_store *s, const ctr_prune_opts *o, char ***removed, int64_t *reclaimed,
+                    berth_error **err) __attribute__((warn_unused_result));
+
 /* docker commit. */
 typedef struct ctr_commit_opts {
 	const char *reference; /* REPOSITORY[:TAG] or NULL */

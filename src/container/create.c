@@ -336,7 +336,7 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 /* The record, its name and its volumes in one transaction. */
 static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
                          const image_info *img, json_t *argv, json_t *config, json_t *host,
-                         json_t *netcfg, const char *state, berth_error **err)
+                         json_t *netcfg, json_t *idmap, const char *state, berth_error **err)
 {
 	_cleanup_free_ char *gen = NULL;
 	_cleanup_json_ json_t *mounts = NULL;
@@ -363,6 +363,8 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	json_object_set_new(rec, "ImageRef", json_string(image));
 	_cleanup_free_ char *lower = image_lowerdir(img);
 	json_object_set_new(rec, "LowerDir", json_string(lower ? lower : ""));
+	if (idmap)
+		json_object_set(rec, "IdMappings", idmap);
 	_cleanup_free_ char *rec_text = json_dump_compact(rec);
 	_cleanup_free_ char *cmdline = ctr_command_string(argv);
 	_cleanup_free_ char *labels = json_dump_compact(json_object_get(config, "Labels"));
@@ -441,6 +443,9 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	_cleanup_json_ json_t *config = NULL, *host = NULL;
 	if (build_config(body, img, id, &config, &host, err) < 0)
 		return -1;
+	_cleanup_json_ json_t *idmap = NULL;
+	if (ctr_userns_for_create(host, &idmap, err) < 0)
+		return -1;
 	json_t *argv = json_array();
 	_cleanup_json_ json_t *argv_guard = argv;
 	if (json_is_array(json_object_get(config, "Entrypoint")))
@@ -464,7 +469,7 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	}
 
 	if (insert_record(s, id, name, image, img, argv, config, host,
-	                  json_object_get(body, "NetworkingConfig"),
+	                  json_object_get(body, "NetworkingConfig"), idmap,
 	                  o && o->start ? "running" : "created", err) < 0) {
 		rm_rf(dir, NULL);
 		return -1;

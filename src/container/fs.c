@@ -242,7 +242,55 @@ struct cp_args {
 	const char *host_path; /* "-" for a tar stream on stdin/stdout */
 	bool archive; /* -a: keep uid/gid */
 	const char *staging; /* scratch directory on the host (for tar streams) */
+	const json_t *idm; /* a running remapped container's IdMappings, else NULL */
 };
+
+/* Owners as the container sees them, set from the host: a running
+ * remapped container's rootfs is reached through /proc/<pid>/root, where
+ * host ids are the container's shifted by its mappings. */
+static void chown_as(int dfd, const char *name, uid_t uid, gid_t gid, const json_t *idm)
+{
+	long long u = uid, g = gid;
+	if (idm) {
+		u = ctr_idmap_host(idm, "uidMappings", uid);
+		g = ctr_idmap_host(idm, "gidMappings", gid);
+		if (u < 0 || g < 0)
+			return;
+	}
+	if (fchownat(dfd, name, (uid_t)u, (gid_t)g, AT_SYMLINK_NOFOLLOW) < 0)
+		(void)0;
+}
+
+/* After a tar stream was copied in: give every entry below dst the owner
+ * its twin below src has, as the container sees it. */
+static void shift_tree(int src, int dst, const json_t *idm)
+{
+	int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		chown_as(dst, e->d_name, st.st_uid, st.st_gid, idm);
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int s2 = openat(
+			    dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int d2 =
+			    openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 >= 0 && d2 >= 0)
+				shift_tree(s2, d2, idm);
+		}
+	}
+	closedir(d);
+}
 
 static const char *base_name(const char *p)
 {
@@ -250,10 +298,9 @@ static const char *base_name(const char *p)
 	return s && s[1] ? s + 1 : (s ? "" : p);
 }
 
-static void chown_tree(int dfd, const char *name)
+static void chown_tree(int dfd, const char *name, const json_t *idm)
 {
-	if (fchownat(dfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
-		(void)0;
+	chown_as(dfd, name, 0, 0, idm);
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return;
@@ -267,13 +314,13 @@ static void chown_tree(int dfd, const char *name)
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			chown_tree(dirfd(d), e->d_name);
+			chown_tree(dirfd(d), e->d_name, idm);
 	closedir(d);
 }
 
 /* Copy src (an entry of srcdir) to dstdir/name. */
 static int copy_entry(int srcdir, const char *src, int dstdir, const char *name, bool archive,
-                      berth_error **err)
+                      const json_t *idm, berth_error **err)
 {
 	struct stat st;
 	if (fstatat(srcdir, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -289,8 +336,9 @@ static int copy_entry(int srcdir, const char *src, int dstdir, const char *name,
 			return berth_err_sys(err, errno, "opening %s", src);
 		if (volume_copy_tree(s2, d2, err) < 0)
 			return -1;
-		if (fchownat(dstdir, name, st.st_uid, st.st_gid, 0) < 0)
-			(void)0;
+		if (idm)
+			shift_tree(s2, d2, idm);
+		chown_as(dstdir, name, st.st_uid, st.st_gid, idm);
 	} else if (S_ISREG(st.st_mode)) {
 		_cleanup_close_ int in = openat(srcdir, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		_cleanup_close_ int out =
@@ -300,8 +348,9 @@ static int copy_entry(int srcdir, const char *src, int dstdir, const char *name,
 			return berth_err_sys(err, errno, "copying %s", src);
 		if (copy_fd(in, out, err) < 0)
 			return -1;
-		if (fchmod(out, st.st_mode & 07777) < 0 || fchown(out, st.st_uid, st.st_gid) < 0)
+		if (fchmod(out, st.st_mode & 07777) < 0)
 			(void)0;
+		chown_as(dstdir, name, st.st_uid, st.st_gid, idm);
 	} else if (S_ISLNK(st.st_mode)) {
 		char t[4096];
 		ssize_t l = readlinkat(srcdir, src, t, sizeof(t) - 1);
@@ -315,7 +364,7 @@ static int copy_entry(int srcdir, const char *src, int dstdir, const char *name,
 		return berth_err(err, BERTH_E_UNSUPPORTED, "%s: unsupported file type", src);
 	}
 	if (!archive)
-		chown_tree(dstdir, name);
+		chown_tree(dstdir, name, idm);
 	return 0;
 }
 
@@ -353,8 +402,9 @@ static int cp_from_fn(int rootfd, void *arg, berth_error **err)
 		if (mkdir_p(stage, 0700, err) < 0)
 			return -1;
 		_cleanup_close_ int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int r = sfd < 0 ? berth_err_sys(err, errno, "%s", stage)
-		                : copy_entry(sdir, name, sfd, *leaf ? leaf : "root", true, err);
+		int r = sfd < 0
+		            ? berth_err_sys(err, errno, "%s", stage)
+		            : copy_entry(sdir, name, sfd, *leaf ? leaf : "root", true, NULL, err);
 		if (r == 0) {
 			char diff_id[DIGEST_STR_LEN + 1];
 			uint64_t size;
@@ -382,7 +432,7 @@ static int cp_from_fn(int rootfd, void *arg, berth_error **err)
 	_cleanup_close_ int ddir = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ddir < 0)
 		return berth_err_sys(err, errno, "destination %s", a->host_path);
-	return copy_entry(sdir, name, ddir, dleaf, a->archive, err);
+	return copy_entry(sdir, name, ddir, dleaf, a->archive, NULL, err);
 }
 
 int container_cp_from(berth_store *s, ctr_record *r, const char *ctr_path, const char *host_path,
@@ -413,6 +463,8 @@ static int cp_to_fn(int rootfd, void *arg, berth_error **err)
 		_cleanup_close_ int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int r = sfd < 0 ? berth_err_sys(err, errno, "%s", stage)
 		                : volume_copy_tree(sfd, dst, err);
+		if (r == 0 && a->idm)
+			shift_tree(sfd, dst, a->idm);
 		rm_rf(stage, NULL);
 		return r;
 	}
@@ -434,13 +486,13 @@ static int cp_to_fn(int rootfd, void *arg, berth_error **err)
 	if (sdir < 0)
 		return berth_err_sys(err, errno, "%s", hdir);
 	if (dst >= 0)
-		return copy_entry(sdir, hleaf, dst, hleaf, a->archive, err);
+		return copy_entry(sdir, hleaf, dst, hleaf, a->archive, a->idm, err);
 	_cleanup_free_ char *leaf = NULL;
 	_cleanup_close_ int pdir = open_parent(rootfd, a->ctr_path, &leaf, err);
 	if (pdir < 0)
 		return berth_err_prefix(err, "Could not find the file %s in container",
 		                        a->ctr_path);
-	return copy_entry(sdir, hleaf, pdir, leaf, a->archive, err);
+	return copy_entry(sdir, hleaf, pdir, leaf, a->archive, a->idm, err);
 }
 
 int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const char *ctr_path,
@@ -451,5 +503,11 @@ int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const 
 		return -1;
 	struct cp_args a = {
 	    .ctr_path = ctr_path, .host_path = host_path, .archive = archive, .staging = staging};
+	_cleanup_ctr_record_ ctr_record *full = NULL;
+	if (running(r)) {
+		if (container_lookup(s, r->id, true, &full, err) < 0)
+			return -1;
+		a.idm = json_object_get(full->config, "IdMappings");
+	}
 	return with_rootfs(s, r, true, cp_to_fn, &a, err);
 }

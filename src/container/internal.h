@@ -47,6 +47,34 @@ int ctr_record_volumes(berth_store *s, const char *id, json_t *mounts, berth_err
  * mounted). */
 int ctr_init_volumes(berth_store *s, json_t *mounts, const char *rootfs, berth_error **err);
 
+/* --- user namespaces (userns.c) --- */
+/* The record's "IdMappings" for a new container ({"uidMappings": [...],
+ * "gidMappings": [...]}, OCI's shape) when berth.json has userns-remap and
+ * HostConfig.UsernsMode is not "host"; *out NULL otherwise. Refuses what
+ * dockerd refuses with remapping (--privileged, host network or pid). */
+int ctr_userns_for_create(const json_t *host, json_t **out, berth_error **err);
+/* userns-remap value -> mappings (creates dockremap for "default"). */
+int ctr_userns_resolve(const char *remap, json_t **out, berth_error **err);
+/* Mappings of one user from a subuid/subgid text (name or number), ranges
+ * sorted and stacked from container id 0; returns how many (0: *out NULL). */
+int ctr_subid_mappings(const char *text, size_t len, const char *name, const char *num,
+                       json_t **out);
+/* Host id of container id (which: "uidMappings"/"gidMappings"), -1 when
+ * unmapped. */
+long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id);
+/* Host id that container id 0 maps to. */
+unsigned long ctr_idmap_root(const json_t *idm, const char *which);
+/* Mount dir/merged: overlayfs over idmapped mounts of the layers (lower,
+ * ':'-separated) and of dir (upper, work), in the caller's mount
+ * namespace. The layers and upper keep the container's view of ids. */
+int ctr_userns_mount_rootfs(const char *dir, const char *lower, const json_t *idm,
+                            berth_error **err);
+/* Give dir's hostname, hosts and resolv.conf to the remapped root. */
+int ctr_userns_own_etc_files(const char *dir, const json_t *idm, berth_error **err);
+/* Before start: let the remapped root traverse to its rootfs, etc files
+ * and volumes; give fresh volumes to the remapped root. */
+int ctr_userns_prepare(berth_store *s, ctr_record *r, const json_t *idm, berth_error **err);
+
 /* Command line as ps shows it. */
 char *ctr_command_string(json_t *path_args);
 

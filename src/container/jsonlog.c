@@ -139,15 +139,21 @@ static void put_escaped(struct out *o, const char *msg, size_t n)
 }
 
 size_t jsonlog_format(char *out, size_t cap, const char *msg, size_t n, int stream,
-                      const struct timespec *ts)
+                      const char *attrs, const struct timespec *ts)
 {
 	struct out o = {out, 0, cap, false};
 	put(&o, "{\"log\":\"", 8);
 	put_escaped(&o, msg, n);
 	if (stream == JSONLOG_STDERR)
-		put(&o, "\",\"stream\":\"stderr\",\"time\":\"", 28);
+		put(&o, "\",\"stream\":\"stderr\",", 20);
 	else
-		put(&o, "\",\"stream\":\"stdout\",\"time\":\"", 28);
+		put(&o, "\",\"stream\":\"stdout\",", 20);
+	if (attrs != NULL) {
+		put(&o, "\"attrs\":", 8);
+		put(&o, attrs, strlen(attrs));
+		put(&o, ",", 1);
+	}
+	put(&o, "\"time\":\"", 8);
 	char t[64];
 	size_t tl = jsonlog_time(t, sizeof(t), ts);
 	put(&o, t, tl);
@@ -202,10 +208,10 @@ static int rotate(struct jsonlog *l)
 
 static int emit(struct jsonlog *l, int stream, const char *msg, size_t n)
 {
-	char buf[JSONLOG_LINE_MAX * 6 + 128];
+	char buf[JSONLOG_LINE_MAX * 6 + 128 + JSONLOG_ATTRS_MAX];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	size_t len = jsonlog_format(buf, sizeof(buf), msg, n, stream, &ts);
+	size_t len = jsonlog_format(buf, sizeof(buf), msg, n, stream, l->attrs, &ts);
 	if (len == 0)
 		return -EOVERFLOW;
 	if (l->fd < 0)

@@ -16,6 +16,8 @@
 /* The default cap, so that a chatty container cannot fill the disk. */
 #define JSONLOG_DEFAULT_MAX_SIZE (10LL * 1024 * 1024)
 #define JSONLOG_DEFAULT_MAX_FILE 5
+/* The longest "attrs" object (log-opt labels/env) an entry carries. */
+#define JSONLOG_ATTRS_MAX 4096
 
 enum { JSONLOG_STDOUT = 0, JSONLOG_STDERR = 1 };
 
@@ -26,15 +28,17 @@ struct jsonlog {
 	int64_t size;
 	int64_t max_size; /* <= 0: no limit */
 	int max_file; /* >= 1 */
+	const char *attrs; /* NULL or a JSON object's text, not owned */
 	char part[2][JSONLOG_LINE_MAX];
 	size_t partlen[2];
 };
 
 /* Format one entry (with trailing newline) into out; returns the length or
  * 0 if it does not fit. The escaping is Go's encoding/json (HTML-safe,
- * invalid UTF-8 replaced by U+FFFD). */
+ * invalid UTF-8 replaced by U+FFFD). attrs: NULL or the text of a JSON
+ * object, written as "attrs" between stream and time, as Docker does. */
 size_t jsonlog_format(char *out, size_t cap, const char *msg, size_t n, int stream,
-                      const struct timespec *ts);
+                      const char *attrs, const struct timespec *ts);
 /* RFC 3339 with nanoseconds, trailing zeros trimmed (Go's RFC3339Nano). */
 size_t jsonlog_time(char *out, size_t cap, const struct timespec *ts);
 

@@ -758,6 +758,14 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 	}
 	if (apply_namespaces(s, linux_, host, err) < 0)
 		return NULL;
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm) {
+		/* userns-remap: a user namespace of its own, created with the others */
+		json_array_append_new(json_object_get(linux_, "namespaces"),
+		                      json_pack("{s:s}", "type", "user"));
+		json_object_set(linux_, "uidMappings", json_object_get(idm, "uidMappings"));
+		json_object_set(linux_, "gidMappings", json_object_get(idm, "gidMappings"));
+	}
 	apply_resources(linux_, host);
 	if (apply_devices(linux_, host, privileged, err) < 0)
 		return NULL;

@@ -233,6 +233,9 @@ static int mount_rootfs(berth_store *s, ctr_record *r, const char *dir, berth_er
 		mkdir(empty, 0755);
 		lower = empty;
 	}
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm)
+		return ctr_userns_mount_rootfs(dir, lower, idm, err);
 	_cleanup_free_ char *opts =
 	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
@@ -278,6 +281,9 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 {
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
+		return -1;
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm && ctr_userns_own_etc_files(dir, idm, err) < 0)
 		return -1;
 	_cleanup_json_ json_t *spec = ctr_build_spec(s, env, r, merged, err);
 	if (spec == NULL)
@@ -384,6 +390,9 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		report(status_fd, BERTH_E_IO, "private mount namespace: %s", strerror(errno));
 		_exit(1);
 	}
+	json_t *idm = json_object_get(r->config, "IdMappings");
+	if (idm && ctr_userns_prepare(s, r, idm, &err) < 0)
+		child_fail(status_fd, err);
 	if (mount_rootfs(s, r, dir, &err) < 0)
 		child_fail(status_fd, err);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
@@ -405,6 +414,10 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	int stdio[3] = {in[0], out[1], errp[1]};
 	int master = -1;
 	pid_t pid = 0;
+	/* the log's attributes (log-opt labels/env): a bad env-regex fails here */
+	_cleanup_free_ char *log_attrs = NULL;
+	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
+		child_fail(status_fd, err);
 	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
 		child_fail(status_fd, err);
 	if (!tty) {
@@ -486,6 +499,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	ARGF("--log-max-file=%lld", max_file);
 	if (nolog)
 		ARG("--no-log");
+	if (log_attrs && !nolog)
+		ARGF("--log-attrs=%s", log_attrs);
 	if (json_get_bool(host, "AutoRemove", false))
 		ARG("--rm");
 	if (oom)

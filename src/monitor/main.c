@@ -920,6 +920,7 @@ int main(int argc, char **argv)
 	int64_t log_max_size = JSONLOG_DEFAULT_MAX_SIZE;
 	int log_max_file = JSONLOG_DEFAULT_MAX_FILE;
 	int64_t started_ns = 0;
+	const char *log_attrs = NULL;
 
 	enum {
 		O_ID = 256,
@@ -946,6 +947,7 @@ int main(int argc, char **argv)
 		O_HEALTH,
 		O_STARTED,
 		O_RESTARTS,
+		O_LOGATTRS,
 	};
 	static const struct option opts[] = {
 	    {"id", required_argument, NULL, O_ID},
@@ -972,6 +974,7 @@ int main(int argc, char **argv)
 	    {"health-interval", required_argument, NULL, O_HEALTH},
 	    {"started", required_argument, NULL, O_STARTED},
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
+	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
 	    {NULL, 0, NULL, 0},
 	};
 	int restart_count = 0;
@@ -1002,6 +1005,7 @@ int main(int argc, char **argv)
 		case O_HEALTH: m->health_interval_ns = strtoll(optarg, NULL, 10); break;
 		case O_STARTED: started_ns = strtoll(optarg, NULL, 10); break;
 		case O_RESTARTS: restart_count = atoi(optarg); break;
+		case O_LOGATTRS: log_attrs = optarg; break;
 		default: usage_exit();
 		}
 	}
@@ -1062,6 +1066,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "berth-monitor: opening log: %s\n", strerror(-r));
 			m->log_enabled = false;
 		}
+		/* the JSON object's text, made by berth (container_log_attrs) */
+		if (log_attrs != NULL && strlen(log_attrs) <= JSONLOG_ATTRS_MAX)
+			m->log.attrs = log_attrs;
 	}
 	m->listen_fd = open_listen(m);
 	if (m->listen_fd < 0)

@@ -16,7 +16,14 @@ HELPER = r"""#!/bin/sh
 verb=$6
 echo "$verb $7 $8" >> "$(dirname "$0")/helper.log"
 case "$verb" in
-__restart) sh -c "$(cat "$(dirname "$0")/cmd")" & echo "ok $!" >&3 ;;
+__restart)
+  # The new "init" must not be this shell's child: dash reaps an exited
+  # background job on its own (about half the time when the job ends before
+  # the shell does), and the monitor, its subreaper, would then wait forever
+  # for an exit it never sees. setsid -f forks and returns at once, so the
+  # init is orphaned to the monitor as berth's own restart helper leaves it.
+  setsid -f sh -c 'echo "ok $$" >&3; exec 3>&-; exec sh -c "$(cat "$1")"' sh \
+    "$(dirname "$0")/cmd" ;;
 esac
 exit 0
 """

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "container/container.h"
+#include "container/internal.h"
 #include "container/jsonlog.h"
 #include "container/statefile.h"
 #include "test.h"
@@ -73,12 +74,13 @@ TEST(jsonlog_format_like_docker)
 {
 	char out[512];
 	struct timespec ts = {.tv_sec = 1700000000, .tv_nsec = 120000000};
-	size_t n = jsonlog_format(out, sizeof(out), "hi <b>&\"\\\t\x01\n", 12, JSONLOG_STDOUT, &ts);
+	size_t n =
+	    jsonlog_format(out, sizeof(out), "hi <b>&\"\\\t\x01\n", 12, JSONLOG_STDOUT, NULL, &ts);
 	out[n] = 0;
 	CHECK_STR_EQ(out, "{\"log\":\"hi \\u003cb\\u003e\\u0026\\\"\\\\\\t\\u0001\\n\","
 	                  "\"stream\":\"stdout\",\"time\":\"2023-11-14T22:13:20.12Z\"}\n");
 	/* invalid UTF-8 becomes U+FFFD, valid multibyte passes through */
-	n = jsonlog_format(out, sizeof(out), "\xff\xc3\xa9", 3, JSONLOG_STDERR, &ts);
+	n = jsonlog_format(out, sizeof(out), "\xff\xc3\xa9", 3, JSONLOG_STDERR, NULL, &ts);
 	out[n] = 0;
 	CHECK(strstr(out, "\"log\":\"\\ufffd\xc3\xa9\"") != NULL);
 	CHECK(strstr(out, "\"stream\":\"stderr\"") != NULL);
@@ -90,7 +92,41 @@ TEST(jsonlog_format_like_docker)
 	ts.tv_nsec = 0;
 	n = jsonlog_time(out, sizeof(out), &ts);
 	CHECK_STR_EQ(out, "2023-11-14T22:13:20Z");
-	CHECK(jsonlog_format(out, 20, "too long for the buffer", 23, 0, &ts) == 0);
+	CHECK(jsonlog_format(out, 20, "too long for the buffer", 23, 0, NULL, &ts) == 0);
+}
+
+TEST(log_attrs_from_labels_and_env)
+{
+	const char *cfg = "{\"Config\":{\"Labels\":{\"b\":\"2\",\"a\":\"<1>\",\"com.x\":\"y\"},"
+	                  "\"Env\":[\"FOO=bar\",\"FOO_2=baz=q\",\"NOEQ\",\"OTHER=o\"]},"
+	                  "\"HostConfig\":{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{"
+	                  "\"labels\":\"b,missing,a\",\"env-regex\":\"^FOO\",\"env\":\"OTHER\"}}}}";
+	berth_error *e = NULL;
+	json_t *j = json_parse_buf(cfg, strlen(cfg), "cfg", &e);
+	CHECK(j != NULL);
+	char *attrs = NULL;
+	CHECK_INT_EQ(container_log_attrs(j, &attrs, &e), 0);
+	/* keys sorted, Go's HTML-safe escaping */
+	CHECK_STR_EQ(attrs, "{\"FOO\":\"bar\",\"FOO_2\":\"baz=q\",\"OTHER\":\"o\",\"a\":"
+	                    "\"\\u003c1\\u003e\",\"b\":\"2\"}");
+	char out[512];
+	struct timespec ts = {.tv_sec = 1700000000, .tv_nsec = 0};
+	size_t n = jsonlog_format(out, sizeof(out), "x\n", 2, JSONLOG_STDOUT, "{\"k\":\"v\"}", &ts);
+	out[n] = 0;
+	CHECK_STR_EQ(out, "{\"log\":\"x\\n\",\"stream\":\"stdout\",\"attrs\":{\"k\":\"v\"},"
+	                  "\"time\":\"2023-11-14T22:13:20Z\"}\n");
+	free(attrs);
+	/* no attribute options: no attrs */
+	json_object_del(json_object_get(json_object_get(j, "HostConfig"), "LogConfig"), "Config");
+	CHECK_INT_EQ(container_log_attrs(j, &attrs, &e), 0);
+	CHECK(attrs == NULL);
+	/* a bad regex is an error naming the option */
+	json_object_set_new(json_object_get(json_object_get(j, "HostConfig"), "LogConfig"),
+	                    "Config", json_pack("{s:s}", "labels-regex", "a("));
+	CHECK(container_log_attrs(j, &attrs, &e) < 0);
+	CHECK(strstr(e->msg, "labels-regex") != NULL);
+	berth_error_free(e);
+	json_decref(j);
 }
 
 static int count_lines(const char *path)
@@ -220,4 +256,49 @@ TEST(detach_keys_parse)
 	CHECK(ctr_parse_detach_keys("ctrl-1", k, sizeof(k)) < 0);
 	CHECK(ctr_parse_detach_keys("abc", k, sizeof(k)) < 0);
 	CHECK(ctr_parse_detach_keys("", k, sizeof(k)) < 0);
+}
+
+TEST(netdev_sum_skips_lo_and_junk)
+{
+	const char *text = "Inter-|   Receive                            "
+	                   "                    |  Transmit\n"
+	                   " face |bytes    packets errs drop fifo frame compressed multicast|"
+	                   "bytes    packets errs drop fifo colls carrier compressed\n"
+	                   "    lo:  999999      10    0    0    0     0          0         0"
+	                   "   999999      10    0    0    0     0       0          0\n"
+	                   "  eth0:    1500      12    0    0    0     0          0         0"
+	                   "      700       8    0    0    0     0       0          0\n"
+	                   "  eth1: 18446744073709551615 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
+	                   "  bad: 12 x\n"
+	                   "  eth2:99999999999999999999999 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0";
+	uint64_t rx, tx;
+	CHECK_INT_EQ(container_netdev_sum(text, strlen(text), &rx, &tx), 2);
+	CHECK(rx == 1500 + 18446744073709551615ULL); /* wraps as Docker's uint64 sum */
+	CHECK(tx == 705);
+	CHECK_INT_EQ(container_netdev_sum("", 0, &rx, &tx), 0);
+	CHECK(rx == 0 && tx == 0);
+}
+
+TEST(subid_ranges_by_name_or_number_stacked)
+{
+	const char *text = "alice:300000:65536\n"
+	                   "# comment:1:1\n"
+	                   "dockremap:200000:1000\n"
+	                   "1234:100000:10\n"
+	                   "dockremap:x:5\n"
+	                   "dockremap:500000:0\n"
+	                   "dockremap";
+	json_t *m = NULL;
+	/* sorted by start, container ids stacked (Docker's createIDMap) */
+	CHECK_INT_EQ(ctr_subid_mappings(text, strlen(text), "dockremap", "1234", &m), 2);
+	char *s = json_dump_compact(m);
+	CHECK_STR_EQ(s, "[{\"containerID\":0,\"hostID\":100000,\"size\":10},"
+	                "{\"containerID\":10,\"hostID\":200000,\"size\":1000}]");
+	json_t *idm = json_pack("{s:O}", "uidMappings", m);
+	CHECK(ctr_idmap_root(idm, "uidMappings") == 100000);
+	json_decref(idm);
+	free(s);
+	json_decref(m);
+	CHECK_INT_EQ(ctr_subid_mappings(text, strlen(text), "bob", "77", &m), 0);
+	CHECK(m == NULL);
 }

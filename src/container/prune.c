@@ -1,0 +1,66 @@
+/* docker container prune: remove stopped containers, narrowed by Docker's
+ * prune filters until=, label=, label!=. */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "container/container.h"
+#include "volume/volume.h"
+
+/* Docker's filters.MatchKVList: every "KEY" must be a label, every
+ * "KEY=VALUE" a label with that value. */
+static bool match_all(char *const *filters, const json_t *labels)
+{
+	for (char *const *f = filters; f && *f; f++) {
+		const char *eq = strchr(*f, '=');
+		_cleanup_free_ char *k = eq ? xstrndup(*f, (size_t)(eq - *f)) : xstrdup(*f);
+		const char *v = json_string_value(json_object_get(labels, k));
+		if (v == NULL || (eq && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
+int container_prune(berth_store *s, const ctr_prune_opts *o, char ***removed, int64_t *reclaimed,
+                    berth_error **err)
+{
+	*removed = NULL;
+	*reclaimed = 0;
+	ctr_record **v = NULL;
+	size_t n = 0;
+	if (container_list(s, true, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		ctr_record *r = v[i];
+		const char *st = container_status(r);
+		if (strcmp(st, "exited") && strcmp(st, "created") && strcmp(st, "dead"))
+			continue;
+		if (o->has_until && r->created_ns > o->until_ns)
+			continue;
+		const json_t *labels =
+		    json_object_get(json_object_get(r->config, "Config"), "Labels");
+		if (!match_all(o->labels, labels))
+			continue;
+		if (o->not_labels && match_all(o->not_labels, labels))
+			continue;
+		/* Docker reports the containers' SizeRw as reclaimed */
+		_cleanup_free_ char *dir = container_dir(s, r->id);
+		_cleanup_free_ char *up = xasprintf("%s/upper", dir);
+		int64_t size = 0;
+		{
+			_cleanup_close_ int ufd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (ufd >= 0)
+				size = volume_tree_size(ufd);
+		}
+		if (container_remove(s, r, false, false, NULL) == 0) {
+			*removed = strv_append(*removed, r->id);
+			*reclaimed += size;
+		}
+	}
+	ctr_records_free(v, n);
+	return 0;
+}
