@@ -808,6 +808,12 @@ static char *registry_error_text(const struct resp *r)
 			*p = *p == '_' ? ' ' : (char)tolower((unsigned char)*p);
 		return xasprintf("%s: %s", lc, msg && *msg ? msg : lc);
 	}
+	/* no error body (a HEAD, or a terse server): the spec's wording for
+	 * the statuses that mean something to the user */
+	if (r->status == 401)
+		return xstrdup("unauthorized: authentication required");
+	if (r->status == 403)
+		return xstrdup("denied: requested access to the resource is denied");
 	return xasprintf("HTTP %ld", r->status);
 }
 

@@ -206,3 +206,37 @@ def test_registry_mirror_for_docker_hub(busybox, env, tmp_path):
         assert out.rstrip().endswith("docker.io/library/busybox:latest")
         names = busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}")
         assert "busybox:latest" in names.split()
+
+
+def test_bodyless_401_reads_unauthorized(busybox, env):
+    """A 401 without an error body (every HEAD, terse servers) reads as the
+    spec's 'unauthorized', not a bare status; which request of a parallel
+    push fails first must not change the message."""
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = _refuse
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        addr = "127.0.0.1:%d" % srv.server_port
+        busybox.run("tag", "busybox:latest", "%s/bb:v1" % addr)
+        for cmd in (["push", "%s/bb:v1" % addr], ["pull", "%s/other:v1" % addr]):
+            p = busybox.run(*cmd, env=env, check=False)
+            assert p.returncode == 1, p.stderr
+            err = p.stderr.decode()
+            assert "unauthorized: authentication required" in err and "HTTP 401" not in err, err
+    finally:
+        srv.shutdown()
+        srv.server_close()
