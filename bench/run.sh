@@ -107,7 +107,9 @@ echo "== 2. exec C true"
 $B run -d --name benchexec busybox sleep 100000 >/dev/null
 cmds=(berth "$B exec benchexec true")
 if [ -n "$PODMAN" ]; then
-  $PODMAN run -d --name benchexec busybox sleep 100000 >/dev/null
+  # --network none: podman's default network would add netavark's iptables
+  # tables to the host (exec does not depend on the network mode)
+  $PODMAN run -d --network none --name benchexec busybox sleep 100000 >/dev/null
   cmds+=(podman "$PODMAN exec benchexec true")
 fi
 if [ -n "$DOCKER" ]; then
