@@ -18,6 +18,21 @@ def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def client_env(tmp_path):
+    """Environment for the berth client with a private HOME (credentials)
+    and an empty certs.d, so no user or host setting leaks into a test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    certs = tmp_path / "certs.d"
+    certs.mkdir()
+    e = dict(os.environ)
+    e["HOME"] = str(home)
+    e.pop("XDG_CONFIG_HOME", None)
+    e.pop("DOCKER_CONFIG", None)
+    e["BERTH_CERTS_DIR"] = str(certs)
+    return e
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -9,22 +9,12 @@ import subprocess
 import pytest
 
 from conftest import require_root
-from regutil import BerthRegistry, Client, DockerRegistry, make_ca, sha256
+from regutil import BerthRegistry, Client, DockerRegistry, client_env, make_ca, sha256
 
 
 @pytest.fixture
 def env(tmp_path):
-    """A private HOME (credentials) and certs.d for the berth client."""
-    home = tmp_path / "home"
-    home.mkdir()
-    certs = tmp_path / "certs.d"
-    certs.mkdir()
-    e = dict(os.environ)
-    e["HOME"] = str(home)
-    e.pop("XDG_CONFIG_HOME", None)
-    e.pop("DOCKER_CONFIG", None)
-    e["BERTH_CERTS_DIR"] = str(certs)
-    return e
+    return client_env(tmp_path)
 
 
 def roundtrip(berth, env, addr, repo="bb", run_image=True):

@@ -8,19 +8,12 @@ import os
 
 import pytest
 
-from regutil import BerthRegistry, Client, Proxy
+from regutil import BerthRegistry, Client, Proxy, client_env
 
 
 @pytest.fixture
 def env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    e = dict(os.environ)
-    e["HOME"] = str(home)
-    e.pop("XDG_CONFIG_HOME", None)
-    e.pop("DOCKER_CONFIG", None)
-    e["BERTH_CERTS_DIR"] = str(tmp_path / "no-certs")
-    return e
+    return client_env(tmp_path)
 
 
 def store_state(berth):

@@ -9,18 +9,14 @@ import urllib.parse
 
 import pytest
 
+from regutil import client_env
+
 from searchserver import REPOS, SearchServer
 
 
 @pytest.fixture
 def env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    e = dict(os.environ)
-    e["HOME"] = str(home)
-    e.pop("DOCKER_CONFIG", None)
-    e.pop("XDG_CONFIG_HOME", None)
-    return e
+    return client_env(tmp_path)
 
 
 @pytest.fixture
