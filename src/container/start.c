@@ -158,11 +158,31 @@ static char *resolv_conf_content(json_t *host)
 	return sb_steal(&sb);
 }
 
+/* Does the network module write hosts and resolv.conf at start (in place,
+ * while the init sets up)? Everything but --network host|none. */
+static bool network_writes_etc(json_t *host)
+{
+	const char *nm = json_get_str(host, "NetworkMode");
+	return !str_eq(nm, "host") && !str_eq(nm, "none");
+}
+
+/* An existing file is left as it is (it is rewritten in place). */
+static int touch_file(const char *path, berth_error **err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "creating %s", path);
+	close(fd);
+	return 0;
+}
+
 int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 {
 	json_t *cfg = json_object_get(r->config, "Config");
 	json_t *host = json_object_get(r->config, "HostConfig");
 	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_free_ char *p2 = xasprintf("%s/hosts", dir);
+	_cleanup_free_ char *p3 = xasprintf("%s/resolv.conf", dir);
 	const char *hostname = json_get_str(cfg, "Hostname");
 	char hn[300];
 	if (str_eq(json_get_str(host, "UTSMode"), "host") ||
@@ -174,6 +194,10 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	_cleanup_free_ char *p1 = xasprintf("%s/hostname", dir);
 	if (atomic_write(p1, hn_text, strlen(hn_text), 0644, false, err) < 0)
 		return -1;
+	/* the network module writes these two (container_network_attach):
+	 * only make sure they exist to be bind-mounted */
+	if (network_writes_etc(host))
+		return touch_file(p2, err) < 0 ? -1 : touch_file(p3, err);
 	strbuf sb;
 	sb_init(&sb);
 	if (str_eq(json_get_str(host, "NetworkMode"), "host")) {
@@ -202,11 +226,9 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	if (ip && *ip)
 		sb_printf(&sb, "%s\t%s\n", ip, hn);
 	_cleanup_free_ char *hosts = sb_steal(&sb);
-	_cleanup_free_ char *p2 = xasprintf("%s/hosts", dir);
 	if (atomic_write(p2, hosts, strlen(hosts), 0644, false, err) < 0)
 		return -1;
 	_cleanup_free_ char *rc = resolv_conf_content(host);
-	_cleanup_free_ char *p3 = xasprintf("%s/resolv.conf", dir);
 	return atomic_write(p3, rc, strlen(rc), 0644, false, err);
 }
 
@@ -273,11 +295,52 @@ static int recv_fd(int sock)
 	return recv_with_fd(sock, b, sizeof(b), &fd, NULL) < 0 ? -1 : fd;
 }
 
+static void health_reset(berth_store *s, ctr_record *r)
+{
+	json_t *hc = json_object_get(json_object_get(r->config, "Config"), "Healthcheck");
+	json_t *test = json_object_get(hc, "Test");
+	_cleanup_free_ char *p = xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
+	if (!json_is_array(test) || json_array_size(test) == 0 ||
+	    str_eq(json_string_value(json_array_get(test, 0)), "NONE")) {
+		unlink(p);
+		return;
+	}
+	const char *txt = "{\"Status\":\"starting\",\"FailingStreak\":0,\"Log\":[]}";
+	atomic_write(p, txt, strlen(txt), 0644, false, NULL);
+}
+
+/* What the start does while the init sets up its root filesystem
+ * (rt_create_opts.during_setup). */
+struct setup_work {
+	berth_store *s;
+	ctr_record *r;
+	char **oom_file; /* out (optional): the file counting OOM kills */
+	bool attached; /* the network is attached */
+};
+
+static int during_setup(void *arg, pid_t pid, berth_error **err)
+{
+	struct setup_work *w = arg;
+	/* networks: hosts and resolv.conf are rewritten in place, so the
+	 * init's bind mounts of them see the new content */
+	if (container_network_attach(w->s, w->r->id, w->r->config, pid, err) < 0)
+		return -1;
+	w->attached = true;
+	health_reset(w->s, w->r);
+	/* a cgroup OOM kill needs a memory limit; skip the cgroup lookup
+	 * (a second detection pass) when there is none */
+	if (w->oom_file &&
+	    json_get_int(json_object_get(w->r->config, "HostConfig"), "Memory", 0) > 0)
+		oom_file_for(w->r->id, w->oom_file);
+	return 0;
+}
+
 /* Create the container process (init waiting to be started). stdio: the
- * container's ends; with a tty, *master receives the pty master. */
+ * container's ends; with a tty, *master receives the pty master.
+ * cgroup_dirs, oom_file (optional): out. */
 static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, const char *dir,
                           const char *rundir, const int stdio[3], int *master, pid_t *pid,
-                          berth_error **err)
+                          char ***cgroup_dirs, char **oom_file, berth_error **err)
 {
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
@@ -299,6 +362,10 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 	rt_create_opts_init(&o);
 	o.bundle = dir;
 	o.config = spec;
+	struct setup_work work = {.s = s, .r = r, .oom_file = oom_file};
+	o.during_setup = during_setup;
+	o.during_setup_arg = &work;
+	o.cgroup_dirs = cgroup_dirs;
 	bool tty = json_get_bool(json_object_get(r->config, "Config"), "Tty", false);
 	_cleanup_close_ int rundirfd = -1, lsock = -1;
 	_cleanup_free_ char *cpath = NULL;
@@ -318,36 +385,22 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 			o.stdio_fds[i] = stdio[i];
 	}
 	rt_delete(&ctx, r->id, true, NULL);
-	if (rt_create(&ctx, r->id, &o, pid, err) < 0)
+	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
+		if (work.attached)
+			container_network_detach(s, r->id, r->config, NULL);
 		return -1;
+	}
 	if (tty) {
 		_cleanup_close_ int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		*master = c >= 0 ? recv_fd(c) : -1;
 		unlinkat(rundirfd, "console.sock", 0);
 		if (*master < 0) {
 			rt_delete(&ctx, r->id, true, NULL);
+			container_network_detach(s, r->id, r->config, NULL);
 			return berth_err(err, BERTH_E_GENERIC, "receiving the container's pty");
 		}
 	}
-	if (container_network_attach(s, r->id, r->config, *pid, err) < 0) {
-		rt_delete(&ctx, r->id, true, NULL);
-		return -1;
-	}
 	return 0;
-}
-
-static void health_reset(berth_store *s, ctr_record *r)
-{
-	json_t *hc = json_object_get(json_object_get(r->config, "Config"), "Healthcheck");
-	json_t *test = json_object_get(hc, "Test");
-	_cleanup_free_ char *p = xasprintf("%s/containers/%s/health.json", store_root(s), r->id);
-	if (!json_is_array(test) || json_array_size(test) == 0 ||
-	    str_eq(json_string_value(json_array_get(test, 0)), "NONE")) {
-		unlink(p);
-		return;
-	}
-	const char *txt = "{\"Status\":\"starting\",\"FailingStreak\":0,\"Log\":[]}";
-	atomic_write(p, txt, strlen(txt), 0644, false, NULL);
 }
 
 static int64_t health_interval(ctr_record *r)
@@ -418,22 +471,21 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *log_attrs = NULL;
 	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
 		child_fail(status_fd, err);
-	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
+	_cleanup_free_ char *oom = NULL;
+	_cleanup_strv_ char **cgdirs = NULL;
+	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &cgdirs, &oom, &err) < 0)
 		child_fail(status_fd, err);
 	if (!tty) {
 		close(in[0]);
 		close(out[1]);
 		close(errp[1]);
 	}
-	health_reset(s, r);
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
-	/* a cgroup OOM kill needs a memory limit; skip the cgroup lookup
-	 * (a second detection pass) when there is none */
-	_cleanup_free_ char *oom = NULL;
-	if (json_get_int(json_object_get(r->config, "HostConfig"), "Memory", 0) > 0)
-		oom_file_for(r->id, &oom);
-	if (rt_start(&ctx, r->id, &err) < 0) {
+	/* the monitor waits for the process to be executed (exec_fd at EOF)
+	 * before it reports the start, while it sets itself up */
+	int exec_fd = -1;
+	if (rt_start_nowait(&ctx, r->id, &exec_fd, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
 		child_fail(status_fd, err);
 	}
@@ -505,6 +557,15 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		ARG("--rm");
 	if (oom)
 		ARGF("--oom-file=%s", oom);
+	if (exec_fd >= 0)
+		ARGF("--exec-fd=%d", exec_fd);
+	/* once the container is gone for good, the monitor removes its cgroup
+	 * and runtime state itself, before it reports the exit (rt_delete
+	 * then finds nothing to do; berth's specs have no OCI hooks) */
+	for (char **d = cgdirs; d && *d; d++)
+		ARGF("--cgroup-dir=%s", *d);
+	if (cgdirs)
+		ARGF("--runtime-dir=%s/%s", ctx.state_root, r->id);
 	int64_t hi = health_interval(r);
 	if (hi > 0)
 		ARGF("--health-interval=%lld", (long long)hi);
@@ -541,7 +602,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in};
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in, exec_fd};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
@@ -659,9 +720,8 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	int stdio[3] = {0, 1, 2};
 	int master = -1;
 	pid_t pid = 0;
-	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
+	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, NULL, NULL, err) < 0)
 		return -1;
-	health_reset(s, r);
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
 	if (rt_start(&ctx, r->id, err) < 0) {
