@@ -4,6 +4,8 @@ description."""
 import os
 import re
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_C = os.path.join(HERE, "..", "..", "src", "cli", "run.c")
 
@@ -56,3 +58,37 @@ def test_create_help_omits_run_only_flags(berth):
     lines = option_lines(out)
     assert "--detach" not in lines and "--sig-proxy" not in lines
     assert "--rm" in lines and "--publish" in lines
+
+
+HELP_CMDS = [("run",), ("create",), ("update",), ("network", "create"),
+             ("network", "connect"), ("network", "disconnect"), ("network", "ls"),
+             ("network", "inspect"), ("network", "rm"), ("network", "prune"),
+             ("volume", "create"), ("volume", "ls"), ("volume", "inspect"), ("volume", "rm"),
+             ("volume", "prune"), ("ps",), ("logs",), ("exec",), ("stats",)]
+# a value each argument type accepts
+SAMPLE = {"list": "a=b", "string": "x", "strings": "x", "int": "1", "decimal": "1",
+          "bytes": "1m", "duration": "1s", "filter": "label=a", "map": "a=b", "mount":
+          "type=tmpfs,dst=/x", "network": "none", "ulimit": "nofile=1:1"}
+
+
+@pytest.mark.parametrize("cmd", HELP_CMDS, ids=lambda c: "-".join(c))
+def test_every_flag_in_help_is_accepted(berth, cmd):
+    """Each option a help text lists parses: `FLAG [VALUE] --help` prints the help
+    (getopt reads the flag first), where an unknown flag is a usage error."""
+    out = berth.out(*cmd, "--help")
+    assert out.splitlines()[0].startswith("Usage:  berth "), out
+    assert "\nOptions:\n" in out, out
+    n = 0
+    for line in out.splitlines():
+        m = re.match(r"^  (?:(-[A-Za-z]), |    )(--[a-z0-9-]+)(?: ([a-z]+))?\s{2,}\S", line)
+        if not m or m.group(2) == "--help":
+            continue
+        n += 1
+        for flag in filter(None, (m.group(1), m.group(2))):
+            args = [flag] + ([SAMPLE[m.group(3)]] if m.group(3) else [])
+            p = berth.run(*cmd, *args, "--help", check=False)
+            # the help, or a complaint about the sample value (an env file that
+            # is not there), but never a usage error that points at --help
+            assert b"--help" not in p.stderr, (flag, p.stderr)
+            assert (p.returncode == 0 and p.stdout.decode() == out) or p.stderr, flag
+    assert n > 0
