@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/clistore.h"
 #include "container/container.h"
+#include "image/ref.h"
 #include "network/network.h"
 #include "runtime/cgprime.h"
 #include "runtime/runtime.h"
@@ -987,11 +988,17 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (cr < 0 && err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image") &&
 	    !str_eq(f.pull, "never")) {
 		const char *image = json_get_str(body, "Image");
-		fprintf(stderr, "Unable to find image '%s' locally\n", image);
-		if (pull_image(ctx, image, f.platform) == 0) {
-			berth_error_clear(&err);
-			cr = container_create(s, &env, body, &co, &id, &warnings, &err);
-		}
+		_cleanup_ref_ image_ref *ref = NULL;
+		_cleanup_error_ berth_error *rerr = NULL;
+		_cleanup_free_ char *shown = ref_parse_normalized(image, &ref, &rerr) == 0
+		                                 ? ref_familiar(ref)
+		                                 : xstrdup(image);
+		fprintf(stderr, "Unable to find image '%s' locally\n", shown);
+		/* the pull printed its own one-line error */
+		if (pull_image(ctx, image, f.platform) != 0)
+			return EXIT_BERTH_FAILED;
+		berth_error_clear(&err);
+		cr = container_create(s, &env, body, &co, &id, &warnings, &err);
 	}
 	if (cr < 0)
 		return run_fail(err);

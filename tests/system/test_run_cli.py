@@ -92,3 +92,21 @@ def test_every_flag_in_help_is_accepted(berth, cmd):
             assert b"--help" not in p.stderr, (flag, p.stderr)
             assert (p.returncode == 0 and p.stdout.decode() == out) or p.stderr, flag
     assert n > 0
+
+
+def test_run_of_missing_image_whose_pull_fails_says_so_once(berth):
+    """Docker's run: 'Unable to find image NAME:latest locally', then the pull's
+    error, exit 125, and no container left behind."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    p = berth.run("run", "--rm", "127.0.0.1:%d/nothere" % port, "true", check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 125, err
+    lines = err.splitlines()
+    assert lines[0] == "Unable to find image '127.0.0.1:%d/nothere:latest' locally" % port
+    errors = [l for l in lines if l.startswith("Error")]
+    assert len(errors) == 1 and "127.0.0.1" in errors[0], err
+    assert berth.out("ps", "-aq") == ""
