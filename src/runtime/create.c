@@ -148,8 +148,18 @@ static int enter_cgroup_and_go(struct create_run *r, berth_error **err)
 	 * work meanwhile */
 	if (save_created(r, err) < 0)
 		return -1;
-	if (r->o->during_setup && r->o->during_setup(r->o->during_setup_arg, r->init, err) < 0)
+	if (r->o->during_setup && r->o->during_setup(r->o->during_setup_arg, r->init, err) < 0) {
+		/* the init may have failed meanwhile (and taken its namespaces
+		 * with it): its own error says what went wrong */
+		struct pollfd pf = {.fd = r->sock, .events = POLLIN};
+		rt_msg m;
+		if (poll(&pf, 1, 0) == 1 && rt_msg_recv(r->sock, &m, NULL) == 0 &&
+		    m.type == RT_MSG_ERROR) {
+			berth_error_clear(err);
+			return child_error(r, &m, err);
+		}
 		return -1;
+	}
 	return 0;
 }
 
