@@ -743,6 +743,15 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 	return 0;
 }
 
+/* Forget a staged name that is gone (an attempt adopted it, then failed). */
+static void drop_if_gone(int sfd, char **name)
+{
+	if (*name && faccessat(sfd, *name, F_OK, 0) < 0) {
+		free(*name);
+		*name = NULL;
+	}
+}
+
 int image_commit_retry(berth_store *s, const char *config, size_t config_len, const char *id,
                        image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
                        image_layer_fn prepare, image_layer_fn restage, void *opaque,
@@ -766,13 +775,9 @@ int image_commit_retry(berth_store *s, const char *config, size_t config_len, co
 		for (size_t k = 0; k < n; k++) {
 			image_layer_in *l = &layers[k];
 			/* adopted by an attempt that then failed */
-			char **names[] = {&l->staged_dir, &l->staged_blob, &l->staged_compressed};
-			for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-				if (*names[i] && faccessat(sfd, *names[i], F_OK, 0) < 0) {
-					free(*names[i]);
-					*names[i] = NULL;
-				}
-			}
+			drop_if_gone(sfd, &l->staged_dir);
+			drop_if_gone(sfd, &l->staged_blob);
+			drop_if_gone(sfd, &l->staged_compressed);
 			if (layer_store_exists(s, l->chain_id))
 				continue;
 			if (l->staged_dir && (l->staged_blob || blob_exists(s, l->diff_id)))
