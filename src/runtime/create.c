@@ -144,23 +144,8 @@ static int enter_cgroup_and_go(struct create_run *r, berth_error **err)
 	if (rt_msg_send(r->sock, RT_MSG_GO, 0, 0, NULL) < 0)
 		return berth_err_sys(err, errno, "talking to the container init");
 	/* the init sets up its root filesystem now (a few ms, much of it
-	 * waiting for the kernel): save the state and let the caller do its
-	 * work meanwhile */
-	if (save_created(r, err) < 0)
-		return -1;
-	if (r->o->during_setup && r->o->during_setup(r->o->during_setup_arg, r->init, err) < 0) {
-		/* the init may have failed meanwhile (and taken its namespaces
-		 * with it): its own error says what went wrong */
-		struct pollfd pf = {.fd = r->sock, .events = POLLIN};
-		rt_msg m;
-		if (poll(&pf, 1, 0) == 1 && rt_msg_recv(r->sock, &m, NULL) == 0 &&
-		    m.type == RT_MSG_ERROR) {
-			berth_error_clear(err);
-			return child_error(r, &m, err);
-		}
-		return -1;
-	}
-	return 0;
+	 * waiting for the kernel): save the state meanwhile */
+	return save_created(r, err);
 }
 
 static int converse(struct create_run *r, berth_error **err)
@@ -389,8 +374,11 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	r.sock = sv[0];
 	r.child = (pid_t)c;
 	r.two_stage = two_stage;
-	if (!two_stage)
+	if (!two_stage) {
 		r.init = r.child;
+		if (o->created)
+			o->created(r.init, o->created_arg);
+	}
 	if (converse(&r, err) < 0)
 		goto fail_child;
 	if (o->pid_file) {

@@ -32,12 +32,12 @@ typedef struct rt_create_opts {
 	bool no_pivot, no_new_keyring;
 	int preserve_fds;
 	int stdio_fds[3]; /* -1 = inherit */
-	/* Optional: called once the init is in its cgroup and sets up its
-	 * root filesystem (after the state is saved), so that work needing
-	 * only the init's pid (its namespaces) runs meanwhile. <0 fails the
-	 * create. */
-	int (*during_setup)(void *arg, pid_t pid, berth_error **err);
-	void *during_setup_arg;
+	/* Called once the init exists in its new namespaces (its pid), while
+	 * it still sets itself up: the caller may work on its namespaces
+	 * (network) meanwhile. Not called when the init joins namespaces by
+	 * path (two-stage start): the caller then does that work after. */
+	void (*created)(pid_t init, void *arg);
+	void *created_arg;
 	/* Optional out: the container's cgroup directories (a strv). */
 	char ***cgroup_dirs;
 } rt_create_opts;
