@@ -255,6 +255,7 @@ def test_pull_survives_rmi_of_its_existing_layers(berth, env, tmp_path):
             p, out, err = _stop_at_store_lock(berth, ["pull", one], env, rmi_one)
             assert p.returncode == 0, err
             assert out.count("Already exists") == 3, out
+            assert "Status: Downloaded newer image" in out, out
             check_consistent(berth.root)
             assert berth.out("image", "inspect", "-f", "{{.Id}}", one).strip() == iid
             berth.run("rmi", one)
