@@ -339,11 +339,11 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
  * overlay (Docker's "-init" layer, once instead of per container). Without
  * it the runtime creates them in each container's upper directory at
  * start (a copy-up of /etc and three files), and removes them again with
- * the container. Under layers/ with a dot name, which the layer GC
- * skips. NULL when it cannot be made (the runtime then creates them). */
+ * the container. root/init, beside layers/ (which holds image layers
+ * only). NULL when it cannot be made (the runtime then creates them). */
 static char *init_layer(berth_store *s)
 {
-	char *dir = xasprintf("%s/layers/.init", store_root(s));
+	char *dir = xasprintf("%s/init", store_root(s));
 	static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
 	_cleanup_free_ char *last = xasprintf("%s/etc/%s", dir, files[ARRAY_SIZE(files) - 1]);
 	struct stat st;
