@@ -91,6 +91,12 @@ struct mon {
 	int64_t restart_at_ns; /* waiting to restart */
 	int64_t backoff_ns;
 	bool cleaned_by_client;
+	/* The init's network namespace (networked containers): held until
+	 * our clients are gone, so that the kernel's teardown of its veth
+	 * (unregistering both ends, RCU grace periods, under the rtnl lock)
+	 * runs after an attached `run --rm` has returned, not during its
+	 * clean-up. -1: none. */
+	int netns_fd;
 };
 
 static int64_t now_mono(void)
@@ -789,6 +795,13 @@ static void remove_trash(struct mon *m)
 	nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+static void release_netns(struct mon *m)
+{
+	if (m->netns_fd >= 0)
+		close(m->netns_fd);
+	m->netns_fd = -1;
+}
+
 static void finish(struct mon *m)
 {
 	if (m->listen_fd >= 0) {
@@ -803,6 +816,7 @@ static void finish(struct mon *m)
 		if (h > 0)
 			wait_helper(h);
 	}
+	release_netns(m);
 	if (m->log_enabled)
 		jsonlog_close(&m->log);
 	close(m->lock_fd);
@@ -838,6 +852,8 @@ static void after_exit(struct mon *m)
 	m->st.pid = 0;
 	m->st.paused = false;
 	if (should_restart(m)) {
+		/* the next start makes a veth of the same name */
+		release_netns(m);
 		int64_t ran = m->st.finished_ns - m->st.started_ns;
 		if (ran >= BACKOFF_RESET_NS)
 			m->backoff_ns = 0;
@@ -923,6 +939,7 @@ int main(int argc, char **argv)
 	struct mon *m = &mon;
 	m->dirfd = m->rundirfd = m->state_fd = -1;
 	m->in_fd = m->out_fd = m->err_fd = -1;
+	m->netns_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
 	int client_fd = -1, lock_fd = -1;
@@ -959,6 +976,7 @@ int main(int argc, char **argv)
 		O_STARTED,
 		O_RESTARTS,
 		O_LOGATTRS,
+		O_NETNS,
 	};
 	static const struct option opts[] = {
 	    {"id", required_argument, NULL, O_ID},
@@ -986,6 +1004,7 @@ int main(int argc, char **argv)
 	    {"started", required_argument, NULL, O_STARTED},
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
 	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
+	    {"netns-fd", required_argument, NULL, O_NETNS},
 	    {NULL, 0, NULL, 0},
 	};
 	int restart_count = 0;
@@ -1017,6 +1036,7 @@ int main(int argc, char **argv)
 		case O_STARTED: started_ns = strtoll(optarg, NULL, 10); break;
 		case O_RESTARTS: restart_count = atoi(optarg); break;
 		case O_LOGATTRS: log_attrs = optarg; break;
+		case O_NETNS: m->netns_fd = atoi(optarg); break;
 		default: usage_exit();
 		}
 	}
@@ -1030,6 +1050,7 @@ int main(int argc, char **argv)
 	set_cloexec(m->out_fd);
 	set_cloexec(m->err_fd);
 	set_cloexec(m->status_fd);
+	set_cloexec(m->netns_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
 
