@@ -62,6 +62,8 @@ struct client {
 
 enum restart_kind { RS_NO, RS_ALWAYS, RS_ON_FAILURE, RS_UNLESS_STOPPED };
 
+#define MAX_CGROUP_DIRS 32
+
 struct mon {
 	const char *id;
 	const char *berth, *root, *runroot;
@@ -97,6 +99,12 @@ struct mon {
 	 * runs after an attached `run --rm` has returned, not during its
 	 * clean-up. -1: none. */
 	int netns_fd;
+	/* the container's cgroup directories and runtime state directory,
+	 * removed once it is gone for good */
+	const char *cgroup_dirs[MAX_CGROUP_DIRS];
+	int ncgroup_dirs;
+	bool cgroup_dirs_dropped; /* more than we keep: leave it all to rt_delete */
+	const char *runtime_dir;
 };
 
 static int64_t now_mono(void)
@@ -802,6 +810,24 @@ static void release_netns(struct mon *m)
 	m->netns_fd = -1;
 }
 
+/* The container is gone for good: remove its cgroup and its runtime
+ * state (what berth's rt_delete would), so that the berth process that
+ * cleans up after us finds nothing left to do there. Best effort: a
+ * cgroup that is still busy (processes outside the container's pid
+ * namespace, sub-cgroups) is left, and with it the runtime state, to
+ * rt_delete, which kills and retries. */
+static void remove_runtime(struct mon *m)
+{
+	if (m->cgroup_dirs_dropped)
+		return;
+	bool all = true;
+	for (int i = 0; i < m->ncgroup_dirs; i++)
+		if (rmdir(m->cgroup_dirs[i]) < 0 && errno != ENOENT)
+			all = false;
+	if (all && m->runtime_dir)
+		nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 static void finish(struct mon *m)
 {
 	if (m->listen_fd >= 0) {
@@ -866,6 +892,7 @@ static void after_exit(struct mon *m)
 		return;
 	}
 	memcpy(m->st.status, "exited", sizeof("exited"));
+	remove_runtime(m);
 	save_state(m);
 	finish(m);
 }
@@ -925,6 +952,29 @@ static int open_listen(struct mon *m)
 	return fd;
 }
 
+/* exec_fd (the read end of the runtime's exec.fifo) reads end-of-file
+ * once the init has executed the container's process, or died. */
+static void wait_executed(int fd)
+{
+	if (fd < 0)
+		return;
+	int64_t deadline = now_mono() + 30LL * 1000000000;
+	for (;;) {
+		char b[16];
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (n > 0)
+			continue;
+		int64_t left = deadline - now_mono();
+		if (left <= 0)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		poll(&pf, 1, (int)(left / 1000000) + 1);
+	}
+	close(fd);
+}
+
 static void usage_exit(void)
 {
 	fputs("usage: berth-monitor --id ID --dir DIR --rundir DIR --pid PID [options]\n"
@@ -942,7 +992,7 @@ int main(int argc, char **argv)
 	m->netns_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
-	int client_fd = -1, lock_fd = -1;
+	int client_fd = -1, lock_fd = -1, exec_fd = -1;
 	const char *client_flags = "stdout,stderr", *dir = NULL, *rundir = NULL;
 	const char *restart = NULL;
 	int64_t log_max_size = JSONLOG_DEFAULT_MAX_SIZE;
@@ -977,6 +1027,9 @@ int main(int argc, char **argv)
 		O_RESTARTS,
 		O_LOGATTRS,
 		O_NETNS,
+		O_EXECFD,
+		O_CGDIR,
+		O_RTDIR,
 	};
 	static const struct option opts[] = {
 	    {"id", required_argument, NULL, O_ID},
@@ -1005,6 +1058,9 @@ int main(int argc, char **argv)
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
 	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
 	    {"netns-fd", required_argument, NULL, O_NETNS},
+	    {"exec-fd", required_argument, NULL, O_EXECFD},
+	    {"cgroup-dir", required_argument, NULL, O_CGDIR},
+	    {"runtime-dir", required_argument, NULL, O_RTDIR},
 	    {NULL, 0, NULL, 0},
 	};
 	int restart_count = 0;
@@ -1037,6 +1093,14 @@ int main(int argc, char **argv)
 		case O_RESTARTS: restart_count = atoi(optarg); break;
 		case O_LOGATTRS: log_attrs = optarg; break;
 		case O_NETNS: m->netns_fd = atoi(optarg); break;
+		case O_EXECFD: exec_fd = atoi(optarg); break;
+		case O_CGDIR:
+			if (m->ncgroup_dirs < MAX_CGROUP_DIRS)
+				m->cgroup_dirs[m->ncgroup_dirs++] = optarg;
+			else
+				m->cgroup_dirs_dropped = true;
+			break;
+		case O_RTDIR: m->runtime_dir = optarg; break;
 		default: usage_exit();
 		}
 	}
@@ -1051,6 +1115,7 @@ int main(int argc, char **argv)
 	set_cloexec(m->err_fd);
 	set_cloexec(m->status_fd);
 	set_cloexec(m->netns_fd);
+	set_cloexec(exec_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
 
@@ -1134,6 +1199,8 @@ int main(int argc, char **argv)
 			handle_request(m, cl, req);
 		}
 	}
+	/* the start is reported once the container's process is executed */
+	wait_executed(exec_fd);
 	if (m->status_fd >= 0) {
 		char msg[32];
 		int n = snprintf(msg, sizeof(msg), "ok %d\n", m->pid);
