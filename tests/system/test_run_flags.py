@@ -1,6 +1,8 @@
 """run/create flags, each checked from inside the container and in inspect."""
+import fcntl
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -204,6 +206,34 @@ def test_logs_since_until_tail(bb):
     assert bb.out("logs", "--until", t_b[:19] + "Z", "lt") == "a\n"
     assert bb.out("logs", "--tail", "1", "lt") == "b\n"
     assert bb.out("logs", "-n", "0", "lt") == ""
+
+
+def test_stop_and_start_wait_for_the_last_monitor(bb):
+    """The monitor records the exit and answers stop/wait before its cleanup
+    helper deletes the runtime state and detaches the network. stop returns
+    only once that monitor is gone, and a start while it still finishes waits
+    for it: started earlier, the new container was torn down by the old
+    cleanup (restart failed with "container ... does not exist")."""
+    bb.run("run", "-d", "--name", "sw", "busybox", "sleep", "100")
+    cid = inspect(bb, "sw")["Id"]
+    bb.run("stop", "-t", "0", "sw")
+    fd = os.open(os.path.join(bb.root, "containers", cid, "monitor.lock"), os.O_RDWR)
+    try:
+        # nobody holds the monitor's lock once stop returned
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # a monitor still finishing: hold a lock on its file as it does
+        fcntl.lockf(fd, fcntl.LOCK_SH)
+        p = subprocess.Popen(bb.cmd("start", "sw"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.7)
+        assert p.poll() is None, p.communicate()
+        assert inspect(bb, "sw")["State"]["Status"] == "exited"
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(fd)
+    assert p.returncode == 0 and out == b"sw\n", err
+    assert inspect(bb, "sw")["State"]["Running"]
 
 
 def test_restart_command_prune_and_volume_cli(bb):
