@@ -102,7 +102,22 @@ static int connect_common(cli_ctx *ctx, bool connect, int argc, char **argv)
 		case O_IP: ip = optarg; break;
 		case O_IP6: ip6 = optarg; break;
 		case 'f': force = true; break;
-		case 'h': printf("Usage:  berth %s [OPTIONS] NETWORK CONTAINER\n", cmd); return 0;
+		case 'h':
+			if (connect)
+				printf(
+				    "Usage:  berth network connect [OPTIONS] NETWORK CONTAINER\n\n"
+				    "Connect a container to a network\n\nOptions:\n"
+				    "      --alias strings   Extra DNS name of the container on "
+				    "this network\n"
+				    "      --ip string       IPv4 address (e.g. 172.30.100.104)\n"
+				    "      --ip6 string      IPv6 address (e.g. 2001:db8::33)\n");
+			else
+				printf("Usage:  berth network disconnect [OPTIONS] NETWORK "
+				       "CONTAINER\n\n"
+				       "Disconnect a container from a network\n\nOptions:\n"
+				       "  -f, --force   Disconnect even if the container is not "
+				       "running\n");
+			return 0;
 		default: return cli_usage_error(cmd, "invalid option");
 		}
 	}

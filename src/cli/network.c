@@ -95,7 +95,24 @@ static int net_create(cli_ctx *ctx, int argc, char **argv)
 		case O_LABEL: labels = strv_append(labels, optarg); break;
 		case 'o': options = strv_append(options, optarg); break;
 		case O_ATTACH: break;
-		case 'h': printf("Usage:  berth network create [OPTIONS] NETWORK\n"); return 0;
+		case 'h':
+			printf(
+			    "Usage:  berth network create [OPTIONS] NETWORK\n\nCreate a network\n\n"
+			    "Options:\n"
+			    "      --attachable        Accepted for compatibility (bridge networks "
+			    "always are)\n"
+			    "  -d, --driver string     Network driver (default \"bridge\")\n"
+			    "      --gateway strings   Gateway of a subnet\n"
+			    "      --internal          No outbound route from the network\n"
+			    "      --ip-range strings  Allocate container addresses from this "
+			    "range\n"
+			    "      --ipv6              Give the network an IPv6 subnet too\n"
+			    "      --label list        Set a label on the network\n"
+			    "  -o, --opt map           Driver option "
+			    "(com.docker.network.bridge.name=, "
+			    "...mtu=)\n"
+			    "      --subnet strings    Subnet in CIDR form\n");
+			return 0;
 		default: return cli_usage_error("network create", "invalid option");
 		}
 	}
@@ -224,7 +241,16 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'F': format = optarg; break;
 		case 'n': notrunc = true; break;
-		case 'h': printf("Usage:  berth network ls [OPTIONS]\n"); return 0;
+		case 'h':
+			printf("Usage:  berth network ls [OPTIONS]\n\nList networks\n\nAliases:\n"
+			       "  berth network ls, berth network list\n\nOptions:\n"
+			       "  -f, --filter filter   Show only matching networks (driver=, id=, "
+			       "label=, "
+			       "name=, scope=, type=)\n"
+			       "      --format string   Format the output with a Go template\n"
+			       "      --no-trunc        Print full network IDs\n"
+			       "  -q, --quiet           Print network IDs only\n");
+			return 0;
 		default: return cli_usage_error("network ls", "invalid option");
 		}
 	}
@@ -298,7 +324,10 @@ static int net_inspect(cli_ctx *ctx, int argc, char **argv)
 		case 'f': format = optarg; break;
 		case 'v': break;
 		case 'h':
-			printf("Usage:  berth network inspect [OPTIONS] NETWORK [NETWORK...]\n");
+			printf("Usage:  berth network inspect [OPTIONS] NETWORK [NETWORK...]\n\n"
+			       "Display detailed information on one or more networks\n\nOptions:\n"
+			       "  -f, --format string   Format the output with a Go template\n"
+			       "  -v, --verbose         Verbose output\n");
 			return 0;
 		default: return cli_usage_error("network inspect", "invalid option");
 		}
@@ -363,7 +392,13 @@ static int net_rm(cli_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
-		case 'h': printf("Usage:  berth network rm NETWORK [NETWORK...]\n"); return 0;
+		case 'h':
+			printf(
+			    "Usage:  berth network rm NETWORK [NETWORK...]\n\nRemove one or more "
+			    "networks\n\nAliases:\n  berth network rm, berth network remove\n\n"
+			    "Options:\n  -f, --force   Do not fail if the network does not "
+			    "exist\n");
+			return 0;
 		default: return cli_usage_error("network rm", "invalid option");
 		}
 	}
@@ -402,7 +437,14 @@ static int net_prune(cli_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'f': force = true; break;
 		case 'F': break;
-		case 'h': printf("Usage:  berth network prune [OPTIONS]\n"); return 0;
+		case 'h':
+			printf("Usage:  berth network prune [OPTIONS]\n\nRemove all unused "
+			       "networks\n\n"
+			       "Options:\n"
+			       "      --filter filter   Only networks that match (until=, label=, "
+			       "label!=)\n"
+			       "  -f, --force           Do not ask for confirmation\n");
+			return 0;
 		default: return cli_usage_error("network prune", "invalid option");
 		}
 	}

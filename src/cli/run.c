@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/clistore.h"
 #include "container/container.h"
+#include "image/ref.h"
 #include "network/network.h"
 #include "runtime/cgprime.h"
 #include "runtime/runtime.h"
@@ -346,19 +347,139 @@ static int parse_restart(const char *v, json_t *host, berth_error **err)
 
 static void usage_run(const char *cmd)
 {
-	printf("Usage:  berth %s [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
-	       "%s\n\n"
-	       "Options (as Docker's): -d -i -t --rm --name -e --env-file -w -u --group-add\n"
-	       "  --entrypoint -h -l --label-file -m --memory-swap --memory-reservation --cpus\n"
-	       "  --cpu-shares --cpuset-cpus --pids-limit --ulimit --cap-add --cap-drop\n"
-	       "  --privileged --security-opt --read-only --tmpfs --shm-size --device --restart\n"
-	       "  --init --stop-signal --stop-timeout --health-cmd --health-interval\n"
-	       "  --health-timeout --health-retries --health-start-period --no-healthcheck\n"
-	       "  --log-driver --log-opt --sig-proxy --detach-keys --userns --pull --platform\n"
-	       "  -v --mount --volumes-from --network -p -P --expose --dns --add-host\n",
-	       cmd,
-	       !strcmp(cmd, "run") ? "Create and run a new container from an image"
-	                           : "Create a new container");
+	bool run = !strcmp(cmd, "run");
+	printf("Usage:  berth %s [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n%s\n\nOptions:\n", cmd,
+	       run ? "Create and run a new container from an image" : "Create a new container");
+	static const struct {
+		bool run_only;
+		const char *line;
+	} lines[] = {
+	    {false, "      --add-host list                    Add a line to /etc/hosts (host:ip, "
+	            "or host:host-gateway)"},
+	    {false, "  -a, --attach list                      Attach to the given streams: stdin, "
+	            "stdout, stderr"},
+	    {false,
+	     "      --cap-add list                     Give the container a Linux capability"},
+	    {false, "      --cap-drop list                    Take a Linux capability away from "
+	            "the container"},
+	    {false,
+	     "      --cidfile string                   Write the container's ID to this file"},
+	    {false, "      --cpu-period int                   CFS period of the container's CPU "
+	            "quota (microseconds)"},
+	    {false, "      --cpu-quota int                    CFS quota per period (microseconds)"},
+	    {false, "  -c, --cpu-shares int                   Relative CPU weight"},
+	    {false,
+	     "      --cpus decimal                     Number of CPUs the container may use"},
+	    {false,
+	     "      --cpuset-cpus string               CPUs the container may run on (0-3, 0,1)"},
+	    {true, "  -d, --detach                           Run in the background and print the "
+	           "container ID"},
+	    {true, "      --detach-keys string               Key sequence that detaches from the "
+	           "container"},
+	    {false, "      --device list                      Make a host device available in the "
+	            "container"},
+	    {false, "      --dns list                         Name server for /etc/resolv.conf"},
+	    {false, "      --dns-option list                  Option line for /etc/resolv.conf"},
+	    {false, "      --dns-search list                  Search domain for /etc/resolv.conf"},
+	    {false, "      --domainname string                NIS domain name of the container"},
+	    {false, "      --entrypoint string                Replace the image's ENTRYPOINT"},
+	    {false, "  -e, --env list                         Set an environment variable "
+	            "(NAME=value, or NAME to copy it)"},
+	    {false,
+	     "      --env-file list                    Read environment variables from a file"},
+	    {false, "      --expose list                      Expose a port or a range of ports"},
+	    {false, "      --group-add list                   Add a supplementary group"},
+	    {false,
+	     "      --health-cmd string                Command that checks the container's health"},
+	    {false,
+	     "      --health-interval duration         Time between health checks (ms|s|m|h)"},
+	    {false, "      --health-retries int               Failures in a row before the "
+	            "container is unhealthy"},
+	    {false, "      --health-start-interval duration   Time between checks during the start "
+	            "period"},
+	    {false, "      --health-start-period duration     Grace period before failures count "
+	            "(ms|s|m|h)"},
+	    {false,
+	     "      --health-timeout duration          Longest time one check may run (ms|s|m|h)"},
+	    {false, "      --help                             Print usage"},
+	    {false, "  -h, --hostname string                  Host name of the container"},
+	    {false, "      --init                             Run berth's init as PID 1 (reaps "
+	            "zombies, forwards signals)"},
+	    {false,
+	     "  -i, --interactive                      Keep STDIN open even when not attached"},
+	    {false, "      --ip string                        IPv4 address on the network (e.g. "
+	            "172.30.100.104)"},
+	    {false, "      --ip6 string                       IPv6 address on the network (e.g. "
+	            "2001:db8::33)"},
+	    {false, "      --ipc string                       IPC namespace: private, host, "
+	            "container:NAME"},
+	    {false, "  -l, --label list                       Set a label (key=value)"},
+	    {false, "      --label-file list                  Read labels from a file"},
+	    {false, "      --log-driver string                Logging driver (json-file, none)"},
+	    {false, "      --log-opt list                     Logging driver option (max-size=, "
+	            "max-file=, labels=, env=)"},
+	    {false,
+	     "      --mac-address string               MAC address of the container's interface"},
+	    {false, "  -m, --memory bytes                     Memory limit"},
+	    {false, "      --memory-reservation bytes         Soft memory limit"},
+	    {false, "      --memory-swap bytes                Memory plus swap limit; -1 for "
+	            "unlimited swap"},
+	    {false, "      --mount mount                      Attach a filesystem mount "
+	            "(type=bind|volume|tmpfs,...)"},
+	    {false, "      --name string                      Name of the container"},
+	    {false, "      --network network                  Network: bridge, host, none, "
+	            "container:NAME or a network name"},
+	    {false, "      --network-alias list               Extra DNS name on the network"},
+	    {false, "      --no-healthcheck                   Turn off the image's HEALTHCHECK"},
+	    {false,
+	     "      --oom-score-adj int                OOM score adjustment (-1000 to 1000)"},
+	    {false, "      --pid string                       PID namespace: private, host, "
+	            "container:NAME"},
+	    {false, "      --pids-limit int                   Limit on the number of processes (-1 "
+	            "for none)"},
+	    {false,
+	     "      --platform string                  Platform of the image (os/arch[/variant])"},
+	    {false, "      --privileged                       Give the container every capability "
+	            "and device"},
+	    {false, "  -p, --publish list                     Publish a container port on the host "
+	            "([ip:]host:ctr[/proto])"},
+	    {false, "  -P, --publish-all                      Publish every exposed port on a "
+	            "random host port"},
+	    {false, "      --pull string                      When to pull the image: missing, "
+	            "never, always"},
+	    {false, "  -q, --quiet                            Print no pull progress"},
+	    {false, "      --read-only                        Mount the root filesystem read-only"},
+	    {false, "      --restart string                   Restart policy: no, always, "
+	            "on-failure[:N], unless-stopped"},
+	    {false, "      --rm                               Remove the container and its "
+	            "anonymous volumes when it exits"},
+	    {false, "      --security-opt list                Security option (no-new-privileges, "
+	            "seccomp=FILE|unconfined)"},
+	    {false, "      --shm-size bytes                   Size of /dev/shm"},
+	    {true, "      --sig-proxy                        Forward received signals to the "
+	           "container (default true)"},
+	    {false, "      --stop-signal string               Signal that stops the container"},
+	    {false,
+	     "      --stop-timeout int                 Seconds to wait for a stop before SIGKILL"},
+	    {false,
+	     "      --tmpfs list                       Mount a tmpfs directory (path[:options])"},
+	    {false, "  -t, --tty                              Allocate a pseudo-terminal"},
+	    {false,
+	     "      --ulimit ulimit                    Set a resource limit (name=soft[:hard])"},
+	    {false,
+	     "  -u, --user string                      User and group: name|uid[:group|gid]"},
+	    {false, "      --userns string                    User namespace mode (host)"},
+	    {false, "      --uts string                       UTS namespace: private, host"},
+	    {false,
+	     "  -v, --volume list                      Mount a volume or host path (src:dst[:ro])"},
+	    {false,
+	     "      --volumes-from list                Mount the volumes of another container"},
+	    {false,
+	     "  -w, --workdir string                   Working directory inside the container"},
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (run || !lines[i].run_only)
+			puts(lines[i].line);
 }
 
 /* Parse run/create flags; *first_arg is the index of IMAGE. */
@@ -867,11 +988,17 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (cr < 0 && err->code == BERTH_E_NOTFOUND && str_has_prefix(err->msg, "No such image") &&
 	    !str_eq(f.pull, "never")) {
 		const char *image = json_get_str(body, "Image");
-		fprintf(stderr, "Unable to find image '%s' locally\n", image);
-		if (pull_image(ctx, image, f.platform) == 0) {
-			berth_error_clear(&err);
-			cr = container_create(s, &env, body, &co, &id, &warnings, &err);
-		}
+		_cleanup_ref_ image_ref *ref = NULL;
+		_cleanup_error_ berth_error *rerr = NULL;
+		_cleanup_free_ char *shown = ref_parse_normalized(image, &ref, &rerr) == 0
+		                                 ? ref_familiar(ref)
+		                                 : xstrdup(image);
+		fprintf(stderr, "Unable to find image '%s' locally\n", shown);
+		/* the pull printed its own one-line error */
+		if (pull_image(ctx, image, f.platform) != 0)
+			return EXIT_BERTH_FAILED;
+		berth_error_clear(&err);
+		cr = container_create(s, &env, body, &co, &id, &warnings, &err);
 	}
 	if (cr < 0)
 		return run_fail(err);

@@ -360,7 +360,20 @@ int cmd_update(cli_ctx *ctx, int argc, char **argv)
 		}
 		case 'H':
 			printf("Usage:  berth update [OPTIONS] CONTAINER [CONTAINER...]\n\nUpdate "
-			       "configuration of one or more containers\n");
+			       "configuration of one or more containers\n\nOptions:\n"
+			       "      --cpu-period int             CFS period of the CPU quota "
+			       "(microseconds)\n"
+			       "      --cpu-quota int              CFS quota per period "
+			       "(microseconds)\n"
+			       "  -c, --cpu-shares int             Relative CPU weight\n"
+			       "      --cpus decimal               Number of CPUs\n"
+			       "      --cpuset-cpus string         CPUs the container may run on\n"
+			       "  -m, --memory bytes               Memory limit\n"
+			       "      --memory-reservation bytes   Soft memory limit\n"
+			       "      --memory-swap bytes          Memory plus swap limit; -1 for "
+			       "unlimited swap\n"
+			       "      --pids-limit int             Process limit (-1 for none)\n"
+			       "      --restart string             Restart policy\n");
 			return 0;
 		default: return cli_usage_error("update", "unknown flag");
 		}

@@ -190,7 +190,9 @@ static int vol_inspect(cli_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'f': format = optarg; break;
 		case 'H':
-			printf("Usage:  berth volume inspect [OPTIONS] VOLUME [VOLUME...]\n");
+			printf("Usage:  berth volume inspect [OPTIONS] VOLUME [VOLUME...]\n\n"
+			       "Display detailed information on one or more volumes\n\nOptions:\n"
+			       "  -f, --format string   Format the output with a Go template\n");
 			return 0;
 		default: return cli_usage_error("volume inspect", "unknown flag");
 		}
@@ -245,7 +247,10 @@ static int vol_rm(cli_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'f': force = true; break;
 		case 'H':
-			printf("Usage:  berth volume rm [OPTIONS] VOLUME [VOLUME...]\n");
+			printf("Usage:  berth volume rm [OPTIONS] VOLUME [VOLUME...]\n\n"
+			       "Remove one or more volumes. A volume in use cannot be removed.\n\n"
+			       "Aliases:\n  berth volume rm, berth volume remove\n\nOptions:\n"
+			       "  -f, --force   Do not fail if the volume does not exist\n");
 			return 0;
 		default: return cli_usage_error("volume rm", "unknown flag");
 		}
@@ -296,7 +301,16 @@ static int vol_prune(cli_ctx *ctx, int argc, char **argv)
 			else
 				return cli_failf(EXIT_BERTH_FAILED, "invalid filter '%s'", optarg);
 			break;
-		case 'H': printf("Usage:  berth volume prune [OPTIONS]\n"); return 0;
+		case 'H':
+			printf("Usage:  berth volume prune [OPTIONS]\n\nRemove unused local "
+			       "volumes\n\n"
+			       "Options:\n"
+			       "  -a, --all             Remove unused named volumes too, not only "
+			       "anonymous ones\n"
+			       "      --filter filter   Only volumes that match (label=, label!=, "
+			       "all=true)\n"
+			       "  -f, --force           Do not ask for confirmation\n");
+			return 0;
 		default: return cli_usage_error("volume prune", "unknown flag");
 		}
 	}

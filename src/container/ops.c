@@ -165,6 +165,23 @@ int container_wait(berth_store *s, ctr_record *r, int *exit_code, berth_error **
 	return 0;
 }
 
+/* Ask the monitor to record a pause in the state file: 1 done, 0 the
+ * monitor is of an older berth (it does not know the request), -1 no
+ * monitor answered. */
+static int record_pause(berth_store *s, const char *id, bool pause)
+{
+	_cleanup_close_ int fd =
+	    container_monitor_connect(s, id, pause ? "paused 1" : "paused 0", NULL);
+	if (fd < 0)
+		return -1;
+	char line[64];
+	if (read_line(fd, line, sizeof(line)) <= 0)
+		return -1;
+	if (str_has_prefix(line, "ok"))
+		return 1;
+	return !strcmp(line, "err unknown request") ? 0 : -1;
+}
+
 int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err)
 {
 	const char *st = container_status(r);
@@ -181,15 +198,26 @@ int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err
 	if (pause) {
 		if (rt_pause(&ctx, r->id, err) < 0)
 			return -1;
-		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			close(fd);
+		int rec = record_pause(s, r->id, true);
+		if (rec < 0) {
+			rt_resume(&ctx, r->id, NULL);
+			return berth_err(err, BERTH_E_GENERIC,
+			                 "Cannot pause container %s: its monitor does not answer",
+			                 r->id);
+		}
+		if (rec == 0) {
+			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd >= 0)
+				close(fd);
+		}
 	} else {
 		if (rt_resume(&ctx, r->id, err) < 0)
 			return -1;
+		record_pause(s, r->id, false);
 		unlink(marker);
 	}
 	r->paused = pause;
+	r->st.paused = pause;
 	return 0;
 }
 

@@ -9,6 +9,10 @@
  *   "kill SIG\n"       send SIG to the container's init: "ok\n" / "err MSG\n".
  *   "wait\n"           answered "exit CODE\n" when the container exits.
  *   "restart POLICY\n" replace the restart policy (update): "ok\n".
+ *   "paused 0|1\n"     record in the state file that berth thawed/froze the
+ *                      container: "ok\n" (an older monitor answers
+ *                      "err unknown request\n": berth then marks the pause
+ *                      with a `paused` file, as older berths did).
  *
  * Frames: an 8-byte header {type, 0, 0, 0, len (big-endian u32)} and len
  * bytes of payload (Docker's stdcopy header, with extra types). */

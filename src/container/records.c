@@ -34,6 +34,10 @@ static const store_migration migrations[] = {
      " anonymous INTEGER NOT NULL DEFAULT 0,"
      " PRIMARY KEY (container_id, volume));"
      "CREATE INDEX container_volumes_volume ON container_volumes(volume);"},
+    /* ps reads these columns of every container: a covering index keeps
+     * that scan to a few pages (the rows themselves are ~1.5 KB each) */
+    {"CREATE INDEX containers_list ON containers(created, id, name, image, image_id, "
+     "command);"},
 };
 
 int container_store_init(berth_store *s, berth_error **err)
@@ -96,32 +100,46 @@ static ctr_record *row_to_record(sqlite3_stmt *st, bool with_config)
 	return r;
 }
 
-void container_load_state(berth_store *s, ctr_record *r)
+/* dirfd/pfx<id>/: the container's directory (pfx "containers/" under the
+ * root's fd, or "" under the fd of root/containers). */
+static void load_state_at(int dirfd, const char *pfx, ctr_record *r)
 {
-	/* Paths relative to the root's fd: no directory fds to open and close
-	 * (ps does this for every container). */
 	char rel[sizeof("containers/") + CTR_ID_LEN + sizeof("/monitor.lock")];
-	int n = snprintf(rel, sizeof(rel), "containers/%s/", r->id);
-	int rootfd = store_rootfd(s);
+	int n = snprintf(rel, sizeof(rel), "%s%s/", pfx, r->id);
 	r->monitor_alive = false;
 	r->paused = false;
 	snprintf(rel + n, sizeof(rel) - (size_t)n, "%s", CTR_STATE_FILE);
-	ctr_state_read_path(rootfd, rel, &r->st);
-	if (!strcmp(r->st.status, "running") || !strcmp(r->st.status, "restarting")) {
+	int alive = 0;
+	ctr_state_read_live(dirfd, rel, &r->st, &alive);
+	if (strcmp(r->st.status, "running") != 0 && strcmp(r->st.status, "restarting") != 0)
+		return;
+	bool old_format = alive < 0;
+	if (old_format) {
+		/* a monitor of an older berth: it locks monitor.lock only */
 		snprintf(rel + n, sizeof(rel) - (size_t)n, "%s", CTR_MONITOR_LOCK);
-		r->monitor_alive = ctr_lock_held_at(rootfd, rel);
-		if (!r->monitor_alive) {
-			/* the monitor died without recording an exit */
-			memcpy(r->st.status, "dead", sizeof("dead"));
-			if (!r->st.error[0])
-				snprintf(r->st.error, sizeof(r->st.error),
-				         "container monitor (pid %d) exited unexpectedly",
-				         r->st.monitor_pid);
-		} else {
-			snprintf(rel + n, sizeof(rel) - (size_t)n, "paused");
-			r->paused = faccessat(rootfd, rel, F_OK, 0) == 0;
-		}
+		alive = ctr_lock_held_at(dirfd, rel) ? 1 : 0;
 	}
+	r->monitor_alive = alive > 0;
+	if (!r->monitor_alive) {
+		/* the monitor died without recording an exit */
+		memcpy(r->st.status, "dead", sizeof("dead"));
+		if (!r->st.error[0])
+			snprintf(r->st.error, sizeof(r->st.error),
+			         "container monitor (pid %d) exited unexpectedly",
+			         r->st.monitor_pid);
+	} else if (old_format) {
+		snprintf(rel + n, sizeof(rel) - (size_t)n, "paused");
+		r->paused = faccessat(dirfd, rel, F_OK, 0) == 0;
+		r->st.health = true; /* unknown: look for health.json */
+	} else {
+		r->paused = r->st.paused;
+	}
+}
+
+void container_load_state(berth_store *s, ctr_record *r)
+{
+	/* a path relative to the root's fd: no directory fd to open */
+	load_state_at(store_rootfd(s), "containers/", r);
 }
 
 const char *container_status(const ctr_record *r)
@@ -136,6 +154,8 @@ const char *container_status(const ctr_record *r)
 
 char *container_health_status(berth_store *s, const ctr_record *r)
 {
+	if (r->st.locked && !r->st.health)
+		return NULL; /* the monitor runs no health check */
 	char rel[sizeof("containers/") + CTR_ID_LEN + sizeof("/health.json")];
 	snprintf(rel, sizeof(rel), "containers/%s/health.json", r->id);
 	_cleanup_close_ int fd = openat(store_rootfd(s), rel, O_RDONLY | O_CLOEXEC);
@@ -253,6 +273,9 @@ int container_list(berth_store *s, bool with_config, ctr_record ***out, size_t *
 	    err);
 	if (st == NULL)
 		return -1;
+	/* one fd for root/containers: shorter paths for every container */
+	_cleanup_close_ int cfd =
+	    openat(store_rootfd(s), "containers", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	size_t cap = 0;
 	ctr_record **v = NULL;
 	int rc;
@@ -262,7 +285,10 @@ int container_list(berth_store *s, bool with_config, ctr_record ***out, size_t *
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		v[*n] = row_to_record(st, with_config);
-		container_load_state(s, v[*n]);
+		if (cfd >= 0)
+			load_state_at(cfd, "", v[*n]);
+		else
+			container_load_state(s, v[*n]);
 		(*n)++;
 	}
 	if (rc != SQLITE_DONE) {

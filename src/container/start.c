@@ -683,23 +683,8 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	char msg[32];
 	int n = snprintf(msg, sizeof(msg), "ok %d\n", (int)pid);
 	/* with a terminal the new pty master goes along (fd 3 is a socket) */
-	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (master >= 0) {
-		mh.msg_control = u.b;
-		mh.msg_controllen = sizeof(u.b);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &master, sizeof(int));
-	}
-	if (sendmsg(3, &mh, MSG_NOSIGNAL) < 0 && (master >= 0 || write_all(3, msg, (size_t)n) < 0))
+	if (send_with_fd(3, msg, (size_t)n, master) < 0 &&
+	    (master >= 0 || write_all(3, msg, (size_t)n) < 0))
 		return berth_err_sys(err, errno, "answering the monitor");
 	if (master >= 0)
 		close(master);

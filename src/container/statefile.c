@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,12 @@ void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len)
 				st->manual_stop = parse_i64(v, vl) != 0;
 			else if (KEY("restart_count"))
 				st->restart_count = (int)parse_i64(v, vl);
+			else if (KEY("paused"))
+				st->paused = parse_i64(v, vl) != 0;
+			else if (KEY("health"))
+				st->health = parse_i64(v, vl) != 0;
+			else if (KEY("lock"))
+				st->locked = parse_i64(v, vl) != 0;
 			else if (KEY("error"))
 				copy_field(st->error, sizeof(st->error), v, vl);
 #undef KEY
@@ -69,7 +76,7 @@ void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len)
 	}
 }
 
-size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
+static size_t format_state(const struct ctr_state *st, bool locked, char *buf, size_t cap)
 {
 	char err[sizeof(st->error)];
 	size_t i;
@@ -79,23 +86,25 @@ size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
 	int n = snprintf(buf, cap,
 	                 "status=%s\npid=%d\nmonitor_pid=%d\nstarted=%lld\nfinished=%lld\n"
 	                 "exit_code=%d\noom_killed=%d\nmanual_stop=%d\nrestart_count=%d\n"
-	                 "error=%s\n",
+	                 "paused=%d\nhealth=%d\nlock=%d\nerror=%s\n",
 	                 st->status, st->pid, st->monitor_pid, (long long)st->started_ns,
 	                 (long long)st->finished_ns, st->exit_code, st->oom_killed ? 1 : 0,
-	                 st->manual_stop ? 1 : 0, st->restart_count, err);
+	                 st->manual_stop ? 1 : 0, st->restart_count, st->paused ? 1 : 0,
+	                 st->health ? 1 : 0, locked ? 1 : 0, err);
 	if (n < 0)
 		return 0;
 	return (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
-int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st)
+size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		ctr_state_init(st);
-		return -e;
-	}
+	return format_state(st, st->locked, buf, cap);
+}
+
+/* Read an open state file (regular: one read is enough unless it filled
+ * the buffer). */
+static void read_state_fd(int fd, struct ctr_state *st)
+{
 	char buf[1024];
 	size_t len = 0;
 	for (;;) {
@@ -110,9 +119,20 @@ int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st)
 		if ((size_t)r < want || len == sizeof(buf) - 1)
 			break;
 	}
-	close(fd);
 	buf[len] = 0;
 	ctr_state_parse(st, buf, len);
+}
+
+int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		ctr_state_init(st);
+		return -e;
+	}
+	read_state_fd(fd, st);
+	close(fd);
 	return 0;
 }
 
@@ -121,15 +141,65 @@ int ctr_state_read_at(int dirfd, struct ctr_state *st)
 	return ctr_state_read_path(dirfd, CTR_STATE_FILE, st);
 }
 
-int ctr_state_write_at(int dirfd, const struct ctr_state *st)
+static bool fd_lock_held(int fd)
 {
-	char buf[1024];
-	size_t len = ctr_state_format(st, buf, sizeof(buf));
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+int ctr_state_read_live(int dirfd, const char *path, struct ctr_state *st, int *alive)
+{
+	for (int attempt = 0;; attempt++) {
+		*alive = 0;
+		int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			ctr_state_init(st);
+			return -e;
+		}
+		read_state_fd(fd, st);
+		if (strcmp(st->status, "running") != 0 && strcmp(st->status, "restarting") != 0) {
+			close(fd);
+			return 0;
+		}
+		if (!st->locked) {
+			close(fd);
+			*alive = -1;
+			return 0;
+		}
+		if (fd_lock_held(fd)) {
+			close(fd);
+			*alive = 1;
+			return 0;
+		}
+		/* Unlocked: the monitor is dead, or it has renamed a newer file
+		 * over the one we read (and dropped this one's lock): then the
+		 * path names another inode (ours is still open, so its number
+		 * cannot have been reused). Read the newer one. */
+		struct stat a, b;
+		bool replaced = fstat(fd, &a) == 0 && fstatat(dirfd, path, &b, 0) == 0 &&
+		                (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+		close(fd);
+		if (!replaced || attempt >= 8)
+			return 0;
+	}
+}
+
+static int write_state(int dirfd, const struct ctr_state *st, int *lock_fd)
+{
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".state.%d", (int)getpid());
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* read access too: an OFD read lock needs it */
+	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	bool locked = false;
+	if (lock_fd != NULL) {
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+		locked = fcntl(fd, F_OFD_SETLK, &fl) == 0;
+	}
+	char buf[1024];
+	size_t len = format_state(st, locked, buf, sizeof(buf));
 	size_t off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, buf + off, len - off);
@@ -143,12 +213,32 @@ int ctr_state_write_at(int dirfd, const struct ctr_state *st)
 		}
 		off += (size_t)w;
 	}
-	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, CTR_STATE_FILE) < 0) {
+	if (renameat(dirfd, tmp, dirfd, CTR_STATE_FILE) < 0) {
 		int e = errno;
+		close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return -e;
 	}
+	if (lock_fd == NULL) {
+		if (close(fd) < 0)
+			return -errno;
+		return 0;
+	}
+	/* the new file is locked and in place: drop the old one's lock */
+	if (*lock_fd >= 0)
+		close(*lock_fd);
+	*lock_fd = fd;
 	return 0;
+}
+
+int ctr_state_write_at(int dirfd, const struct ctr_state *st)
+{
+	return write_state(dirfd, st, NULL);
+}
+
+int ctr_state_write_locked_at(int dirfd, const struct ctr_state *st, int *lock_fd)
+{
+	return write_state(dirfd, st, lock_fd);
 }
 
 bool ctr_lock_held_at(int dirfd, const char *path)

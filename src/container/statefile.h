@@ -3,7 +3,15 @@
  * libc only: compiled into libberth and into berth-monitor, which owns the
  * file while it runs (berth writes it only when no monitor is alive). The
  * format is "key=value" lines, replaced atomically (temp file + rename),
- * so readers never see a half-written state. */
+ * so readers never see a half-written state.
+ *
+ * A monitor writes "lock=1" and holds an OFD read lock on the file it
+ * wrote (that inode) until it has renamed the next one into place, and
+ * for as long as it lives: a reader tells a live monitor from a dead one
+ * with one F_OFD_GETLK on the fd it read the state from. A file without
+ * "lock=1" (written by berth, or by a monitor of an older berth, which
+ * locks only monitor.lock and marks a pause with a `paused` file) is
+ * checked the old way. */
 #ifndef BERTH_CONTAINER_STATEFILE_H
 #define BERTH_CONTAINER_STATEFILE_H
 
@@ -24,6 +32,9 @@ struct ctr_state {
 	bool oom_killed;
 	bool manual_stop; /* stopped by the user: no restart */
 	int restart_count;
+	bool paused; /* frozen by `berth pause` (recorded by the monitor) */
+	bool health; /* has a health check: health.json holds its status */
+	bool locked; /* the writer (a monitor) holds an OFD lock on this file */
 	char error[256];
 };
 
@@ -36,8 +47,19 @@ size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap);
 int ctr_state_read_at(int dirfd, struct ctr_state *st);
 /* The same for a state file at a path relative to dirfd. */
 int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st);
-/* Atomically replace dirfd/state. Returns 0 or -errno. */
+/* Atomically replace dirfd/state (without "lock=1", whatever st says).
+ * Returns 0 or -errno. */
 int ctr_state_write_at(int dirfd, const struct ctr_state *st);
+/* The monitor's writer: the new file is written with "lock=1" and carries
+ * an OFD read lock before it is renamed into place; *lock_fd (the fd
+ * holding the previous file's lock, or -1) is then closed and replaced by
+ * the new file's fd. Returns 0 or -errno (*lock_fd unchanged). */
+int ctr_state_write_locked_at(int dirfd, const struct ctr_state *st, int *lock_fd);
+/* Read the state file at path (relative to dirfd) and, if it says running
+ * or restarting, whether its monitor lives: *alive is 1 or 0, or -1 when
+ * the file does not say (no "lock=1": ask ctr_lock_held_at on
+ * monitor.lock). Returns 0, or -errno (-ENOENT: never started; *alive 0). */
+int ctr_state_read_live(int dirfd, const char *path, struct ctr_state *st, int *alive);
 
 /* Whether a monitor holds dirfd/monitor.lock (an OFD read lock that the
  * kernel drops when the monitor dies, however it dies). */

@@ -67,6 +67,7 @@ struct mon {
 	const char *berth, *root, *runroot;
 	const char *dir;
 	int dirfd, rundirfd, lock_fd;
+	int state_fd; /* holds the OFD lock on the state file in place */
 	pid_t pid;
 	int in_fd, out_fd, err_fd;
 	bool tty, has_stdin;
@@ -132,7 +133,7 @@ static void set_cloexec(int fd)
 static void save_state(struct mon *m)
 {
 	m->st.monitor_pid = (int)getpid();
-	int r = ctr_state_write_at(m->dirfd, &m->st);
+	int r = ctr_state_write_locked_at(m->dirfd, &m->st, &m->state_fd);
 	if (r < 0)
 		fprintf(stderr, "berth-monitor %s: writing state: %s\n", m->id, strerror(-r));
 }
@@ -320,6 +321,13 @@ static void handle_request(struct mon *m, struct client *c, char *line)
 				m->st.manual_stop = true;
 			client_reply(c, "ok\n");
 		}
+		c->close_after_flush = true;
+		c->kind = CL_DONE;
+	} else if (!strcmp(line, "paused")) {
+		/* berth pause/unpause froze or thawed the cgroup: record it */
+		m->st.paused = atoi(arg) != 0 && !m->exited;
+		save_state(m);
+		client_reply(c, "ok\n");
 		c->close_after_flush = true;
 		c->kind = CL_DONE;
 	} else if (!strcmp(line, "restart")) {
@@ -798,6 +806,8 @@ static void finish(struct mon *m)
 	if (m->log_enabled)
 		jsonlog_close(&m->log);
 	close(m->lock_fd);
+	if (m->state_fd >= 0)
+		close(m->state_fd);
 	remove_trash(m);
 	_exit(0);
 }
@@ -826,6 +836,7 @@ static void after_exit(struct mon *m)
 	m->st.exit_code = m->exit_code;
 	m->st.finished_ns = now_real();
 	m->st.pid = 0;
+	m->st.paused = false;
 	if (should_restart(m)) {
 		int64_t ran = m->st.finished_ns - m->st.started_ns;
 		if (ran >= BACKOFF_RESET_NS)
@@ -910,7 +921,7 @@ int main(int argc, char **argv)
 {
 	static struct mon mon;
 	struct mon *m = &mon;
-	m->dirfd = m->rundirfd = -1;
+	m->dirfd = m->rundirfd = m->state_fd = -1;
 	m->in_fd = m->out_fd = m->err_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
@@ -1090,6 +1101,8 @@ int main(int argc, char **argv)
 	m->st.oom_killed = false;
 	m->st.manual_stop = false;
 	m->st.restart_count = restart_count;
+	m->st.paused = false;
+	m->st.health = m->health_interval_ns > 0;
 	m->st.error[0] = 0;
 	save_state(m);
 	if (client_fd >= 0) {

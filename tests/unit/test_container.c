@@ -70,6 +70,80 @@ TEST(monitor_lock_detects_holder)
 	CHECK(!ctr_monitor_alive_at(dfd));
 }
 
+TEST(state_new_keys_roundtrip)
+{
+	_cleanup_close_ int dfd = open(test_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	struct ctr_state st, back;
+	ctr_state_init(&st);
+	memcpy(st.status, "running", 8);
+	st.paused = true;
+	st.health = true;
+	st.locked = true; /* the unlocked writer never claims a lock */
+	CHECK_INT_EQ(ctr_state_write_at(dfd, &st), 0);
+	CHECK_INT_EQ(ctr_state_read_at(dfd, &back), 0);
+	CHECK(back.paused);
+	CHECK(back.health);
+	CHECK(!back.locked);
+	/* an old file has none of the keys */
+	const char *old = "status=running\npid=7\nmonitor_pid=6\n";
+	ctr_state_parse(&back, old, strlen(old));
+	CHECK(!back.paused && !back.health && !back.locked);
+}
+
+TEST(state_lock_tells_live_from_dead_monitor)
+{
+	_cleanup_close_ int dfd = open(test_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	struct ctr_state st, back;
+	int alive = 7;
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), -2);
+	CHECK_INT_EQ(alive, 0);
+	ctr_state_init(&st);
+	memcpy(st.status, "running", 8);
+	/* a monitor's writes: each new file is locked before it replaces the
+	 * old one, whose lock goes */
+	int lockfd = -1;
+	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
+	CHECK(lockfd >= 0);
+	int first = lockfd;
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK(back.locked);
+	CHECK_INT_EQ(alive, 1);
+	st.paused = true;
+	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
+	CHECK(lockfd >= 0);
+	CHECK(fcntl(first, F_GETFD) < 0); /* the old file's fd is closed */
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_INT_EQ(alive, 1);
+	CHECK(back.paused);
+	/* a reader holding the file the monitor has since replaced reads on
+	 * to the new one instead of calling the monitor dead */
+	int oldfd = openat(dfd, CTR_STATE_FILE, O_RDONLY | O_CLOEXEC);
+	CHECK(oldfd >= 0);
+	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	CHECK(fcntl(oldfd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK);
+	close(oldfd);
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_INT_EQ(alive, 1);
+	/* the monitor dies (however: the kernel drops the lock) */
+	close(lockfd);
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_STR_EQ(back.status, "running");
+	CHECK_INT_EQ(alive, 0);
+	/* not running: nothing to ask */
+	memcpy(st.status, "exited", 7);
+	CHECK_INT_EQ(ctr_state_write_at(dfd, &st), 0);
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_INT_EQ(alive, 0);
+	/* a running state without lock=1 (an older monitor): unknown */
+	memcpy(st.status, "running", 8);
+	CHECK_INT_EQ(ctr_state_write_at(dfd, &st), 0);
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_INT_EQ(alive, -1);
+}
+
 TEST(jsonlog_format_like_docker)
 {
 	char out[512];

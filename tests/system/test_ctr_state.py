@@ -1,0 +1,115 @@
+"""A container's live state as ps and inspect report it: the state file the
+monitor keeps (and locks), pause recorded in it, an older monitor's state
+file (no lock=1: monitor.lock and a `paused` file are asked instead), and a
+monitor that dies without recording an exit."""
+import json
+import os
+import time
+
+import pytest
+
+
+@pytest.fixture
+def bb(busybox):
+    yield busybox
+    ids = busybox.out("ps", "-aq", "--no-trunc", check=False).split()
+    if ids:
+        busybox.run("rm", "-f", *ids, check=False)
+
+
+def wait_for(pred, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def state_path(b, cid):
+    return os.path.join(b.root, "containers", cid, "state")
+
+
+def read_state(b, cid):
+    with open(state_path(b, cid)) as f:
+        return dict(l.rstrip("\n").split("=", 1) for l in f if "=" in l)
+
+
+def write_state(b, cid, st):
+    """Replace the state file as an older monitor would (rename)."""
+    p = state_path(b, cid)
+    with open(p + ".test", "w") as f:
+        for k, v in st.items():
+            f.write("%s=%s\n" % (k, v))
+    os.rename(p + ".test", p)
+
+
+def status(b, name):
+    return b.out("inspect", "-f", "{{.State.Status}}", name).strip()
+
+
+def test_monitor_records_pause_in_locked_state(bb):
+    cid = bb.out("run", "-d", "--network", "none", "--name", "ps1", "busybox",
+                 "sleep", "100").strip()
+    st = read_state(bb, cid)
+    assert st["lock"] == "1" and st["paused"] == "0" and st["health"] == "0"
+    assert st["status"] == "running"
+    bb.run("pause", "ps1")
+    assert read_state(bb, cid)["paused"] == "1"
+    assert not os.path.exists(os.path.join(bb.root, "containers", cid, "paused"))
+    assert status(bb, "ps1") == "paused"
+    assert "(Paused)" in bb.out("ps")
+    assert bb.out("ps", "-q", "--filter", "status=paused").strip() == cid[:12]
+    bb.run("unpause", "ps1")
+    assert read_state(bb, cid)["paused"] == "0"
+    assert status(bb, "ps1") == "running"
+    # a paused container that is stopped and started again is not paused
+    bb.run("pause", "ps1")
+    bb.run("stop", "-t", "0", "ps1")
+    assert status(bb, "ps1") == "exited"
+    bb.run("start", "ps1")
+    assert status(bb, "ps1") == "running"
+    assert read_state(bb, cid)["paused"] == "0"
+
+
+def test_health_flag_only_with_a_healthcheck(bb):
+    cid = bb.out("run", "-d", "--network", "none", "--health-cmd", "true",
+                 "--health-interval", "1s", "busybox", "sleep", "100").strip()
+    assert read_state(bb, cid)["health"] == "1"
+    assert wait_for(lambda: "(healthy)" in bb.out("ps"))
+
+
+def test_killed_monitor_is_dead_in_ps_and_inspect(bb):
+    cid = bb.out("run", "-d", "--network", "none", "--name", "ps2", "busybox",
+                 "sleep", "100").strip()
+    os.kill(int(read_state(bb, cid)["monitor_pid"]), 9)
+    assert wait_for(lambda: status(bb, "ps2") == "dead")
+    j = json.loads(bb.out("inspect", "ps2"))[0]
+    assert j["State"]["Dead"] and not j["State"]["Running"]
+    assert "exited unexpectedly" in j["State"]["Error"]
+    assert bb.out("ps", "-q") == ""
+    assert "Dead" in bb.out("ps", "-a")
+
+
+def test_state_file_of_an_older_monitor(bb):
+    """A state file without lock=1 (written by the monitor of an older
+    berth, which holds only monitor.lock and marks a pause with a file):
+    liveness comes from monitor.lock, the pause from the marker."""
+    cid = bb.out("run", "-d", "--network", "none", "--name", "ps3", "busybox",
+                 "sleep", "100").strip()
+    st = read_state(bb, cid)
+    for k in ("lock", "paused", "health"):
+        del st[k]
+    write_state(bb, cid, st)
+    # the monitor still holds monitor.lock: running, not dead
+    assert status(bb, "ps3") == "running"
+    assert bb.out("ps", "-q") == cid[:12] + "\n"
+    marker = os.path.join(bb.root, "containers", cid, "paused")
+    open(marker, "w").close()
+    assert status(bb, "ps3") == "paused"
+    assert "(Paused)" in bb.out("ps")
+    os.unlink(marker)
+    assert status(bb, "ps3") == "running"
+    # and when that monitor dies, the container is dead as before
+    os.kill(int(st["monitor_pid"]), 9)
+    assert wait_for(lambda: status(bb, "ps3") == "dead")
