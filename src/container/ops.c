@@ -226,7 +226,7 @@ int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
 	rt_delete(&ctx, r->id, true, NULL);
-	if (r->config)
+	if (r->config && !rm) /* container_remove does it */
 		container_network_detach(s, r->id, r->config, NULL);
 	_cleanup_free_ char *marker = xasprintf("%s/containers/%s/paused", store_root(s), r->id);
 	unlink(marker);
@@ -262,7 +262,7 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 	ctr_rt_ctx(s, &ctx);
 	rt_delete(&ctx, r->id, true, NULL);
 	if (r->config)
-		container_network_detach(s, r->id, r->config, NULL);
+		container_network_forget(s, r->id, r->config, NULL);
 
 	/* the record (and its volume links) in one transaction */
 	_cleanup_strv_ char **anon = NULL;
