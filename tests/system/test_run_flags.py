@@ -115,15 +115,25 @@ def test_shm_device_readonly(bb):
     assert p.returncode != 0 and b"Read-only file system" in p.stderr
 
 
+def _wait_ready(bb, name):
+    """Until the container's shell has set its traps and said "ready" (a
+    signal before that would find the default action)."""
+    deadline = time.monotonic() + 60
+    while "ready" not in bb.out("logs", name):
+        assert time.monotonic() < deadline, name + " never got ready"
+        time.sleep(0.05)
+
+
 def test_stop_signal_and_timeout(bb):
     bb.run("run", "-d", "--name", "sig", "--stop-signal", "USR1", "busybox", "sh", "-c",
-           "trap 'echo usr1; exit 9' USR1; while :; do sleep 0.1; done")
-    time.sleep(0.3)
+           "trap 'echo usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done")
+    _wait_ready(bb, "sig")
     bb.run("stop", "sig")
     assert inspect(bb, "sig")["State"]["ExitCode"] == 9
     assert inspect(bb, "sig")["Config"]["StopSignal"] == "USR1"
     bb.run("run", "-d", "--name", "sto", "--stop-timeout", "1", "busybox", "sh", "-c",
-           "trap '' TERM; while :; do sleep 0.1; done")
+           "trap '' TERM; echo ready; while :; do sleep 0.1; done")
+    _wait_ready(bb, "sto")
     t0 = time.time()
     bb.run("stop", "sto")
     assert time.time() - t0 < 4
