@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, Berth
 from storeutil import blob_names, split_bytes
 
 
@@ -304,3 +304,20 @@ def test_wal_stays_short_across_commands(busybox):
     assert any(b < a for a, b in zip(sizes, sizes[1:])), "never emptied: %s" % sizes
     tags = busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}").split()
     assert len(tags) == 61 and "t59:x" in tags
+
+
+def test_parallel_first_commands_on_a_new_root(tmp_path):
+    """Commands started together on a new root all work: they all find the
+    rollback journal and switch to WAL (two switching at once made one fail
+    with "database is locked"), and create the tables (one whose first
+    look missed a table another had just made said "reading schema
+    version: not an error"). Seen in test_parallel_pull_load_rmi."""
+    for i in range(10):
+        b = Berth(str(tmp_path / ("r%d" % i)), str(tmp_path / ("u%d" % i)))
+        procs = [subprocess.Popen(b.cmd(*c), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for c in [("images",), ("ps", "-a"), ("volume", "ls"), ("images", "-q")] * 2]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err.decode()
+        with sqlite3.connect(os.path.join(b.root, "berth.db")) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
