@@ -692,6 +692,18 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	if (!strcmp(status, "running") || !strcmp(status, "paused") ||
 	    !strcmp(status, "restarting"))
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is already running", r->id);
+	{
+		/* The last run's monitor records the exit and answers `wait` before
+		 * its __cleanup helper deletes the runtime state and detaches the
+		 * network: a start before it is gone would have the new container
+		 * torn down by it. */
+		_cleanup_free_ char *lock = xasprintf("containers/%s/%s", r->id, CTR_MONITOR_LOCK);
+		if (!ctr_lock_wait_free_at(store_rootfd(s), lock, 10000))
+			return berth_err(err, BERTH_E_CONFLICT,
+			                 "container %s is still stopping (its monitor is "
+			                 "cleaning up)",
+			                 r->id);
+	}
 	if (r->config == NULL) {
 		ctr_record *full = NULL;
 		if (container_lookup(s, r->id, true, &full, err) < 0)
