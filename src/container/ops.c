@@ -83,16 +83,16 @@ static int stop_signal(ctr_record *r)
 	return SIGTERM;
 }
 
-/* Wait (bounded) until the monitor is gone. */
+/* Wait (bounded) until the monitor is gone, then reload the state. The
+ * monitor records "exited" and answers its clients before its __cleanup
+ * helper deletes the runtime state and detaches the network: the state file
+ * says "exited" while that still runs, so wait for its lock, not for the
+ * status. */
 static void wait_monitor_gone(berth_store *s, ctr_record *r, int ms)
 {
-	for (int i = 0; i < ms / 5; i++) {
-		container_load_state(s, r);
-		if (!r->monitor_alive)
-			return;
-		struct timespec ts = {0, 5000000};
-		nanosleep(&ts, NULL);
-	}
+	_cleanup_free_ char *lock = xasprintf("containers/%s/%s", r->id, CTR_MONITOR_LOCK);
+	ctr_lock_wait_free_at(store_rootfd(s), lock, ms);
+	container_load_state(s, r);
 }
 
 int container_stop(berth_store *s, ctr_record *r, int timeout, berth_error **err)
