@@ -195,6 +195,13 @@ typedef struct tarsplit {
 	uint64_t total;
 } tarsplit;
 void tarsplit_init(tarsplit *ts);
+/* A compressed split instead: a compressed form of the blob base (a layer
+ * tar, stored plain or as a tar-split) kept as "BERTHCS1", the size
+ * (u64 big-endian), base (71 bytes), then records 'R' as above and 'U'
+ * u64 offset, u32 n: n bytes of base from offset (tarsplit_ref). Stored
+ * and opened like a tar-split (blobs/tarsplit/<hex>). */
+void tarsplit_init_compressed(tarsplit *ts, const char *base);
+void tarsplit_ref(tarsplit *ts, uint64_t off, uint32_t len);
 void tarsplit_raw(tarsplit *ts, const void *p, size_t n);
 void tarsplit_file(tarsplit *ts, const char *path, uint64_t size);
 void tarsplit_free(tarsplit *ts);

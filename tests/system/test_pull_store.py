@@ -97,8 +97,10 @@ def test_pull_keeps_compressed_once_save_and_push_exact(berth, env, tmp_path):
         # an entry replaced by a later one of the same layer: no tar-split
         layer_tar([("dup", b"first" * 100), ("dup", b"second" * 100)]),
         layer_tar([("plain/p", b"uncompressed" * 1000)]),
+        # incompressible: gzip makes stored blocks, kept as references
+        layer_tar([("rand/r%d" % i, os.urandom(300000)) for i in range(4)]),
     ]
-    kinds = ["gzip", "zstd", "gzip", "none"]
+    kinds = ["gzip", "zstd", "gzip", "none", "gzip"]
     with BerthRegistry(tmp_path / "a") as a, BerthRegistry(tmp_path / "b") as b:
         mdig, man, diff_ids, descs = push_image(a.addr, "src/img", "v1", list(zip(tars, kinds)))
         name = "%s/src/img:v1" % a.addr
@@ -110,12 +112,22 @@ def test_pull_keeps_compressed_once_save_and_push_exact(berth, env, tmp_path):
         # tar-split, except for the layer that replaces its own entry
         for d in descs[:3]:
             assert d["digest"][7:] in sha, d
+            assert d["digest"][7:] not in split, d
         assert diff_ids[0][7:] in split and diff_ids[0][7:] not in sha
         assert diff_ids[1][7:] in split and diff_ids[1][7:] not in sha
         assert diff_ids[2][7:] in sha and diff_ids[2][7:] not in split
         assert diff_ids[3][7:] in split and diff_ids[3][7:] not in sha
+        assert descs[4]["digest"][7:] in split and descs[4]["digest"][7:] not in sha
+        assert diff_ids[4][7:] in split and diff_ids[4][7:] not in sha
+        small = os.path.getsize(os.path.join(berth.root, "blobs", "tarsplit",
+                                             descs[4]["digest"][7:]))
+        # (blocks holding a tar header are deflated: those stay raw)
+        assert small < descs[4]["size"] // 8, (small, descs[4])
         for tar, d in zip(tars, diff_ids):
             assert blob_bytes(berth.root, d) == tar
+        for d in descs:
+            st, _, blob = Client(a.addr).req("GET", "/v2/src/img/blobs/" + d["digest"])
+            assert st == 200 and blob_bytes(berth.root, d["digest"]) == blob
         # save gives the very tars back
         archive = tmp_path / "img.tar"
         berth.run("save", "-o", str(archive), name)
