@@ -77,6 +77,21 @@ int write_file(const char *path, const void *data, size_t len, mode_t mode, bert
 	return 0;
 }
 
+size_t read_upto(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	return len;
+}
+
 int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,
                 berth_error **err)
 {

@@ -26,6 +26,9 @@ int write_file(const char *path, const void *data, size_t len, mode_t mode, bert
  * expected size (0: unknown). Errors read "reading <what>: <strerror>". */
 int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,
                 berth_error **err);
+/* Read fd into buf until EOF, an error or cap - 1 bytes, and NUL-terminate
+ * it: a child's short answer on a pipe. Returns the length read. */
+size_t read_upto(int fd, char *buf, size_t cap);
 /* Read a whole file (NUL-terminated for convenience). */
 int read_file_at(int dirfd, const char *path, char **data, size_t *len, berth_error **err);
 int read_file(const char *path, char **data, size_t *len, berth_error **err);

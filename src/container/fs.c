@@ -92,19 +92,8 @@ static int with_rootfs(berth_store *s, ctr_record *r, bool writable, rootfs_fn f
 	}
 	close(p[1]);
 	char buf[2048];
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sizeof(buf) - 1)
-			break;
-	}
+	size_t len = read_upto(p[0], buf, sizeof(buf));
 	close(p[0]);
-	buf[len] = 0;
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

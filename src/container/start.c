@@ -751,19 +751,8 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	if (cp[1] >= 0)
 		close(cp[1]);
 	char buf[4096];
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = read(sp[0], buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sizeof(buf) - 1)
-			break;
-	}
+	read_upto(sp[0], buf, sizeof(buf));
 	close(sp[0]);
-	buf[len] = 0;
 	int pid = 0, code = 0;
 	if (sscanf(buf, "ok %d", &pid) == 1 && pid > 0) {
 		if (!(o && o->db_state_set))

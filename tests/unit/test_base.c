@@ -412,3 +412,23 @@ TEST(send_with_fd_round_trip_and_closed_peer)
 	close(p[0]);
 	close(p[1]);
 }
+
+TEST(read_upto_stops_at_eof_or_cap)
+{
+	int p[2];
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(write(p[1], "ok 42\n", 6) == 6);
+	close(p[1]);
+	char buf[16];
+	CHECK_INT_EQ(read_upto(p[0], buf, sizeof(buf)), 6);
+	CHECK(strcmp(buf, "ok 42\n") == 0);
+	close(p[0]);
+	/* more than fits: cap - 1 bytes and the NUL */
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(write(p[1], "abcdefghij", 10) == 10);
+	close(p[1]);
+	char small[5];
+	CHECK_INT_EQ(read_upto(p[0], small, sizeof(small)), 4);
+	CHECK(strcmp(small, "abcd") == 0);
+	close(p[0]);
+}
