@@ -1,12 +1,14 @@
 #!/bin/bash
 # Registry push/pull speed, in one run against a local Debian docker-registry:
 #   - a 212 MB image (busybox + one 200 MiB random layer) and a 10-layer
-#     50 MB image: berth push/pull vs docker (Debian's docker.io, started
+#     50 MB image, and a 65 MB image of compressible text: berth push/pull vs docker (Debian's docker.io, started
 #     privately by bench/lib/refs.sh in the host network without iptables)
 #     vs skopeo copy;
 #   - the raw limit of a pull: curl of the big layer | sha256sum + tar -x;
 #   - 16 concurrent pulls (manifest + blobs with curl) of the 212 MB image
-#     from `berth registry serve` vs docker-registry.
+#     from `berth registry serve` vs docker-registry;
+#   - bytes on disk after a pull (du of berth's blobs/ + layers/, docker's
+#     image/ + overlay2/ under its data root) against the image's layers.
 # Prints wall times (min and median of RUNS) and the ratios the issue asks
 # about (from the minimums).
 #
@@ -66,8 +68,23 @@ save(os.path.join(work, "big.tar"), [bb, layer_tar([("big.bin", os.urandom(200 <
      "bench/big:latest")
 save(os.path.join(work, "ten.tar"),
      [layer_tar([("f%d.bin" % i, os.urandom(5 << 20))]) for i in range(10)], "bench/ten:latest")
+# compressible, as most real layers are (gzip makes about a third of it)
+import random
+rnd = random.Random(7)
+words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9)))
+         for _ in range(5000)]
+def text(n):
+    out = []
+    size = 0
+    while size < n:
+        line = " ".join(rnd.choice(words) for _ in range(12)) + "\n"
+        out.append(line)
+        size += len(line)
+    return "".join(out).encode()[:n]
+save(os.path.join(work, "txt.tar"),
+     [bb, layer_tar([("doc/t%d.txt" % i, text(1 << 20)) for i in range(60)])], "bench/txt:latest")
 EOF
-ls -l "$work"/big.tar "$work"/ten.tar | awk '{print "image archive:", $NF, $5, "bytes"}'
+ls -l "$work"/big.tar "$work"/ten.tar "$work"/txt.tar | awk '{print "image archive:", $NF, $5, "bytes"}'
 
 # --- docker-registry: a fresh one per run, so that every push uploads ---
 start_dreg() {
@@ -93,11 +110,12 @@ EOF
 B="$berth --root $work/broot --runroot $work/brun"
 $B load -i "$work/big.tar" >/dev/null
 $B load -i "$work/ten.tar" >/dev/null
+$B load -i "$work/txt.tar" >/dev/null
 
 have_docker=0
 if ref_docker_start hostnet; then have_docker=1; fi
 
-declare -A T
+declare -A T D
 measure() { # key command...
   local key=$1; shift
   local s e
@@ -107,13 +125,14 @@ measure() { # key command...
 
 for r in $(seq "$runs"); do
   start_dreg
-  for img in big ten; do
+  for img in big ten txt; do
     # berth: push to a new repository, then pull into an empty store
     $B tag bench/$img:latest $REG/berth-$img-$r:latest
     measure berth-push-$img $B push $REG/berth-$img-$r:latest
     rm -rf "$work/proot" "$work/prun"
     P="$berth --root $work/proot --runroot $work/prun"
     measure berth-pull-$img $P pull $REG/berth-$img-$r:latest
+    [ "$r" = 1 ] && D[berth-$img]=$(du -sb "$work/proot/blobs" "$work/proot/layers" | awk '{s+=$1} END {print s}')
     # skopeo: archive -> registry, registry -> dir (download + verify, no unpack)
     measure skopeo-push-$img skopeo copy -q --dest-tls-verify=false \
       docker-archive:"$work/$img.tar" docker://$REG/skopeo-$img-$r:latest
@@ -129,6 +148,7 @@ for r in $(seq "$runs"); do
       docker rmi -f $REG/docker-$img-$r:latest bench/$img:latest >/dev/null
       [ -z "$(docker images -q)" ] || { echo "docker still has images" >&2; exit 1; }
       measure docker-pull-$img docker pull $REG/docker-$img-$r:latest
+      [ "$r" = 1 ] && D[docker-$img]=$(du -sb "$REF_DOCKER_DATA/image" "$REF_DOCKER_DATA/overlay2" | awk '{s+=$1} END {print s}')
       docker rmi -f $REG/docker-$img-$r:latest >/dev/null
     fi
   done
@@ -177,12 +197,18 @@ for f in "$work"/t.*; do
   printf '%-28s %8.3f %8.3f\n' "$k" "${T[$k]}" "$(median <"$f")"
 done
 echo
-for img in big ten; do
+for img in big ten txt; do
   echo "$img: berth push is $(ratio "${T[skopeo-push-$img]}" "${T[berth-push-$img]}")x skopeo's speed, pull $(ratio "${T[skopeo-pull-$img]}" "${T[berth-pull-$img]}")x skopeo's (skopeo does not unpack)"
   if [ $have_docker = 1 ]; then
     echo "$img: berth push is $(ratio "${T[docker-push-$img]}" "${T[berth-push-$img]}")x docker's speed (goal 3), pull $(ratio "${T[docker-pull-$img]}" "${T[berth-pull-$img]}")x (goal 2)"
   fi
 done
 [ $have_docker = 1 ] || echo "docker: dockerd would not start here, not measured"
+for img in big ten txt; do
+  l=$(python3 -c 'import json,sys,tarfile
+t=tarfile.open(sys.argv[1]); m=json.load(t.extractfile("manifest.json"))[0]
+print(sum(t.getmember(n).size for n in m["Layers"]))' "$work/$img.tar")
+  echo "$img: bytes on disk after pull: berth ${D[berth-$img]} ($(ratio "${D[berth-$img]}" "$l")x the layer tars)${D[docker-$img]:+, docker ${D[docker-$img]} ($(ratio "${D[docker-$img]}" "$l")x; berth/docker $(ratio "${D[berth-$img]}" "${D[docker-$img]}"))}"
+done
 echo "big: berth pull / raw limit (curl|sha256|tar -x) = $(ratio "${T[berth-pull-big]}" "${T[raw-pull-big]}") (goal <= 1.5)"
 echo "16 concurrent pulls: docker-registry / berth registry serve = $(ratio "${T[serve16-docker-registry]}" "${T[serve16-berth]}") (goal >= 1)"

@@ -17,4 +17,8 @@ ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err
  * away gives -1 with errno EPIPE instead of killing the caller. */
 int send_all(int sock, const void *buf, size_t len);
 
+/* Send buf and, when fd >= 0, a copy of fd with it (SCM_RIGHTS), without
+ * SIGPIPE. 0, or -1 with errno. */
+int send_with_fd(int sock, const void *buf, size_t len, int fd);
+
 #endif

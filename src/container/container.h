@@ -266,6 +266,9 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
                              berth_error **err);
 /* Called on cleanup, after the container stopped. */
 int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err);
+/* Called at rm, before the record goes: detach, or nothing to write now
+ * when nothing is live (network_ctr_forget). */
+int container_network_forget(berth_store *s, const char *id, json_t *config, berth_error **err);
 /* Docker's NetworkSettings now; NULL if unknown. */
 json_t *container_network_settings(berth_store *s, const char *id);
 /* ps's PORTS column. */

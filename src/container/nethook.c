@@ -100,6 +100,20 @@ int container_network_detach(berth_store *s, const char *id, json_t *config, ber
 	return r;
 }
 
+int container_network_forget(berth_store *s, const char *id, json_t *config, berth_error **err)
+{
+	const char *mode = json_get_str(json_object_get(config, "HostConfig"), "NetworkMode");
+	if (config && mode && (!strcmp(mode, "none") || !strcmp(mode, "host")))
+		return 0;
+	berth_config *cfg = NULL;
+	net_ctx nc;
+	int r = net_open(s, &cfg, &nc, err);
+	if (r == 0)
+		r = network_ctr_forget(&nc, id, err);
+	berth_config_free(cfg);
+	return r;
+}
+
 json_t *container_network_settings(berth_store *s, const char *id)
 {
 	berth_config *cfg = NULL;

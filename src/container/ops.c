@@ -229,6 +229,20 @@ int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err
  * still in it is killed, then the cgroup removed. */
 static void reclaim_cgroup(const char *id)
 {
+	/* rt_delete also fails when the cgroup is already gone with the
+	 * runtime state (the usual case): a few failed lookups where the
+	 * hierarchies are mounted settle that without cgroup_open's host
+	 * layout detection */
+	static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
+	                                    "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
+	bool seen = false;
+	for (size_t i = 0; i < ARRAY_SIZE(roots) && !seen; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/berth/%s", roots[i], id);
+		seen = access(p, F_OK) == 0;
+	}
+	if (!seen)
+		return;
 	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	if (cgroup_open(path, id, &h, NULL) < 0)
@@ -269,7 +283,7 @@ int container_cleanup_orphan(berth_store *s, const char *id)
 int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
 {
 	delete_runtime(s, r->id);
-	if (r->config)
+	if (r->config && !rm) /* container_remove does it */
 		container_network_detach(s, r->id, r->config, NULL);
 	_cleanup_free_ char *marker = xasprintf("%s/containers/%s/paused", store_root(s), r->id);
 	unlink(marker);
@@ -303,7 +317,7 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 	}
 	delete_runtime(s, r->id);
 	if (r->config)
-		container_network_detach(s, r->id, r->config, NULL);
+		container_network_forget(s, r->id, r->config, NULL);
 
 	/* the record (and its volume links) in one transaction */
 	_cleanup_strv_ char **anon = NULL;

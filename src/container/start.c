@@ -5,13 +5,15 @@
  * overlay root there (so no mount is ever left in the host's namespace),
  * writes /etc/hostname, hosts and resolv.conf, builds the OCI config,
  * creates the container with the in-process runtime (the init is its
- * child), attaches networks, starts it, and finally execs berth-monitor,
+ * child; networks are attached by a thread while the init sets itself
+ * up), starts it, and finally execs berth-monitor,
  * which inherits the init as its child together with the stdio fds. The
  * original berth process learns "ok PID" or "err CODE MESSAGE" over a
  * socket and never waits for the container. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -273,11 +275,74 @@ static int recv_fd(int sock)
 	return recv_with_fd(sock, b, sizeof(b), &fd, NULL) < 0 ? -1 : fd;
 }
 
+/* The network attach runs in a thread from the moment the init exists in
+ * its new network namespace (rt_create's `created` callback) until
+ * rt_create returns: the veth, leases and addresses (a few ms, mostly
+ * waiting for the kernel's rtnl lock) overlap the init's own set-up. The
+ * database connection (db, or one the job opens: the start child forked
+ * from a process with one open must not use that) is the job's alone
+ * meanwhile: rt_create does not touch it. */
+struct net_job {
+	berth_store *s; /* paths only */
+	berth_store *db; /* a usable connection, or NULL */
+	ctr_record *r;
+	pid_t pid;
+	pthread_t th;
+	bool started;
+	int rc;
+	berth_error *err;
+};
+
+static int net_job_attach(struct net_job *j, pid_t pid, berth_error **err)
+{
+	const char *nm = json_get_str(json_object_get(j->r->config, "HostConfig"), "NetworkMode");
+	bool db = !str_eq(nm, "none") && !str_eq(nm, "host");
+	/* like the start child's own connection, this one ends with its exec */
+	if (db && j->db == NULL &&
+	    store_open(store_root(j->s), store_runroot(j->s), &j->db, err) < 0)
+		return -1;
+	return container_network_attach(db ? j->db : j->s, j->r->id, j->r->config, pid, err);
+}
+
+static void *net_job_main(void *arg)
+{
+	struct net_job *j = arg;
+	j->rc = net_job_attach(j, j->pid, &j->err);
+	return NULL;
+}
+
+static void net_job_start(pid_t init, void *arg)
+{
+	struct net_job *j = arg;
+	j->pid = init;
+	/* without a thread, the attach happens after rt_create */
+	j->started = pthread_create(&j->th, NULL, net_job_main, j) == 0;
+}
+
+/* Wait for the thread; its result (or, when it never ran, the attach done
+ * now). */
+static int net_job_finish(struct net_job *j, pid_t pid, berth_error **err)
+{
+	if (!j->started)
+		return net_job_attach(j, pid, err);
+	pthread_join(j->th, NULL);
+	j->started = false;
+	if (j->rc < 0) {
+		if (err && *err == NULL)
+			*err = j->err;
+		else
+			berth_error_free(j->err);
+		j->err = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Create the container process (init waiting to be started). stdio: the
  * container's ends; with a tty, *master receives the pty master. */
-static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, const char *dir,
-                          const char *rundir, const int stdio[3], int *master, pid_t *pid,
-                          berth_error **err)
+static int create_process(berth_store *s, berth_store *db, const ctr_env *env, ctr_record *r,
+                          const char *dir, const char *rundir, const int stdio[3], int *master,
+                          pid_t *pid, berth_error **err)
 {
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
@@ -317,19 +382,28 @@ static int create_process(berth_store *s, const ctr_env *env, ctr_record *r, con
 		for (int i = 0; i < 3; i++)
 			o.stdio_fds[i] = stdio[i];
 	}
+	struct net_job nj = {.s = s, .db = db, .r = r};
+	o.created = net_job_start;
+	o.created_arg = &nj;
 	rt_delete(&ctx, r->id, true, NULL);
-	if (rt_create(&ctx, r->id, &o, pid, err) < 0)
+	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
+		/* the init is gone: release what the thread attached */
+		if (nj.started && net_job_finish(&nj, 0, NULL) == 0)
+			container_network_detach(s, r->id, r->config, NULL);
 		return -1;
+	}
 	if (tty) {
 		_cleanup_close_ int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		*master = c >= 0 ? recv_fd(c) : -1;
 		unlinkat(rundirfd, "console.sock", 0);
 		if (*master < 0) {
 			rt_delete(&ctx, r->id, true, NULL);
+			if (nj.started && net_job_finish(&nj, 0, NULL) == 0)
+				container_network_detach(s, r->id, r->config, NULL);
 			return berth_err(err, BERTH_E_GENERIC, "receiving the container's pty");
 		}
 	}
-	if (container_network_attach(s, r->id, r->config, *pid, err) < 0) {
+	if (net_job_finish(&nj, *pid, err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
 		return -1;
 	}
@@ -378,10 +452,11 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* The parent's SQLite connection must not be used after fork: open our
-	 * own when something here needs the database (networks, container:). */
+	 * own when something here needs the database (container:); the
+	 * network attach opens one of its own (net_job). */
 	const char *nm = json_get_str(json_object_get(r->config, "HostConfig"), "NetworkMode");
 	berth_store *own = NULL;
-	if (nm && strcmp(nm, "none") && strcmp(nm, "host")) {
+	if (nm && str_has_prefix(nm, "container:")) {
 		if (store_open(store_root(s), store_runroot(s), &own, &err) < 0)
 			child_fail(status_fd, err);
 		s = own;
@@ -418,7 +493,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *log_attrs = NULL;
 	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
 		child_fail(status_fd, err);
-	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
+	if (create_process(s, own, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
 		child_fail(status_fd, err);
 	if (!tty) {
 		close(in[0]);
@@ -659,7 +734,7 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	int stdio[3] = {0, 1, 2};
 	int master = -1;
 	pid_t pid = 0;
-	if (create_process(s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
+	if (create_process(s, s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
 		return -1;
 	health_reset(s, r);
 	rt_ctx ctx;
@@ -671,23 +746,8 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	char msg[32];
 	int n = snprintf(msg, sizeof(msg), "ok %d\n", (int)pid);
 	/* with a terminal the new pty master goes along (fd 3 is a socket) */
-	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (master >= 0) {
-		mh.msg_control = u.b;
-		mh.msg_controllen = sizeof(u.b);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &master, sizeof(int));
-	}
-	if (sendmsg(3, &mh, MSG_NOSIGNAL) < 0 && (master >= 0 || write_all(3, msg, (size_t)n) < 0))
+	if (send_with_fd(3, msg, (size_t)n, master) < 0 &&
+	    (master >= 0 || write_all(3, msg, (size_t)n) < 0))
 		return berth_err_sys(err, errno, "answering the monitor");
 	if (master >= 0)
 		close(master);

@@ -666,6 +666,21 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 				if (layer_store_adopt(s, l->staged_dir, &li, err) < 0)
 					return -1;
 			}
+			if (l->compressed[0] && strcmp(l->compressed, l->diff_id) != 0 &&
+			    (l->staged_compressed || blob_exists(s, l->compressed))) {
+				if (!blob_exists(s, l->compressed)) {
+					if (faccessat(sfd, l->staged_compressed, F_OK, 0) < 0)
+						return berth_err(err, BERTH_E_NOTFOUND,
+						                 "blob %s was removed concurrently",
+						                 l->compressed);
+					if (blob_adopt(s, l->staged_compressed, l->compressed,
+					               err) < 0)
+						return -1;
+				}
+				if (layer_store_add_compressed(s, l->diff_id, l->compressed, err) <
+				    0)
+					return -1;
+			}
 			layer_info have;
 			if (layer_store_get(s, l->chain_id, &have, err) < 0)
 				return -1;
@@ -726,6 +741,56 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 			berth_error_free(e);
 	}
 	return 0;
+}
+
+/* Forget a staged name that is gone (an attempt adopted it, then failed). */
+static void drop_if_gone(int sfd, char **name)
+{
+	if (*name && faccessat(sfd, *name, F_OK, 0) < 0) {
+		free(*name);
+		*name = NULL;
+	}
+}
+
+int image_commit_retry(berth_store *s, const char *config, size_t config_len, const char *id,
+                       image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
+                       image_layer_fn prepare, image_layer_fn restage, void *opaque,
+                       berth_error **err)
+{
+	berth_error *e = NULL;
+	for (int attempt = 0;; attempt++) {
+		for (size_t k = 0; prepare && k < n; k++)
+			if (prepare(opaque, k, &layers[k], err) < 0)
+				return -1;
+		int r = image_commit(s, config, config_len, id, layers, n, tags, untagged_old, &e);
+		if (r == 0)
+			return 0;
+		if (e->code != BERTH_E_NOTFOUND || attempt == 4)
+			break;
+		berth_error_free(e);
+		e = NULL;
+		int sfd = store_staging(s, NULL, err);
+		if (sfd < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++) {
+			image_layer_in *l = &layers[k];
+			/* adopted by an attempt that then failed */
+			drop_if_gone(sfd, &l->staged_dir);
+			drop_if_gone(sfd, &l->staged_blob);
+			drop_if_gone(sfd, &l->staged_compressed);
+			if (layer_store_exists(s, l->chain_id))
+				continue;
+			if (l->staged_dir && (l->staged_blob || blob_exists(s, l->diff_id)))
+				continue;
+			if (restage(opaque, k, l, err) < 0)
+				return -1;
+		}
+	}
+	if (err && *err == NULL)
+		*err = e;
+	else
+		berth_error_free(e);
+	return -1;
 }
 
 /* --- removal --- */

@@ -16,17 +16,36 @@ typedef struct image_layer_in {
 	char *staged_dir; /* in staging, or NULL when the layer is already stored */
 	char *staged_blob; /* the uncompressed tar in staging, or NULL */
 	bool blob_split; /* staged_blob is the tar's tar-split (store.h) */
+	/* a compressed form of the tar (digest compressed), kept as pulled:
+	 * adopted into blobs/sha256 and recorded with the layer, or NULL */
+	char *staged_compressed;
+	char compressed[DIGEST_STR_LEN + 1];
 } image_layer_in;
 
 /* Under the store lock, in one transaction: move staged blobs and layers
  * into place, store the config blob, insert the image (if new) with its
  * layer references, and point tags (full names) at it. Fails with
  * BERTH_E_NOTFOUND when a layer is neither staged nor stored (it was
- * removed concurrently; stage it and try again). *replaced gets the IDs of
- * images that lost a tag to this one and are now untagged. */
+ * removed concurrently; stage it and try again, see image_commit_retry).
+ * *replaced gets the IDs of images that lost a tag to this one and are now
+ * untagged. */
 int image_commit(berth_store *s, const char *config, size_t config_len, const char *id,
                  image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
                  berth_error **err) __attribute__((warn_unused_result));
+
+/* image_commit, surviving rmi of layers between staging and commit (a
+ * stored layer, or one an earlier failed attempt adopted, may be gone when
+ * the store lock is ours): on BERTH_E_NOTFOUND, staged names that are gone
+ * are dropped, restage(opaque, k, l) is called for each layer k that is
+ * neither stored nor fully staged (directory, and blob unless stored),
+ * and the commit is tried again (5 attempts). prepare(opaque, k, l), if
+ * set, runs for every layer before each attempt (e.g. to link a kept copy
+ * under a new staged name). Shared by load and pull. */
+typedef int (*image_layer_fn)(void *opaque, size_t k, image_layer_in *l, berth_error **err);
+int image_commit_retry(berth_store *s, const char *config, size_t config_len, const char *id,
+                       image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
+                       image_layer_fn prepare, image_layer_fn restage, void *opaque,
+                       berth_error **err) __attribute__((warn_unused_result));
 
 /* Load one image's record by exact ID (NOTFOUND when absent). */
 int image_get(berth_store *s, const char *id, image_info **out, berth_error **err)
@@ -53,6 +72,18 @@ ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err);
 int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
                        const char *expected_diff_id, image_layer_in *out, berth_error **err)
     __attribute__((warn_unused_result));
+/* The same, but the blob is staged as the tar's tar-split (blob_split),
+ * which refers to the files unpacked: the uncompressed data is written
+ * once. A layer whose entries replace earlier ones of the same layer
+ * cannot be given back from its files: then out->staged_blob is NULL and
+ * the caller stages a copy from another source (image_stage_tar). */
+int image_ingest_layer_split(berth_store *s, ingest_read_fn rd, void *opaque,
+                             const char *expected_diff_id, image_layer_in *out, berth_error **err)
+    __attribute__((warn_unused_result));
+/* Stage the uncompressed bytes of rd (gzip, zstd or plain) as a blob,
+ * checked against diff_id; *staged_name gets its name in staging. */
+int image_stage_tar(berth_store *s, ingest_read_fn rd, void *opaque, const char *diff_id,
+                    char **staged_name, berth_error **err) __attribute__((warn_unused_result));
 /* The same for a layer stored at [off, off + len) of the regular file fd
  * (a docker-save archive's layer.tar). An uncompressed layer's blob is
  * kept as a tar-split (blob_split): the unpacked files hold the data; a

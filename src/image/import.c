@@ -201,6 +201,7 @@ ssize_t image_fd_read(void *opaque, void *buf, size_t n, berth_error **err)
 
 struct apply_job {
 	int fd, dirfd;
+	tarsplit *split;
 	layer_apply_result res;
 	berth_error *err;
 	int rc;
@@ -209,7 +210,8 @@ struct apply_job {
 static void *apply_thread(void *p)
 {
 	struct apply_job *j = p;
-	j->rc = layer_apply(j->fd, j->dirfd, NULL, &j->res, &j->err);
+	layer_apply_opts o = {.split = j->split};
+	j->rc = layer_apply(j->fd, j->dirfd, &o, &j->res, &j->err);
 	/* drain what the writer still sends, so it never blocks on a dead reader */
 	char buf[65536];
 	while (read(j->fd, buf, sizeof(buf)) > 0)
@@ -241,38 +243,49 @@ void image_layer_in_clear(berth_store *s, image_layer_in *l)
 			berth_error_free(e);
 		if (l->staged_blob)
 			unlinkat(sfd, l->staged_blob, 0);
+		if (l->staged_compressed)
+			unlinkat(sfd, l->staged_compressed, 0);
 	}
 	free(l->staged_dir);
 	free(l->staged_blob);
-	l->staged_dir = l->staged_blob = NULL;
+	free(l->staged_compressed);
+	l->staged_dir = l->staged_blob = l->staged_compressed = NULL;
 }
 
-int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
-                       const char *expected_diff_id, image_layer_in *out, berth_error **err)
+enum keep { KEEP_NONE, KEEP_COPY, KEEP_SPLIT };
+
+static int ingest(berth_store *s, ingest_read_fn rd, void *opaque, enum keep keep,
+                  const char *expected_diff_id, image_layer_in *out, berth_error **err)
 {
 	_cleanup_free_ char *staged = NULL;
 	_cleanup_close_ int diff_fd = -1;
 	if (layer_stage_new(s, &staged, &diff_fd, err) < 0)
 		return -1;
 	_cleanup_blob_writer_ blob_writer *w = NULL;
-	if (keep_blob && blob_writer_new(s, &w, err) < 0)
+	if (keep == KEEP_COPY && blob_writer_new(s, &w, err) < 0)
 		return -1;
+	tarsplit ts;
+	tarsplit_init(&ts);
 	/* layer_apply hashes every byte we send it: the blob's digest */
 	if (w) {
 		blob_writer_trust(w);
 		blob_writer_no_fsync(w);
 	}
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		tarsplit_free(&ts);
 		return berth_err_sys(err, errno, "socketpair");
+	}
 	int sz = 4 << 20;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	struct apply_job job = {.fd = sv[1], .dirfd = diff_fd};
+	struct apply_job job = {
+	    .fd = sv[1], .dirfd = diff_fd, .split = keep == KEEP_SPLIT ? &ts : NULL};
 	pthread_t th;
 	if (pthread_create(&th, NULL, apply_thread, &job) != 0) {
 		close(sv[0]);
 		close(sv[1]);
+		tarsplit_free(&ts);
 		return berth_err(err, BERTH_E_GENERIC, "cannot start a thread");
 	}
 	decomp d;
@@ -299,6 +312,9 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
 	close(sv[0]);
 	close(sv[1]);
 	decomp_free(&d);
+	if (rc < 0 || job.rc < 0 || peer_gone ||
+	    (expected_diff_id && strcmp(expected_diff_id, job.res.diff_id) != 0))
+		tarsplit_free(&ts);
 	if (rc < 0) {
 		berth_error_free(job.err);
 		rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
@@ -328,12 +344,59 @@ int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool kee
 		char got[DIGEST_STR_LEN + 1];
 		if (blob_writer_finish(w, job.res.diff_id, got, &out->staged_blob, err) < 0) {
 			rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
+			tarsplit_free(&ts);
 			return -1;
 		}
 	}
+	if (keep == KEEP_SPLIT && job.res.split_ok) {
+		if (tarsplit_stage(s, &ts, &out->staged_blob, err) < 0) {
+			rm_rf_at(store_staging(s, NULL, NULL), staged, NULL);
+			tarsplit_free(&ts);
+			return -1;
+		}
+		out->blob_split = true;
+	}
+	tarsplit_free(&ts);
 	memcpy(out->diff_id, job.res.diff_id, sizeof(out->diff_id));
 	out->size = (int64_t)job.res.size;
 	out->staged_dir = steal_ptr(staged);
+	return 0;
+}
+
+int image_ingest_layer(berth_store *s, ingest_read_fn rd, void *opaque, bool keep_blob,
+                       const char *expected_diff_id, image_layer_in *out, berth_error **err)
+{
+	return ingest(s, rd, opaque, keep_blob ? KEEP_COPY : KEEP_NONE, expected_diff_id, out, err);
+}
+
+int image_ingest_layer_split(berth_store *s, ingest_read_fn rd, void *opaque,
+                             const char *expected_diff_id, image_layer_in *out, berth_error **err)
+{
+	return ingest(s, rd, opaque, KEEP_SPLIT, expected_diff_id, out, err);
+}
+
+int image_stage_tar(berth_store *s, ingest_read_fn rd, void *opaque, const char *diff_id,
+                    char **staged_name, berth_error **err)
+{
+	_cleanup_blob_writer_ blob_writer *w = NULL;
+	if (blob_writer_new(s, &w, err) < 0)
+		return -1;
+	blob_writer_no_fsync(w);
+	decomp d;
+	int rc = decomp_init(&d, rd, opaque, err);
+	_cleanup_free_ unsigned char *buf = xmalloc(CHUNK);
+	while (rc == 0) {
+		ssize_t n = decomp_read(&d, buf, CHUNK, err);
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		rc = blob_writer_write(w, buf, (size_t)n, err);
+	}
+	decomp_free(&d);
+	char got[DIGEST_STR_LEN + 1];
+	if (rc < 0 || blob_writer_finish(w, diff_id, got, staged_name, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -475,6 +475,7 @@ static int link_blob(berth_store *s, member *m, image_layer_in *l, berth_error *
 }
 
 typedef struct pending {
+	berth_store *s;
 	char id[DIGEST_STR_LEN + 1];
 	char *config;
 	size_t config_len;
@@ -757,45 +758,28 @@ static int prepare_oci(archive *a, member *idx, pending **out, size_t *nout, ber
 
 /* Commit one image. Each layer is either stored or staged, but rmi may
  * remove a stored layer (and its blob) before we hold the store lock:
- * image_commit then fails with NOTFOUND, and the layers missing now are
- * unpacked again from the member's staged blob, which stays in staging
- * until the load ends (commit only adopts a link to it). */
+ * image_commit_retry then unpacks the layers missing now again from the
+ * member's staged blob, which stays in staging until the load ends (each
+ * attempt adopts only a link to it). */
+static int pending_link(void *opaque, size_t k, image_layer_in *l, berth_error **err)
+{
+	pending *p = opaque;
+	return link_blob(p->s, p->srcs[k], l, err);
+}
+
+static int pending_restage(void *opaque, size_t k, image_layer_in *l, berth_error **err)
+{
+	pending *p = opaque;
+	if (l->staged_dir)
+		return 0; /* only the blob is missing: pending_link links it again */
+	return restage_dir(p->s, p->srcs[k], l, err);
+}
+
 static int commit_pending(berth_store *s, pending *p, char ***old, berth_error **err)
 {
-	berth_error *e = NULL;
-	for (int attempt = 0;; attempt++) {
-		for (size_t k = 0; k < p->n; k++)
-			if (link_blob(s, p->srcs[k], &p->layers[k], err) < 0)
-				return -1;
-		int r = image_commit(s, p->config, p->config_len, p->id, p->layers, p->n, p->tags,
-		                     old, &e);
-		if (r == 0)
-			return 0;
-		if (e->code != BERTH_E_NOTFOUND || attempt == 4)
-			break;
-		berth_error_free(e);
-		e = NULL;
-		int sfd = store_staging(s, NULL, err);
-		if (sfd < 0)
-			return -1;
-		for (size_t k = 0; k < p->n; k++) {
-			image_layer_in *l = &p->layers[k];
-			if (l->staged_blob && faccessat(sfd, l->staged_blob, F_OK, 0) < 0) {
-				free(l->staged_blob); /* adopted by a commit that then failed */
-				l->staged_blob = NULL;
-			}
-			if (layer_store_exists(s, l->chain_id) ||
-			    (l->staged_dir && faccessat(sfd, l->staged_dir, F_OK, 0) == 0))
-				continue;
-			if (restage_dir(s, p->srcs[k], l, err) < 0)
-				return -1;
-		}
-	}
-	if (err && *err == NULL)
-		*err = e;
-	else
-		berth_error_free(e);
-	return -1;
+	p->s = s;
+	return image_commit_retry(s, p->config, p->config_len, p->id, p->layers, p->n, p->tags, old,
+	                          pending_link, pending_restage, p, err);
 }
 
 int image_load(berth_store *s, int fd, char ***report, berth_error **err)

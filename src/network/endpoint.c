@@ -652,18 +652,40 @@ static int in_netns(int nsfd, int (*fn)(void *), void *arg)
 	return r;
 }
 
-static int no_dad(void *arg)
+/* The container's side of an endpoint, set up in one visit to its network
+ * namespace: a netlink socket there, and IPv6 on the new interface (still
+ * down) as the network has it. As Docker does, an interface on a network
+ * without IPv6 has IPv6 disabled (no link-local address, no DAD, MLD or
+ * router solicitations: less work for the kernel at link up and at
+ * teardown); on an IPv6 network its address skips DAD (IPAM made it
+ * unique). Loopback keeps ::1. */
+struct ctr_side {
+	const char *ifname;
+	bool v6;
+	nl_sock *nl;
+	berth_error *err;
+};
+
+static int ctr_side_open(void *arg)
 {
-	_cleanup_free_ char *p = xasprintf("ipv6/conf/%s/accept_dad", (const char *)arg);
-	net_sysctl_set(p, "0", NULL);
-	return 0;
+	struct ctr_side *c = arg;
+	_cleanup_free_ char *p =
+	    xasprintf("ipv6/conf/%s/%s", c->ifname, c->v6 ? "accept_dad" : "disable_ipv6");
+	berth_error *se = NULL;
+	if (net_sysctl_set(p, c->v6 ? "0" : "1", &se) < 0) {
+		/* a host without IPv6 has no such file: nothing to disable */
+		log_debug("%s", se->msg);
+		berth_error_free(se);
+	}
+	return nl_open(-1, &c->nl, &c->err);
 }
 
 /* One endpoint in three netlink round trips: the veth pair created with
- * both ends up, enslaved and moved (a leftover of an earlier run is
- * deleted only when the name clashes); the peer's index; then addresses,
- * loopback and routes in one batch from a socket in the container's
- * namespace. No waiting for link events. */
+ * the host's end up and enslaved and the peer made in the container's
+ * namespace (a leftover of an earlier run is deleted only when the name
+ * clashes); the peer's index; then addresses, loopback and routes in one
+ * batch from a socket in the container's namespace. No waiting for link
+ * events. */
 static int plumb(net_ctx *nc, nl_sock *nl, const network *n, const ep_row *e, int netns_fd,
                  bool primary, bool hairpin, berth_error **err)
 {
@@ -702,14 +724,22 @@ static int plumb(net_ctx *nc, nl_sock *nl, const network *n, const ep_row *e, in
 		if (hfd >= 0 && write(hfd, "1", 1) < 0)
 			log_debug("hairpin mode on %s: %s", e->veth, strerror(errno));
 	}
-	_cleanup_nl_ nl_sock *cnl = NULL;
-	if (nl_open(netns_fd, &cnl, err) < 0)
+	struct ctr_side cs = {.ifname = e->ifname, .v6 = e->ip6 != NULL};
+	int sr = in_netns(netns_fd, ctr_side_open, &cs);
+	_cleanup_nl_ nl_sock *cnl = cs.nl;
+	if (sr < 0) {
+		if (cs.err == NULL)
+			return berth_err_sys(err, errno,
+			                     "entering the container's network namespace");
+		if (err && *err == NULL)
+			*err = cs.err;
+		else
+			berth_error_free(cs.err);
 		return -1;
+	}
 	int ci = nl_link_index(cnl, e->ifname, err);
 	if (ci <= 0)
 		return berth_err(err, BERTH_E_IO, "%s missing in the container", e->ifname);
-	if (e->ip6)
-		in_netns(netns_fd, no_dad, e->ifname);
 	net_addr addrs[2], gw4, gw6;
 	int plens[2];
 	size_t na = 0;
@@ -1086,6 +1116,35 @@ int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err)
 	}
 	ep_list_free(eps, neps);
 	return r;
+}
+
+int network_ctr_forget(net_ctx *nc, const char *ctr_id, berth_error **err)
+{
+	if (network_init(nc, err) < 0)
+		return -1;
+	ep_row *eps = NULL;
+	size_t neps = 0;
+	if (load_eps(nc, ctr_id, NULL, &eps, &neps, err) < 0)
+		return -1;
+	bool stop = false;
+	for (size_t i = 0; i < neps && !stop; i++) {
+		if (eps[i].owner == 0)
+			continue;
+		_cleanup_network_ network *n = NULL;
+		/* a user network's DNS answers from the leases: release them */
+		stop = net_load(nc, eps[i].net_id, &n, NULL) < 0 || !n->is_default ||
+		       owners_alive(nc, ctr_id, &eps[i]);
+	}
+	ep_list_free(eps, neps);
+	if (!stop) {
+		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+		    nc->store, "SELECT 1 FROM network_ports WHERE container_id = ?1 LIMIT 1", err);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, ctr_id, -1, SQLITE_STATIC);
+		stop = sqlite3_step(st) == SQLITE_ROW;
+	}
+	return stop ? network_ctr_stop(nc, ctr_id, err) : 0;
 }
 
 int network_ctr_remove(net_ctx *nc, const char *ctr_id, berth_error **err)

@@ -9,6 +9,7 @@
  *                                 writes hosts/resolv.conf
  *   stop:   network_ctr_stop()    releases all of that (idempotent)
  *   rm:     network_ctr_remove()  stop + forget membership
+ *           network_ctr_forget()  the same, deferred when nothing is live
  * Leftovers of a killed berth (leases whose owner died, veths with no
  * lease, stale rules) are reclaimed by network_reclaim(), which every
  * entry point that touches a network runs first. */
@@ -178,6 +179,13 @@ int network_ctr_start(net_ctx *nc, const net_ctr *c, const net_start *s, json_t 
 int network_ctr_stop(net_ctx *nc, const char *ctr_id, berth_error **err);
 /* At rm: stop + forget membership. */
 int network_ctr_remove(net_ctx *nc, const char *ctr_id, berth_error **err);
+/* At rm, before the container's record goes (run --rm's exit): stop, but
+ * when the container is dead, on the default bridge only (no DNS answers
+ * from its leases) and publishes no ports, nothing is written now: the
+ * dead container's namespace took its veths along, and the rows of a
+ * removed container (and so its addresses) are dropped by the next lease
+ * transaction or network_reclaim. Saves a transaction at every exit. */
+int network_ctr_forget(net_ctx *nc, const char *ctr_id, berth_error **err);
 /* Docker's NetworkSettings of a container now (running or not). */
 json_t *network_ctr_settings(net_ctx *nc, const char *ctr_id, berth_error **err);
 /* ps's PORTS column: "0.0.0.0:8080->80/tcp, ..." ("" if none). */

@@ -4,6 +4,7 @@
  * Nothing becomes visible before every blob has been verified: layers are
  * staged, and image_commit moves them into place in one transaction. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/json.h"
 #include "base/str.h"
 #include "base/xalloc.h"
@@ -109,6 +111,7 @@ struct layer_job {
 	char id[13];
 	bool exists;
 	/* out */
+	char *kept; /* the blob as downloaded, in staging until the pull ends */
 	image_layer_in in;
 	int rc;
 	berth_error *err;
@@ -128,6 +131,7 @@ struct pull_ctx {
 struct dl {
 	struct pull_ctx *p;
 	struct layer_job *job;
+	blob_writer *w; /* keeps the downloaded bytes */
 	int fd;
 	bool consumer_gone;
 	int rc;
@@ -140,6 +144,8 @@ static int dl_sink(void *op, const void *buf, size_t n, berth_error **err)
 	struct dl *d = op;
 	if (__atomic_load_n(&d->p->abort, __ATOMIC_RELAXED))
 		return berth_err(err, BERTH_E_GENERIC, "pull aborted");
+	if (blob_writer_write(d->w, buf, n, err) < 0)
+		return -1;
 	const char *p = buf;
 	while (n > 0 && !d->consumer_gone) {
 		ssize_t w = send(d->fd, p, n, MSG_NOSIGNAL);
@@ -178,15 +184,55 @@ static void *dl_thread(void *op)
 	return NULL;
 }
 
+/* The layer in as tar-split plus staged directory, from the kept blob
+ * (the download, verified): unpacked again, and copied uncompressed when
+ * its files cannot give the tar back. */
+static int ingest_kept(berth_store *s, struct layer_job *job, image_layer_in *in, berth_error **err)
+{
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	_cleanup_close_ int fd = openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "opening the downloaded layer");
+	if (image_ingest_layer_split(s, image_fd_read, &fd, job->diff_id, in, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A copy of the uncompressed tar for a layer whose tar-split cannot be
+ * made (its entries replace each other): from the kept blob. */
+static int copy_if_unsplit(berth_store *s, struct layer_job *job, image_layer_in *in,
+                           berth_error **err)
+{
+	if (in->staged_blob)
+		return 0;
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	_cleanup_close_ int fd = openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "opening the downloaded layer");
+	return image_stage_tar(s, image_fd_read, &fd, job->diff_id, &in->staged_blob, err);
+}
+
+/* Download a layer: the bytes go to a staged blob (kept) and, through a
+ * socket, to the unpacker, which stages the directory and the tar-split. */
 static int pull_layer(struct pull_ctx *p, struct layer_job *job, berth_error **err)
 {
+	_cleanup_blob_writer_ blob_writer *w = NULL;
+	if (blob_writer_new(p->s, &w, err) < 0)
+		return -1;
+	/* reg_get_blob verifies the digest of exactly these bytes */
+	blob_writer_trust(w);
+	blob_writer_no_fsync(w);
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return berth_err_sys(err, errno, "socketpair");
 	int sz = 4 << 20;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	struct dl d = {.p = p, .job = job, .fd = sv[0]};
+	struct dl d = {.p = p, .job = job, .w = w, .fd = sv[0]};
 	pthread_t th;
 	if (pthread_create(&th, NULL, dl_thread, &d) != 0) {
 		close(sv[0]);
@@ -195,26 +241,41 @@ static int pull_layer(struct pull_ctx *p, struct layer_job *job, berth_error **e
 	}
 	int rfd = sv[1];
 	_cleanup_error_ berth_error *ierr = NULL;
-	int irc =
-	    image_ingest_layer(p->s, image_fd_read, &rfd, true, job->diff_id, &job->in, &ierr);
+	image_layer_in in = {0};
+	int irc = image_ingest_layer_split(p->s, image_fd_read, &rfd, job->diff_id, &in, &ierr);
 	close(sv[1]); /* a writer still going gets EPIPE */
 	pthread_join(th, NULL);
 	close(sv[0]);
 	_cleanup_error_ berth_error *derr = d.err;
+	char got[DIGEST_STR_LEN + 1];
+	if (d.rc == 0 && blob_writer_finish(w, job->desc->digest, got, &job->kept, &derr) < 0)
+		d.rc = -1;
 	if (d.rc < 0) {
 		/* the download's error wins: a digest mismatch explains a broken
 		 * extraction, not the other way round */
 		if (irc == 0)
-			image_layer_in_clear(p->s, &job->in);
+			image_layer_in_clear(p->s, &in);
 		if (err && !*err)
 			*err = steal_ptr(derr);
 		return -1;
 	}
+	if (irc == 0 && copy_if_unsplit(p->s, job, &in, &ierr) < 0) {
+		image_layer_in_clear(p->s, &in);
+		irc = -1;
+	}
 	if (irc < 0) {
+		/* bad content from the registry (not gzip, not a tar, ...) is
+		 * no failure of berth's: Docker's words and exit status 1 */
+		if (ierr && ierr->code == BERTH_E_INVALID) {
+			ierr->code = BERTH_E_CORRUPT;
+			berth_err_prefix(&ierr, "failed to register layer");
+		}
 		if (err && !*err)
 			*err = steal_ptr(ierr);
 		return -1;
 	}
+	image_layer_in_clear(p->s, &job->in);
+	job->in = in;
 	ev_layer(p->q, job->id, RL_VERIFYING, 0, -1, NULL);
 	ev_layer(p->q, job->id, RL_DOWNLOAD_COMPLETE, 0, -1, NULL);
 	ev_layer(p->q, job->id, RL_EXTRACTING, (uint64_t)job->desc->size, job->desc->size, NULL);
@@ -240,6 +301,75 @@ static void *worker(void *op)
 		if (job->rc < 0)
 			__atomic_store_n(&p->abort, true, __ATOMIC_RELAXED);
 	}
+}
+
+/* ---- commit ---- */
+
+static void fill_names(const struct layer_job *job, image_layer_in *l)
+{
+	snprintf(l->diff_id, sizeof(l->diff_id), "%s", job->diff_id);
+	snprintf(l->chain_id, sizeof(l->chain_id), "%s", job->chain_id);
+	snprintf(l->parent, sizeof(l->parent), "%s", job->parent);
+}
+
+/* Before each commit attempt: a link to the kept download, when it is a
+ * compressed form of the layer, for the commit to adopt (the download
+ * stays, for another attempt). */
+static int link_kept(void *opaque, size_t k, image_layer_in *l, berth_error **err)
+{
+	struct pull_ctx *p = opaque;
+	struct layer_job *job = &p->jobs[k];
+	if (job->kept == NULL || l->staged_compressed || !strcmp(job->desc->digest, job->diff_id))
+		return 0;
+	int sfd = store_staging(p->s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	char *name = store_staging_name(p->s, "pulled");
+	if (linkat(sfd, job->kept, sfd, name, 0) < 0) {
+		int e = errno;
+		free(name);
+		return berth_err_sys(err, e, "linking the downloaded layer");
+	}
+	l->staged_compressed = name;
+	snprintf(l->compressed, sizeof(l->compressed), "%s", job->desc->digest);
+	return 0;
+}
+
+/* The layer is neither stored nor staged any more (rmi removed it after
+ * we found it stored, or after an attempt adopted it): unpack the kept
+ * download again, or download it now if it was stored when we began. */
+static int restage_layer(void *opaque, size_t k, image_layer_in *l, berth_error **err)
+{
+	struct pull_ctx *p = opaque;
+	struct layer_job *job = &p->jobs[k];
+	image_layer_in in = {0};
+	if (job->kept == NULL) {
+		ev_layer(p->q, job->id, RL_PULLING_FS, 0, -1, NULL);
+		if (pull_layer(p, job, err) < 0)
+			return -1;
+		in = job->in;
+		memset(&job->in, 0, sizeof(job->in));
+	} else if (ingest_kept(p->s, job, &in, err) < 0 ||
+	           copy_if_unsplit(p->s, job, &in, err) < 0) {
+		image_layer_in_clear(p->s, &in);
+		return -1;
+	}
+	/* the new names replace what is left of the old ones */
+	int sfd = store_staging(p->s, NULL, NULL);
+	if (sfd >= 0 && l->staged_dir) {
+		berth_error *e = NULL;
+		if (rm_rf_at(sfd, l->staged_dir, &e) < 0)
+			berth_error_free(e);
+	}
+	if (sfd >= 0 && l->staged_blob)
+		unlinkat(sfd, l->staged_blob, 0);
+	free(l->staged_dir);
+	free(l->staged_blob);
+	l->staged_dir = steal_ptr(in.staged_dir);
+	l->staged_blob = steal_ptr(in.staged_blob);
+	l->blob_split = in.blob_split;
+	l->size = in.size;
+	return 0;
 }
 
 /* ---- the image ---- */
@@ -416,14 +546,13 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 			ev_layer(q, jobs[i].id, RL_WAITING, 0, -1, NULL);
 
 	int ret = 0;
+	if (store_staging(s, NULL, err) < 0) {
+		free(jobs);
+		return -1;
+	}
+	struct pull_ctx p = {.s = s, .cl = cl, .repo = repo, .q = q, .jobs = jobs, .njobs = n};
+	pthread_mutex_init(&p.lock, NULL);
 	if (todo > 0) {
-		if (store_staging(s, NULL, err) < 0) {
-			free(jobs);
-			return -1;
-		}
-		struct pull_ctx p = {
-		    .s = s, .cl = cl, .repo = repo, .q = q, .jobs = jobs, .njobs = n};
-		pthread_mutex_init(&p.lock, NULL);
 		size_t nthreads = todo < (size_t)maxc ? todo : (size_t)maxc;
 		pthread_t *th = xcalloc(nthreads, sizeof(pthread_t));
 		size_t started = 0;
@@ -435,7 +564,6 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 		for (size_t i = 0; i < started; i++)
 			pthread_join(th[i], NULL);
 		free(th);
-		pthread_mutex_destroy(&p.lock);
 		for (size_t i = 0; i < n && ret == 0; i++) {
 			if (jobs[i].rc < 0) {
 				ret = -1;
@@ -448,25 +576,30 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 	for (size_t i = 0; i < n; i++) {
 		ins[i] = jobs[i].in;
 		memset(&jobs[i].in, 0, sizeof(jobs[i].in));
-		snprintf(ins[i].diff_id, sizeof(ins[i].diff_id), "%s", jobs[i].diff_id);
-		snprintf(ins[i].chain_id, sizeof(ins[i].chain_id), "%s", jobs[i].chain_id);
-		snprintf(ins[i].parent, sizeof(ins[i].parent), "%s", jobs[i].parent);
+		fill_names(&jobs[i], &ins[i]);
 	}
 	if (ret == 0) {
 		char *tags[2] = {ref->digest ? NULL : full, NULL};
 		_cleanup_strv_ char **untagged = NULL;
 		_cleanup_free_ char *repo_full = ref_repo(ref);
 		_cleanup_free_ char *dname = xasprintf("%s@%s", repo_full, top.digest);
-		ret = image_commit(s, config, config_len, id, ins, n, tags, &untagged, err);
+		ret = image_commit_retry(s, config, config_len, id, ins, n, tags, &untagged,
+		                         link_kept, restage_layer, &p, err);
 		if (ret == 0)
 			ret =
 			    regmeta_record(s, id, ref->domain, repo, dname, img->digest,
 			                   img->media_type, img->body, img->len, m, diff_ids, err);
 	}
+	int sfd = store_staging(s, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		image_layer_in_clear(s, &ins[i]);
+		image_layer_in_clear(s, &jobs[i].in);
 		berth_error_free(jobs[i].err);
+		if (jobs[i].kept && sfd >= 0)
+			unlinkat(sfd, jobs[i].kept, 0);
+		free(jobs[i].kept);
 	}
+	pthread_mutex_destroy(&p.lock);
 	free(ins);
 	free(jobs);
 	if (ret < 0)

@@ -1,6 +1,7 @@
 /* berth push: for each layer, the registry's copy is reused when it has one
  * (HEAD), mounted from another repository of the same registry where the
- * layer came from, or else compressed (gzip) from the stored tar while it
+ * layer came from, or sent as the very bytes it was pulled as (kept with
+ * the layer), or else compressed (gzip) from the stored tar while it
  * uploads, with its digest computed on the way. A pulled image whose
  * layers and config are unchanged is pushed with the very manifest bytes
  * it was pulled with, so it stays byte-identical. */
@@ -242,6 +243,43 @@ static int mem_rewind(void *op, berth_error **err)
 	return 0;
 }
 
+/* ---- a stored blob (a layer's compressed form as pulled) ---- */
+
+struct file_src {
+	int fd;
+	pevq *q;
+	const char *id;
+	int64_t total;
+	uint64_t done, last_report;
+};
+
+static ssize_t file_read(void *op, void *buf, size_t n, berth_error **err)
+{
+	struct file_src *f = op;
+	for (;;) {
+		ssize_t r = read(f->fd, buf, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return berth_err_sys(err, errno, "reading layer");
+		f->done += (uint64_t)r;
+		if (f->done - f->last_report >= 512 * 1024 || r == 0) {
+			f->last_report = f->done;
+			pev_layer(f->q, f->id, RL_PUSHING, f->done, f->total, NULL);
+		}
+		return r;
+	}
+}
+
+static int file_rewind(void *op, berth_error **err)
+{
+	struct file_src *f = op;
+	if (lseek(f->fd, 0, SEEK_SET) < 0)
+		return berth_err_sys(err, errno, "rewinding layer");
+	f->done = f->last_report = 0;
+	return 0;
+}
+
 /* ---- layers ---- */
 
 struct push_layer {
@@ -324,6 +362,25 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 			pev_layer(p->q, l->id, RL_MOUNTED, 0, -1, src[i].repo);
 			ret = 0;
 		}
+	}
+	/* or the very bytes it was pulled as, kept with the layer */
+	for (size_t i = 0; i < nsrc && ret == 1; i++) {
+		/* (an uncompressed one is regenerated from its tar-split) */
+		if (blob_size(p->s, src[i].digest) != src[i].size)
+			continue;
+		_cleanup_close_ int bfd = blob_open(p->s, src[i].digest, NULL);
+		if (bfd < 0)
+			continue; /* removed meanwhile: compress the tar */
+		struct file_src f = {.fd = bfd, .q = p->q, .id = l->id, .total = src[i].size};
+		reg_upload_opts uo = {.chunk_size = p->chunk, .rewind = file_rewind};
+		if (reg_upload_blob(p->cl, p->repo, src[i].digest, src[i].size, file_read, &f, &uo,
+		                    NULL, NULL, NULL, err) < 0) {
+			regmeta_layers_free(src, nsrc);
+			return -1;
+		}
+		set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
+		pev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
+		ret = 0;
 	}
 	_cleanup_free_ char *known = made ? xstrdup(made->digest) : NULL;
 	int64_t known_size = made ? made->size : -1;

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/sock.h"
 #include "base/cleanup.h"
 #include "runtime/internal.h"
 
@@ -26,26 +27,7 @@ int rt_console_send(const char *socket_path, int master, berth_error **err)
 		return berth_err_sys(err, errno, "connecting to the console socket %s",
 		                     socket_path);
 	static const char name[] = "/dev/ptmx";
-	struct iovec iov = {.iov_base = (void *)name, .iov_len = sizeof(name) - 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = u.buf,
-	                    .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	ssize_t w;
-	do
-		w = sendmsg(s, &mh, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
-	if (w < 0)
+	if (send_with_fd(s, name, sizeof(name) - 1, master) < 0)
 		return berth_err_sys(err, errno, "sending the pty to %s", socket_path);
 	return 0;
 }

@@ -362,8 +362,11 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	r.sock = sv[0];
 	r.child = (pid_t)c;
 	r.two_stage = two_stage;
-	if (!two_stage)
+	if (!two_stage) {
 		r.init = r.child;
+		if (o->created)
+			o->created(r.init, o->created_arg);
+	}
 	if (converse(&r, err) < 0)
 		goto fail_child;
 	if (save_created(ctx, id, bundle, s, config, &r, o, dir, err) < 0)

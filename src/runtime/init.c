@@ -30,6 +30,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/sock.h"
 #include "base/cleanup.h"
 #include "runtime/internal.h"
 #include "runtime/seccomp.h"
@@ -64,28 +65,7 @@ int rt_msg_send_fd(int sock, int type, int fd)
 	rt_msg m;
 	memset(&m, 0, sizeof(m));
 	m.type = type;
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = u.buf,
-	                    .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	for (;;) {
-		ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
-		if (w >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	return send_with_fd(sock, &m, sizeof(m), fd);
 }
 
 int rt_msg_recv(int sock, rt_msg *m, int *fd)

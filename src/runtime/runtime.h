@@ -32,6 +32,12 @@ typedef struct rt_create_opts {
 	bool no_pivot, no_new_keyring;
 	int preserve_fds;
 	int stdio_fds[3]; /* -1 = inherit */
+	/* Called once the init exists in its new namespaces (its pid), while
+	 * it still sets itself up: the caller may work on its namespaces
+	 * (network) meanwhile. Not called when the init joins namespaces by
+	 * path (two-stage start): the caller then does that work after. */
+	void (*created)(pid_t init, void *arg);
+	void *created_arg;
 } rt_create_opts;
 
 typedef struct rt_exec_opts {

@@ -27,6 +27,12 @@ static const store_migration layer_migrations[] = {
      " refcount INTEGER NOT NULL DEFAULT 0,"
      " created INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
      "CREATE INDEX layers_diff_id ON layers(diff_id);"},
+    /* compressed blobs kept next to a layer (as pulled), removed with the
+     * last layer of their diff ID */
+    {"CREATE TABLE layer_compressed ("
+     " diff_id TEXT NOT NULL,"
+     " digest TEXT NOT NULL,"
+     " PRIMARY KEY (diff_id, digest));"},
 };
 
 int layer_store_init(berth_store *s, berth_error **err)
@@ -202,6 +208,43 @@ static int gc_orphan_dirs(berth_store *s, berth_error **err)
 	return 0;
 }
 
+int layer_store_add_compressed(berth_store *s, const char *diff_id, const char *digest,
+                               berth_error **err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s, "INSERT OR IGNORE INTO layer_compressed(diff_id, digest) VALUES (?1, ?2)", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, diff_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_sql_err(s, err, "recording a compressed layer blob");
+	return 0;
+}
+
+int layer_store_compressed(berth_store *s, const char *diff_id, char ***digests, berth_error **err)
+{
+	*digests = NULL;
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
+	    s, "SELECT digest FROM layer_compressed WHERE diff_id = ?1 ORDER BY rowid", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, diff_id, -1, SQLITE_STATIC);
+	char **v = xcalloc(1, sizeof(char *));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 0);
+		if (d && digest_valid(d))
+			v = strv_append(v, d);
+	}
+	if (rc != SQLITE_DONE) {
+		strv_free(v);
+		return store_sql_err(s, err, "reading compressed layer blobs");
+	}
+	*digests = v;
+	return 0;
+}
+
 int layer_store_gc(berth_store *s, berth_error **err)
 {
 	_cleanup_strv_ char **dead = NULL; /* chain hex */
@@ -232,6 +275,23 @@ int layer_store_gc(berth_store *s, berth_error **err)
 		}
 		if (rc != SQLITE_DONE)
 			return store_sql_err(s, err, "listing unused layers");
+		/* their compressed forms go with them */
+		size_t nd = strv_len(dead_blobs);
+		for (size_t i = 0; i < nd; i++) {
+			_cleanup_strv_ char **comp = NULL;
+			if (layer_store_compressed(s, dead_blobs[i], &comp, err) < 0)
+				return -1;
+			for (char **c = comp; *c; c++)
+				if (!strv_contains(dead_blobs, *c))
+					dead_blobs = strv_append(dead_blobs, *c);
+			_cleanup_stmt_ sqlite3_stmt *del = store_prepare(
+			    s, "DELETE FROM layer_compressed WHERE diff_id = ?1", err);
+			if (del == NULL)
+				return -1;
+			sqlite3_bind_text(del, 1, dead_blobs[i], -1, SQLITE_STATIC);
+			if (sqlite3_step(del) != SQLITE_DONE)
+				return store_sql_err(s, err, "forgetting compressed layer blobs");
+		}
 		if (store_exec(s, "DELETE FROM layers WHERE refcount <= 0", err) < 0)
 			return -1;
 		tx = NULL;

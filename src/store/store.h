@@ -236,6 +236,15 @@ int layer_stage_new(berth_store *s, char **staged_name, int *diff_fd, berth_erro
  * refcount 0. A no-op when the record exists (the staged dir is removed). */
 int layer_store_adopt(berth_store *s, const char *staged_name, const layer_info *info,
                       berth_error **err) __attribute__((warn_unused_result));
+/* Inside a transaction: the blob digest (stored in blobs/sha256) is a
+ * compressed form of the layer tar diff_id, kept as it was pulled so that
+ * pushing it sends the same bytes; layer_store_gc removes it with the last
+ * layer of diff_id. */
+int layer_store_add_compressed(berth_store *s, const char *diff_id, const char *digest,
+                               berth_error **err) __attribute__((warn_unused_result));
+/* The compressed forms recorded for diff_id (a NULL-terminated list). */
+int layer_store_compressed(berth_store *s, const char *diff_id, char ***digests, berth_error **err)
+    __attribute__((warn_unused_result));
 /* Reference counting, inside a transaction. */
 int layer_store_ref(berth_store *s, const char *chain_id, berth_error **err)
     __attribute__((warn_unused_result));
@@ -243,7 +252,8 @@ int layer_store_unref(berth_store *s, const char *chain_id, berth_error **err)
     __attribute__((warn_unused_result));
 /* Under the store lock, after the transaction that dropped references was
  * committed: delete records with refcount 0, their directories and their
- * layer blobs (when no other layer uses the diff ID), and directories under
+ * layer blobs and compressed forms (when no other layer uses the diff
+ * ID), and directories under
  * layers/ that have no record (left by a crash). */
 int layer_store_gc(berth_store *s, berth_error **err) __attribute__((warn_unused_result));
 

@@ -367,6 +367,61 @@ def test_ipv6_end_to_end(busybox):
         b.run("network", "rm", "v6net", check=False)
 
 
+def test_run_rm_releases_address(busybox):
+    """run --rm on the default bridge leaves no lease behind: the next
+    container gets the same address, inspect lists no container, and a
+    live container's address is never handed out twice."""
+    b = busybox
+    ip = "ip -4 -o addr show dev eth0 | awk '{print $4}'"
+    first = b.out("run", "--rm", "busybox", "sh", "-c", ip).strip()
+    assert b.out("run", "--rm", "busybox", "sh", "-c", ip).strip() == first
+    c = b.out("run", "-d", "busybox", "sleep", "60").strip()
+    try:
+        assert first.startswith(ip_of(b, c) + "/")
+        other = b.out("run", "--rm", "busybox", "sh", "-c", ip).strip()
+        assert other != first
+        [j] = json.loads(b.out("network", "inspect", "bridge"))
+        assert list(j["Containers"]) == [c]
+    finally:
+        b.run("rm", "-f", c)
+    [j] = json.loads(b.out("network", "inspect", "bridge"))
+    assert j["Containers"] == {}
+
+
+def test_ipv6_only_on_ipv6_networks(busybox):
+    """As Docker: an interface on a network without IPv6 has IPv6 disabled
+    (no link-local address either); loopback keeps ::1; an interface on an
+    IPv6 network has its addresses, also when connected later."""
+    b = busybox
+    sub6 = random_ula64()
+    new_net(b, "v6only", "--ipv6", "--subnet", sub6)
+    show = ("ip -6 addr show dev eth0; echo ==; ip -6 addr show dev lo; echo ==;"
+            " cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6")
+    try:
+        v6eth, lo, disabled = b.out("run", "--rm", "busybox", "sh", "-c", show).split("==")
+        assert "inet6" not in v6eth, v6eth
+        assert "::1/128" in lo, lo
+        assert disabled.strip() == "1"
+        v6eth, lo, disabled = b.out("run", "--rm", "--network", "v6only", "busybox", "sh",
+                                    "-c", show).split("==")
+        assert "scope global" in v6eth and "fe80::" in v6eth, v6eth
+        assert ipaddress.ip_address(v6eth.split("inet6 ")[1].split("/")[0]) in \
+            ipaddress.ip_network(sub6), v6eth
+        assert disabled.strip() == "0"
+        # connected later: eth1 on the IPv6 network, eth0 stays without
+        c = b.out("run", "-d", "busybox", "sleep", "60").strip()
+        b.run("network", "connect", "v6only", c)
+        out = b.out("exec", c, "ip", "-6", "addr", "show", "dev", "eth1")
+        assert "scope global" in out, out
+        assert "inet6" not in b.out("exec", c, "ip", "-6", "addr", "show", "dev", "eth0")
+        assert b.out("exec", c, "cat", "/proc/sys/net/ipv6/conf/eth1/disable_ipv6").strip() == "0"
+        b.run("rm", "-f", c)
+    finally:
+        for c in b.out("ps", "-aq").split():
+            b.run("rm", "-f", c, check=False)
+        b.run("network", "rm", "v6only", check=False)
+
+
 def test_coexists_with_docker_forward_drop(busybox, tmp_path):
     """Docker's iptables-nft sets `ip filter FORWARD policy drop`; a drop in
     any base chain wins in nftables, so berth must accept its bridges'

@@ -356,3 +356,33 @@ TEST(recv_with_fd_one_none_and_too_many)
 	close(p[0]);
 	close(p[1]);
 }
+
+TEST(send_with_fd_round_trip_and_closed_peer)
+{
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	int p[2];
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	char buf[16] = {0};
+	int fd = -2;
+	/* message and fd arrive together */
+	CHECK(send_with_fd(sp[0], "hello", 5, p[1]) == 0);
+	CHECK_INT_EQ(recv_with_fd(sp[1], buf, sizeof(buf), &fd, NULL), 5);
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	CHECK(fd >= 0 && fd != p[1]);
+	CHECK(write(fd, "q", 1) == 1);
+	CHECK(read(p[0], buf, 1) == 1 && buf[0] == 'q');
+	close(fd);
+	/* fd -1: the message alone */
+	CHECK(send_with_fd(sp[0], "abc", 3, -1) == 0);
+	CHECK_INT_EQ(recv_with_fd(sp[1], buf, sizeof(buf), &fd, NULL), 3);
+	CHECK_INT_EQ(fd, -1);
+	/* a peer that went away: EPIPE, not SIGPIPE */
+	close(sp[1]);
+	errno = 0;
+	CHECK(send_with_fd(sp[0], "x", 1, p[0]) < 0);
+	CHECK_INT_EQ(errno, EPIPE);
+	close(sp[0]);
+	close(p[0]);
+	close(p[1]);
+}
