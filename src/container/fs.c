@@ -237,23 +237,31 @@ int container_diff(berth_store *s, ctr_record *r, char ***lines, berth_error **e
 
 /* ---- cp ---- */
 
+struct idshift {
+	const json_t *map; /* IdMappings, NULL: ids stay */
+	bool to_host;
+};
+
 struct cp_args {
 	const char *ctr_path; /* path inside the container */
 	const char *host_path; /* "-" for a tar stream on stdin/stdout */
 	bool archive; /* -a: keep uid/gid */
 	const char *staging; /* scratch directory on the host (for tar streams) */
-	const json_t *idm; /* a running remapped container's IdMappings, else NULL */
+	struct idshift shift; /* a running remapped container's ids, else none */
 };
 
-/* Owners as the container sees them, set from the host: a running
- * remapped container's rootfs is reached through /proc/<pid>/root, where
- * host ids are the container's shifted by its mappings. */
-static void chown_as(int dfd, const char *name, uid_t uid, gid_t gid, const json_t *idm)
+/* Owners across a running remapped container's boundary: its rootfs is
+ * reached through /proc/<pid>/root, where host ids are the container's
+ * shifted by its mappings. Copying in (to_host) a source's ids are the
+ * container's and the target gets host ids; copying out, the reverse. */
+static void chown_as(int dfd, const char *name, uid_t uid, gid_t gid, const struct idshift *idm)
 {
 	long long u = uid, g = gid;
-	if (idm) {
-		u = ctr_idmap_host(idm, "uidMappings", uid);
-		g = ctr_idmap_host(idm, "gidMappings", gid);
+	if (idm && idm->map) {
+		long long (*f)(const json_t *, const char *, unsigned long) =
+		    idm->to_host ? ctr_idmap_host : ctr_idmap_container;
+		u = f(idm->map, "uidMappings", uid);
+		g = f(idm->map, "gidMappings", gid);
 		if (u < 0 || g < 0)
 			return;
 	}
@@ -263,7 +271,7 @@ static void chown_as(int dfd, const char *name, uid_t uid, gid_t gid, const json
 
 /* After a tar stream was copied in: give every entry below dst the owner
  * its twin below src has, as the container sees it. */
-static void shift_tree(int src, int dst, const json_t *idm)
+static void shift_tree(int src, int dst, const struct idshift *idm)
 {
 	int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -298,7 +306,7 @@ static const char *base_name(const char *p)
 	return s && s[1] ? s + 1 : (s ? "" : p);
 }
 
-static void chown_tree(int dfd, const char *name, const json_t *idm)
+static void chown_tree(int dfd, const char *name, const struct idshift *idm)
 {
 	chown_as(dfd, name, 0, 0, idm);
 	struct stat st;
@@ -320,7 +328,7 @@ static void chown_tree(int dfd, const char *name, const json_t *idm)
 
 /* Copy src (an entry of srcdir) to dstdir/name. */
 static int copy_entry(int srcdir, const char *src, int dstdir, const char *name, bool archive,
-                      const json_t *idm, berth_error **err)
+                      const struct idshift *idm, berth_error **err)
 {
 	struct stat st;
 	if (fstatat(srcdir, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -336,7 +344,7 @@ static int copy_entry(int srcdir, const char *src, int dstdir, const char *name,
 			return berth_err_sys(err, errno, "opening %s", src);
 		if (volume_copy_tree(s2, d2, err) < 0)
 			return -1;
-		if (idm)
+		if (idm && idm->map)
 			shift_tree(s2, d2, idm);
 		chown_as(dstdir, name, st.st_uid, st.st_gid, idm);
 	} else if (S_ISREG(st.st_mode)) {
@@ -363,8 +371,10 @@ static int copy_entry(int srcdir, const char *src, int dstdir, const char *name,
 	} else {
 		return berth_err(err, BERTH_E_UNSUPPORTED, "%s: unsupported file type", src);
 	}
+	/* without -a the copy is the receiver's root's: the container's root
+	 * copying in, the caller copying out */
 	if (!archive)
-		chown_tree(dstdir, name, idm);
+		chown_tree(dstdir, name, idm && idm->to_host ? idm : NULL);
 	return 0;
 }
 
@@ -402,9 +412,9 @@ static int cp_from_fn(int rootfd, void *arg, berth_error **err)
 		if (mkdir_p(stage, 0700, err) < 0)
 			return -1;
 		_cleanup_close_ int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int r = sfd < 0
-		            ? berth_err_sys(err, errno, "%s", stage)
-		            : copy_entry(sdir, name, sfd, *leaf ? leaf : "root", true, NULL, err);
+		int r = sfd < 0 ? berth_err_sys(err, errno, "%s", stage)
+		                : copy_entry(sdir, name, sfd, *leaf ? leaf : "root", true,
+		                             &a->shift, err);
 		if (r == 0) {
 			char diff_id[DIGEST_STR_LEN + 1];
 			uint64_t size;
@@ -432,7 +442,7 @@ static int cp_from_fn(int rootfd, void *arg, berth_error **err)
 	_cleanup_close_ int ddir = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ddir < 0)
 		return berth_err_sys(err, errno, "destination %s", a->host_path);
-	return copy_entry(sdir, name, ddir, dleaf, a->archive, NULL, err);
+	return copy_entry(sdir, name, ddir, dleaf, a->archive, &a->shift, err);
 }
 
 int container_cp_from(berth_store *s, ctr_record *r, const char *ctr_path, const char *host_path,
@@ -443,6 +453,12 @@ int container_cp_from(berth_store *s, ctr_record *r, const char *ctr_path, const
 		return -1;
 	struct cp_args a = {
 	    .ctr_path = ctr_path, .host_path = host_path, .archive = archive, .staging = staging};
+	_cleanup_ctr_record_ ctr_record *full = NULL;
+	if (running(r)) {
+		if (container_lookup(s, r->id, true, &full, err) < 0)
+			return -1;
+		a.shift.map = json_object_get(full->config, "IdMappings");
+	}
 	return with_rootfs(s, r, false, cp_from_fn, &a, err);
 }
 
@@ -463,8 +479,8 @@ static int cp_to_fn(int rootfd, void *arg, berth_error **err)
 		_cleanup_close_ int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int r = sfd < 0 ? berth_err_sys(err, errno, "%s", stage)
 		                : volume_copy_tree(sfd, dst, err);
-		if (r == 0 && a->idm)
-			shift_tree(sfd, dst, a->idm);
+		if (r == 0 && a->shift.map)
+			shift_tree(sfd, dst, &a->shift);
 		rm_rf(stage, NULL);
 		return r;
 	}
@@ -486,13 +502,13 @@ static int cp_to_fn(int rootfd, void *arg, berth_error **err)
 	if (sdir < 0)
 		return berth_err_sys(err, errno, "%s", hdir);
 	if (dst >= 0)
-		return copy_entry(sdir, hleaf, dst, hleaf, a->archive, a->idm, err);
+		return copy_entry(sdir, hleaf, dst, hleaf, a->archive, &a->shift, err);
 	_cleanup_free_ char *leaf = NULL;
 	_cleanup_close_ int pdir = open_parent(rootfd, a->ctr_path, &leaf, err);
 	if (pdir < 0)
 		return berth_err_prefix(err, "Could not find the file %s in container",
 		                        a->ctr_path);
-	return copy_entry(sdir, hleaf, pdir, leaf, a->archive, a->idm, err);
+	return copy_entry(sdir, hleaf, pdir, leaf, a->archive, &a->shift, err);
 }
 
 int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const char *ctr_path,
@@ -507,7 +523,7 @@ int container_cp_to(berth_store *s, ctr_record *r, const char *host_path, const 
 	if (running(r)) {
 		if (container_lookup(s, r->id, true, &full, err) < 0)
 			return -1;
-		a.idm = json_object_get(full->config, "IdMappings");
+		a.shift = (struct idshift){json_object_get(full->config, "IdMappings"), true};
 	}
 	return with_rootfs(s, r, true, cp_to_fn, &a, err);
 }

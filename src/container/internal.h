@@ -62,6 +62,8 @@ int ctr_subid_mappings(const char *text, size_t len, const char *name, const cha
 /* Host id of container id (which: "uidMappings"/"gidMappings"), -1 when
  * unmapped. */
 long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id);
+/* The inverse: the container's id for a host id, -1 outside the mappings. */
+long long ctr_idmap_container(const json_t *idm, const char *which, unsigned long id);
 /* Host id that container id 0 maps to. */
 unsigned long ctr_idmap_root(const json_t *idm, const char *which);
 /* Mount dir/merged: overlayfs over idmapped mounts of the layers (lower,

@@ -160,11 +160,31 @@ static char *resolv_conf_content(json_t *host)
 	return sb_steal(&sb);
 }
 
+/* Does the network module write hosts and resolv.conf at start (in place,
+ * while the init sets up)? Everything but --network host|none. */
+static bool network_writes_etc(json_t *host)
+{
+	const char *nm = json_get_str(host, "NetworkMode");
+	return !str_eq(nm, "host") && !str_eq(nm, "none");
+}
+
+/* An existing file is left as it is (it is rewritten in place). */
+static int touch_file(const char *path, berth_error **err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "creating %s", path);
+	close(fd);
+	return 0;
+}
+
 int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 {
 	json_t *cfg = json_object_get(r->config, "Config");
 	json_t *host = json_object_get(r->config, "HostConfig");
 	_cleanup_free_ char *dir = container_dir(s, r->id);
+	_cleanup_free_ char *p2 = xasprintf("%s/hosts", dir);
+	_cleanup_free_ char *p3 = xasprintf("%s/resolv.conf", dir);
 	const char *hostname = json_get_str(cfg, "Hostname");
 	char hn[300];
 	if (str_eq(json_get_str(host, "UTSMode"), "host") ||
@@ -176,6 +196,10 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	_cleanup_free_ char *p1 = xasprintf("%s/hostname", dir);
 	if (atomic_write(p1, hn_text, strlen(hn_text), 0644, false, err) < 0)
 		return -1;
+	/* the network module writes these two (container_network_attach):
+	 * only make sure they exist to be bind-mounted */
+	if (network_writes_etc(host))
+		return touch_file(p2, err) < 0 ? -1 : touch_file(p3, err);
 	strbuf sb;
 	sb_init(&sb);
 	if (str_eq(json_get_str(host, "NetworkMode"), "host")) {
@@ -204,11 +228,9 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	if (ip && *ip)
 		sb_printf(&sb, "%s\t%s\n", ip, hn);
 	_cleanup_free_ char *hosts = sb_steal(&sb);
-	_cleanup_free_ char *p2 = xasprintf("%s/hosts", dir);
 	if (atomic_write(p2, hosts, strlen(hosts), 0644, false, err) < 0)
 		return -1;
 	_cleanup_free_ char *rc = resolv_conf_content(host);
-	_cleanup_free_ char *p3 = xasprintf("%s/resolv.conf", dir);
 	return atomic_write(p3, rc, strlen(rc), 0644, false, err);
 }
 
@@ -342,7 +364,7 @@ static int net_job_finish(struct net_job *j, pid_t pid, berth_error **err)
  * container's ends; with a tty, *master receives the pty master. */
 static int create_process(berth_store *s, berth_store *db, const ctr_env *env, ctr_record *r,
                           const char *dir, const char *rundir, const int stdio[3], int *master,
-                          pid_t *pid, berth_error **err)
+                          pid_t *pid, char ***cgroup_dirs, berth_error **err)
 {
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
@@ -385,6 +407,7 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	struct net_job nj = {.s = s, .db = db, .r = r};
 	o.created = net_job_start;
 	o.created_arg = &nj;
+	o.cgroup_dirs = cgroup_dirs;
 	rt_delete(&ctx, r->id, true, NULL);
 	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
 		/* the init is gone: release what the thread attached */
@@ -493,7 +516,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *log_attrs = NULL;
 	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
 		child_fail(status_fd, err);
-	if (create_process(s, own, env, r, dir, rundir, stdio, &master, &pid, &err) < 0)
+	_cleanup_strv_ char **cgdirs = NULL;
+	if (create_process(s, own, env, r, dir, rundir, stdio, &master, &pid, &cgdirs, &err) < 0)
 		child_fail(status_fd, err);
 	if (!tty) {
 		close(in[0]);
@@ -508,7 +532,10 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *oom = NULL;
 	if (json_get_int(json_object_get(r->config, "HostConfig"), "Memory", 0) > 0)
 		oom_file_for(r->id, &oom);
-	if (rt_start(&ctx, r->id, &err) < 0) {
+	/* the monitor waits for the process to be executed (exec_fd at EOF)
+	 * before it reports the start, while it sets itself up */
+	int exec_fd = -1;
+	if (rt_start_nowait(&ctx, r->id, &exec_fd, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
 		child_fail(status_fd, err);
 	}
@@ -580,6 +607,15 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		ARG("--rm");
 	if (oom)
 		ARGF("--oom-file=%s", oom);
+	if (exec_fd >= 0)
+		ARGF("--exec-fd=%d", exec_fd);
+	/* once the container is gone for good, the monitor removes its cgroup
+	 * and runtime state itself, before it reports the exit (rt_delete
+	 * then finds nothing to do; berth's specs have no OCI hooks) */
+	for (char **d = cgdirs; d && *d; d++)
+		ARGF("--cgroup-dir=%s", *d);
+	if (cgdirs)
+		ARGF("--runtime-dir=%s/%s", ctx.state_root, r->id);
 	int64_t hi = health_interval(r);
 	if (hi > 0)
 		ARGF("--health-interval=%lld", (long long)hi);
@@ -616,7 +652,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in};
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in, exec_fd};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
@@ -734,7 +770,7 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	int stdio[3] = {0, 1, 2};
 	int master = -1;
 	pid_t pid = 0;
-	if (create_process(s, s, env, r, dir, rundir, stdio, &master, &pid, err) < 0)
+	if (create_process(s, s, env, r, dir, rundir, stdio, &master, &pid, NULL, err) < 0)
 		return -1;
 	health_reset(s, r);
 	rt_ctx ctx;

@@ -312,6 +312,18 @@ long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id)
 	return -1;
 }
 
+long long ctr_idmap_container(const json_t *idm, const char *which, unsigned long id)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(idm, which), i, e) {
+		long long out = json_get_int(e, "hostID", 0), sz = json_get_int(e, "size", 0);
+		if ((long long)id >= out && (long long)id < out + sz)
+			return json_get_int(e, "containerID", 0) + ((long long)id - out);
+	}
+	return -1;
+}
+
 static int write_map(pid_t pid, const char *file, const json_t *a, berth_error **err)
 {
 	strbuf sb;

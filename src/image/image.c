@@ -602,6 +602,24 @@ int image_tag(berth_store *s, const char *source, const char *target, berth_erro
 
 /* --- commit --- */
 
+/* In image_commit: record l's compressed form (adopting its staged file
+ * unless stored already). */
+static int adopt_compressed(berth_store *s, int sfd, image_layer_in *l, berth_error **err)
+{
+	if (!l->compressed[0] || !strcmp(l->compressed, l->diff_id))
+		return 0;
+	if (!blob_exists(s, l->compressed)) {
+		if (l->staged_compressed == NULL)
+			return 0;
+		if (faccessat(sfd, l->staged_compressed, F_OK, 0) < 0)
+			return berth_err(err, BERTH_E_NOTFOUND, "blob %s was removed concurrently",
+			                 l->compressed);
+		if (blob_adopt(s, l->staged_compressed, l->compressed, err) < 0)
+			return -1;
+	}
+	return layer_store_add_compressed(s, l->diff_id, l->compressed, err);
+}
+
 int image_commit(berth_store *s, const char *config, size_t config_len, const char *id,
                  image_layer_in *layers, size_t n, char *const *tags, char ***untagged_old,
                  berth_error **err)
@@ -666,21 +684,8 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 				if (layer_store_adopt(s, l->staged_dir, &li, err) < 0)
 					return -1;
 			}
-			if (l->compressed[0] && strcmp(l->compressed, l->diff_id) != 0 &&
-			    (l->staged_compressed || blob_exists(s, l->compressed))) {
-				if (!blob_exists(s, l->compressed)) {
-					if (faccessat(sfd, l->staged_compressed, F_OK, 0) < 0)
-						return berth_err(err, BERTH_E_NOTFOUND,
-						                 "blob %s was removed concurrently",
-						                 l->compressed);
-					if (blob_adopt(s, l->staged_compressed, l->compressed,
-					               err) < 0)
-						return -1;
-				}
-				if (layer_store_add_compressed(s, l->diff_id, l->compressed, err) <
-				    0)
-					return -1;
-			}
+			if (adopt_compressed(s, sfd, l, err) < 0)
+				return -1;
 			layer_info have;
 			if (layer_store_get(s, l->chain_id, &have, err) < 0)
 				return -1;
@@ -721,6 +726,15 @@ int image_commit(berth_store *s, const char *config, size_t config_len, const ch
 			if (layer_store_ref(s, layers[k].chain_id, err) < 0)
 				return -1;
 		}
+	}
+	if (exists) {
+		/* its layers are stored: a compressed form pulled now is news */
+		int sfd = store_staging(s, NULL, err);
+		if (sfd < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++)
+			if (adopt_compressed(s, sfd, &layers[k], err) < 0)
+				return -1;
 	}
 	for (char *const *t = tags; t && *t; t++) {
 		_cleanup_free_ char *old = NULL;

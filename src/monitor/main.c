@@ -62,6 +62,8 @@ struct client {
 
 enum restart_kind { RS_NO, RS_ALWAYS, RS_ON_FAILURE, RS_UNLESS_STOPPED };
 
+#define MAX_CGROUP_DIRS 32
+
 struct mon {
 	const char *id;
 	const char *berth, *root, *runroot;
@@ -91,6 +93,12 @@ struct mon {
 	int64_t restart_at_ns; /* waiting to restart */
 	int64_t backoff_ns;
 	bool cleaned_by_client;
+	/* the container's cgroup directories and runtime state directory,
+	 * removed once it is gone for good */
+	const char *cgroup_dirs[MAX_CGROUP_DIRS];
+	int ncgroup_dirs;
+	bool cgroup_dirs_dropped; /* more than we keep: leave it all to rt_delete */
+	const char *runtime_dir;
 };
 
 static int64_t now_mono(void)
@@ -789,6 +797,24 @@ static void remove_trash(struct mon *m)
 	nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The container is gone for good: remove its cgroup and its runtime
+ * state (what berth's rt_delete would), so that the berth process that
+ * cleans up after us finds nothing left to do there. Best effort: a
+ * cgroup that is still busy (processes outside the container's pid
+ * namespace, sub-cgroups) is left, and with it the runtime state, to
+ * rt_delete, which kills and retries. */
+static void remove_runtime(struct mon *m)
+{
+	if (m->cgroup_dirs_dropped)
+		return;
+	bool all = true;
+	for (int i = 0; i < m->ncgroup_dirs; i++)
+		if (rmdir(m->cgroup_dirs[i]) < 0 && errno != ENOENT)
+			all = false;
+	if (all && m->runtime_dir)
+		nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 static void finish(struct mon *m)
 {
 	if (m->listen_fd >= 0) {
@@ -850,6 +876,7 @@ static void after_exit(struct mon *m)
 		return;
 	}
 	memcpy(m->st.status, "exited", sizeof("exited"));
+	remove_runtime(m);
 	save_state(m);
 	finish(m);
 }
@@ -909,6 +936,29 @@ static int open_listen(struct mon *m)
 	return fd;
 }
 
+/* exec_fd (the read end of the runtime's exec.fifo) reads end-of-file
+ * once the init has executed the container's process, or died. */
+static void wait_executed(int fd)
+{
+	if (fd < 0)
+		return;
+	int64_t deadline = now_mono() + 30LL * 1000000000;
+	for (;;) {
+		char b[16];
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (n > 0)
+			continue;
+		int64_t left = deadline - now_mono();
+		if (left <= 0)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		poll(&pf, 1, (int)(left / 1000000) + 1);
+	}
+	close(fd);
+}
+
 static void usage_exit(void)
 {
 	fputs("usage: berth-monitor --id ID --dir DIR --rundir DIR --pid PID [options]\n"
@@ -925,7 +975,7 @@ int main(int argc, char **argv)
 	m->in_fd = m->out_fd = m->err_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
-	int client_fd = -1, lock_fd = -1;
+	int client_fd = -1, lock_fd = -1, exec_fd = -1;
 	const char *client_flags = "stdout,stderr", *dir = NULL, *rundir = NULL;
 	const char *restart = NULL;
 	int64_t log_max_size = JSONLOG_DEFAULT_MAX_SIZE;
@@ -959,6 +1009,9 @@ int main(int argc, char **argv)
 		O_STARTED,
 		O_RESTARTS,
 		O_LOGATTRS,
+		O_EXECFD,
+		O_CGDIR,
+		O_RTDIR,
 	};
 	static const struct option opts[] = {
 	    {"id", required_argument, NULL, O_ID},
@@ -986,6 +1039,9 @@ int main(int argc, char **argv)
 	    {"started", required_argument, NULL, O_STARTED},
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
 	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
+	    {"exec-fd", required_argument, NULL, O_EXECFD},
+	    {"cgroup-dir", required_argument, NULL, O_CGDIR},
+	    {"runtime-dir", required_argument, NULL, O_RTDIR},
 	    {NULL, 0, NULL, 0},
 	};
 	int restart_count = 0;
@@ -1017,6 +1073,14 @@ int main(int argc, char **argv)
 		case O_STARTED: started_ns = strtoll(optarg, NULL, 10); break;
 		case O_RESTARTS: restart_count = atoi(optarg); break;
 		case O_LOGATTRS: log_attrs = optarg; break;
+		case O_EXECFD: exec_fd = atoi(optarg); break;
+		case O_CGDIR:
+			if (m->ncgroup_dirs < MAX_CGROUP_DIRS)
+				m->cgroup_dirs[m->ncgroup_dirs++] = optarg;
+			else
+				m->cgroup_dirs_dropped = true;
+			break;
+		case O_RTDIR: m->runtime_dir = optarg; break;
 		default: usage_exit();
 		}
 	}
@@ -1030,6 +1094,7 @@ int main(int argc, char **argv)
 	set_cloexec(m->out_fd);
 	set_cloexec(m->err_fd);
 	set_cloexec(m->status_fd);
+	set_cloexec(exec_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
 
@@ -1113,6 +1178,8 @@ int main(int argc, char **argv)
 			handle_request(m, cl, req);
 		}
 	}
+	/* the start is reported once the container's process is executed */
+	wait_executed(exec_fd);
 	if (m->status_fd >= 0) {
 		char msg[32];
 		int n = snprintf(msg, sizeof(msg), "ok %d\n", m->pid);

@@ -50,6 +50,7 @@ struct reg_client {
 	char *cert_file, *key_file;
 	char *user, *pass;
 	int retries;
+	bool answered; /* the registry has answered once (atomic): retries only then */
 	pthread_mutex_t lock; /* tokens, basic, handles, base */
 	struct token *tokens;
 	size_t ntokens;
@@ -609,8 +610,10 @@ static int perform(reg_client *c, struct req *q, struct resp *r, bool *transient
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hdrs);
 	handle_put(c, h);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK) {
+		__atomic_store_n(&c->answered, true, __ATOMIC_RELAXED);
 		return 0;
+	}
 	if (r->sink_err) {
 		berth_error *e = steal_ptr(r->sink_err);
 		if (err && !*err)
@@ -627,7 +630,11 @@ static int perform(reg_client *c, struct req *q, struct resp *r, bool *transient
 			berth_error_free(e);
 		return -1;
 	}
-	*transient = transient_curl(rc);
+	/* a registry that never answered is not there: say so at once, as docker
+	 * does, instead of retrying for seconds */
+	*transient = transient_curl(rc) &&
+	             (__atomic_load_n(&c->answered, __ATOMIC_RELAXED) ||
+	              (rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST));
 	return berth_err(err, BERTH_E_NETWORK, "%s %s: %s", q->method, q->url,
 	                 *errbuf ? errbuf : curl_easy_strerror(rc));
 }

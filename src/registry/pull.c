@@ -125,6 +125,7 @@ struct pull_ctx {
 	struct layer_job *jobs;
 	size_t njobs, next;
 	bool abort;
+	bool downloaded_late; /* restage_layer downloaded a layer found stored */
 	pthread_mutex_t lock;
 };
 
@@ -347,6 +348,7 @@ static int restage_layer(void *opaque, size_t k, image_layer_in *l, berth_error 
 		ev_layer(p->q, job->id, RL_PULLING_FS, 0, -1, NULL);
 		if (pull_layer(p, job, err) < 0)
 			return -1;
+		p->downloaded_late = true;
 		in = job->in;
 		memset(&job->in, 0, sizeof(job->in));
 	} else if (ingest_kept(p->s, job, &in, err) < 0 ||
@@ -605,7 +607,7 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 	if (ret < 0)
 		return -1;
 	ev_line(q, "Digest: %s", top.digest);
-	bool up_to_date = before && !strcmp(before->id, id) && todo == 0;
+	bool up_to_date = before && !strcmp(before->id, id) && todo == 0 && !p.downloaded_late;
 	ev_line(q, "Status: %s for %s",
 	        up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
 	return 0;

@@ -691,6 +691,36 @@ int cgroup_enter(cgroup_handle *h, pid_t pid, berth_error **err)
 	return 0;
 }
 
+int cgroup_procs_fds(cgroup_handle *h, int **fds, size_t *n, berth_error **err)
+{
+	*fds = NULL;
+	*n = 0;
+	if (open_dirs(h, err) < 0)
+		return -1;
+	int *v = xcalloc(h->n ? h->n : 1, sizeof(*v));
+	for (size_t i = 0; i < h->n; i++) {
+		v[i] = openat(h->d[i].dfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (v[i] < 0) {
+			int e = errno;
+			for (size_t k = 0; k < i; k++)
+				close(v[k]);
+			free(v);
+			return berth_err_sys(err, e, "opening %s/cgroup.procs", h->d[i].fs);
+		}
+	}
+	*fds = v;
+	*n = h->n;
+	return 0;
+}
+
+char **cgroup_dirs(const cgroup_handle *h)
+{
+	char **v = NULL;
+	for (size_t i = 0; i < h->n; i++)
+		v = strv_append(v, h->d[i].fs);
+	return v;
+}
+
 int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
                   cgroup_handle **out, berth_error **err)
 {
@@ -1052,6 +1082,9 @@ int cgroup_stats_read(cgroup_handle *h, cgroup_stats *st, berth_error **err)
 
 static int rmdir_tree(int parent, const char *name, int depth)
 {
+	/* nearly always a leaf: no need to list its (many) files first */
+	if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
 	_cleanup_close_ int fd =
 	    openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

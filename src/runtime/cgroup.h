@@ -67,6 +67,12 @@ int cgroup_destroy(cgroup_handle *h, berth_error **err);
  * per hierarchy: "@memory=/a/b;cpu=/b;=/b" (key: first controller, "" for
  * cgroup2). */
 const char *cgroup_path(const cgroup_handle *h);
+/* The cgroup's directory in each hierarchy (a strv). */
+char **cgroup_dirs(const cgroup_handle *h);
+/* Open cgroup.procs of every hierarchy for writing: a process that
+ * writes "0" to each joins the cgroup, whatever namespaces it entered
+ * since (the kernel checks the opener's). */
+int cgroup_procs_fds(cgroup_handle *h, int **fds, size_t *n, berth_error **err);
 /* True when resources are applied through cgroup v2 (unified host). */
 bool cgroup_is_v2(const cgroup_handle *h);
 /* Filesystem directory of the cgroup for a controller ("memory",

@@ -104,9 +104,13 @@ static char *hook_state(const rt_spec *s, const char *id, const char *status, pi
 
 /* The parent's half of the conversation until the init reports READY. */
 struct create_run {
+	const rt_ctx *ctx;
 	const rt_spec *spec;
 	const rt_create_opts *o;
 	const char *id;
+	const char *bundle;
+	const char *dir; /* the state directory */
+	json_t *config;
 	int sock;
 	pid_t child; /* what we cloned */
 	pid_t init; /* the container's init */
@@ -114,6 +118,8 @@ struct create_run {
 	char *cgroup_path;
 	bool cgroup_made;
 };
+
+static int save_created(const struct create_run *r, berth_error **err);
 
 static int child_error(struct create_run *r, const rt_msg *m, berth_error **err)
 {
@@ -132,12 +138,14 @@ static int child_error(struct create_run *r, const rt_msg *m, berth_error **err)
 
 static int enter_cgroup_and_go(struct create_run *r, berth_error **err)
 {
-	if (rt_cg_create(r->spec, r->id, r->init, &r->cgroup_path, err) < 0)
+	if (rt_cg_create(r->spec, r->id, r->init, &r->cgroup_path, r->o->cgroup_dirs, err) < 0)
 		return -1;
 	r->cgroup_made = true;
 	if (rt_msg_send(r->sock, RT_MSG_GO, 0, 0, NULL) < 0)
 		return berth_err_sys(err, errno, "talking to the container init");
-	return 0;
+	/* the init sets up its root filesystem now (a few ms, much of it
+	 * waiting for the kernel): save the state meanwhile */
+	return save_created(r, err);
 }
 
 static int converse(struct create_run *r, berth_error **err)
@@ -219,10 +227,12 @@ static void kill_and_reap(pid_t pid)
 		;
 }
 
-static int save_created(const rt_ctx *ctx, const char *id, const char *bundle, const rt_spec *s,
-                        json_t *config, const struct create_run *r, const rt_create_opts *o,
-                        const char *dir, berth_error **err)
+static int save_created(const struct create_run *r, berth_error **err)
 {
+	const rt_ctx *ctx = r->ctx;
+	const char *id = r->id, *bundle = r->bundle, *dir = r->dir;
+	const rt_spec *s = r->spec;
+	json_t *config = r->config;
 	_cleanup_free_ char *rootfs_abs = realpath(s->rootfs, NULL);
 	rt_state_rec rec = {.id = (char *)id,
 	                    .bundle = (char *)bundle,
@@ -246,12 +256,6 @@ static int save_created(const rt_ctx *ctx, const char *id, const char *bundle, c
 	if (atomic_write(cfgcopy, cfgtext, strlen(cfgtext), 0600, false, err) < 0 ||
 	    rt_state_save(ctx, &rec, err) < 0)
 		return -1;
-	if (o->pid_file) {
-		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%d", (int)r->init);
-		if (atomic_write(o->pid_file, buf, (size_t)n, 0644, false, err) < 0)
-			return -1;
-	}
 	return 0;
 }
 
@@ -271,6 +275,8 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		if (config == NULL)
 			return -1;
 	}
+	if (o->cgroup_dirs)
+		*o->cgroup_dirs = NULL;
 	_cleanup_spec_ rt_spec *s = NULL;
 	const char *root = ctx->state_root ? ctx->state_root : RT_DEFAULT_STATE_ROOT;
 	_cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", root);
@@ -304,7 +310,13 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
 	int sv[2] = {-1, -1};
 	_cleanup_close_ int fifo_fd = -1;
-	struct create_run r = {.spec = s, .o = o, .id = id};
+	struct create_run r = {.ctx = ctx,
+	                       .spec = s,
+	                       .o = o,
+	                       .id = id,
+	                       .bundle = bundle,
+	                       .dir = dir,
+	                       .config = config};
 	int ret = -1;
 	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
 		berth_err_sys(err, errno, "creating %s", fifo);
@@ -369,8 +381,12 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	}
 	if (converse(&r, err) < 0)
 		goto fail_child;
-	if (save_created(ctx, id, bundle, s, config, &r, o, dir, err) < 0)
-		goto fail_child;
+	if (o->pid_file) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%d", (int)r.init);
+		if (atomic_write(o->pid_file, buf, (size_t)n, 0644, false, err) < 0)
+			goto fail_child;
+	}
 	if (pid)
 		*pid = r.init;
 	ret = 0;
@@ -380,6 +396,10 @@ fail_child:
 		kill_and_reap(r.child);
 	kill_and_reap(r.init);
 fail:
+	if (o->cgroup_dirs) {
+		strv_free(*o->cgroup_dirs);
+		*o->cgroup_dirs = NULL;
+	}
 	if (r.cgroup_made) {
 		_cleanup_error_ berth_error *e2 = NULL;
 		rt_cg_destroy(r.cgroup_path, id, &e2);
@@ -397,8 +417,10 @@ out:
 	return ret;
 }
 
-int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
+static int start_impl(const rt_ctx *ctx, const char *id, int *exec_fd, berth_error **err)
 {
+	if (exec_fd)
+		*exec_fd = -1;
 	_cleanup_rec_ rt_state_rec rec = {0};
 	if (rt_state_load(ctx, id, &rec, err) < 0)
 		return -1;
@@ -423,12 +445,20 @@ int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
 	}
 	/* the init opens the write side, writes one byte and goes on to execve */
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, rec.pid, 0);
+	bool poststart = rec.hooks && json_object_get(rec.hooks, "poststart");
 	char b;
 	bool got = false;
 	for (;;) {
 		ssize_t n = read(fd, &b, 1);
 		if (n == 1) {
 			got = true;
+			if (exec_fd && !poststart) {
+				/* the init goes on to execve: the caller waits for
+				 * that (end-of-file here) */
+				unlink(fifo);
+				*exec_fd = steal_fd(fd);
+				return 0;
+			}
 			continue;
 		}
 		if (n == 0 && got)
@@ -467,4 +497,14 @@ int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
 		rt_hooks_clear(&h);
 	}
 	return 0;
+}
+
+int rt_start(const rt_ctx *ctx, const char *id, berth_error **err)
+{
+	return start_impl(ctx, id, NULL, err);
+}
+
+int rt_start_nowait(const rt_ctx *ctx, const char *id, int *exec_fd, berth_error **err)
+{
+	return start_impl(ctx, id, exec_fd, err);
 }

@@ -78,6 +78,8 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	_cleanup_free_ char *cache = NULL;
 	int sv[2] = {-1, -1};
 	int pidfd = -1;
+	int *cg_fds = NULL;
+	size_t n_cg_fds = 0;
 	pid_t child = 0, target = 0;
 	const char *status = rt_state_status(ctx, &rec);
 	if (strcmp(status, "running") != 0 && strcmp(status, "created") != 0) {
@@ -110,6 +112,10 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 		berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 		goto out;
 	}
+	if (rec.cgroup_path && rt_cg_procs_fds(&rec, &cg_fds, &n_cg_fds, err) < 0) {
+		berth_err_prefix(err, "joining the cgroup of container %s", id);
+		goto out;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_err_sys(err, errno, "socketpair");
 		goto out;
@@ -122,6 +128,8 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	                   .exec = true,
 	                   .join_pidfd = pidfd,
 	                   .join_flags = ns_flags_to_join(rec.pid),
+	                   .cg_fds = cg_fds,
+	                   .n_cg_fds = n_cg_fds,
 	                   .id = id};
 	memcpy(a.stdio_fds, o->stdio_fds, sizeof(a.stdio_fds));
 	long c = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -164,9 +172,9 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 			target = m.value;
 			waitpid(child, NULL, 0);
 			child = 0;
-			if (rec.cgroup_path && rt_cg_enter(&rec, target, err) < 0)
-				goto fail;
-			rt_msg_send(sv[0], RT_MSG_GO, 0, 0, NULL);
+			/* it is in the cgroup already (joined before forking) */
+			if (n_cg_fds == 0)
+				rt_msg_send(sv[0], RT_MSG_GO, 0, 0, NULL);
 		} else if (m.type == RT_MSG_CONSOLE) {
 			int r = rt_console_send(o->console_socket, fd, err);
 			close(fd);
@@ -206,6 +214,9 @@ out:
 		close(sv[1]);
 	if (pidfd >= 0)
 		close(pidfd);
+	for (size_t i = 0; i < n_cg_fds; i++)
+		close(cg_fds[i]);
+	free(cg_fds);
 	rt_process_clear(&proc);
 	rt_state_rec_clear(&rec);
 	return ret;

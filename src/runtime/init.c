@@ -417,13 +417,15 @@ static bool userns_new(const rt_spec *s)
 
 static void make_device(rt_child_args *a, int rootfd, const rt_device *d)
 {
-	if (ensure_target(rootfd, d->path, false) < 0 && errno != EEXIST) {
-		/* ensure_target created an empty file; replaced below when mknod works */
-	}
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", d->path);
 	char *slash = strrchr(parent, '/');
 	*slash = 0;
+	/* a bind mount needs a target file; mknod below only the directory */
+	if (userns_new(a->spec))
+		ensure_target(rootfd, d->path, false);
+	else if (parent[0])
+		mkdirp_in(rootfd, parent, 0755);
 	int pfd = openat2_in(rootfd, parent[0] ? parent : "/", O_PATH | O_DIRECTORY, 0);
 	if (pfd < 0)
 		die(a, errno, "device %s: opening its directory", d->path);
@@ -913,6 +915,11 @@ static void stage1(rt_child_args *a)
 static void exec_main(rt_child_args *a)
 {
 	const rt_process *p = a->proc;
+	/* join the container's cgroup ourselves (the process forked below
+	 * inherits it): no round trip through the parent */
+	for (size_t i = 0; i < a->n_cg_fds; i++)
+		if (write(a->cg_fds[i], "0", 1) != 1)
+			die(a, errno, "joining the container's cgroup");
 	if (setns(a->join_pidfd, a->join_flags) < 0)
 		die(a, errno, "joining the container's namespaces");
 	close(a->join_pidfd);
@@ -923,7 +930,10 @@ static void exec_main(rt_child_args *a)
 		rt_msg_send(a->sock, RT_MSG_PID, (int)pid, 0, NULL);
 		_exit(0);
 	}
-	wait_for(a, RT_MSG_GO, "the cgroup");
+	for (size_t i = 0; i < a->n_cg_fds; i++)
+		close(a->cg_fds[i]);
+	if (a->n_cg_fds == 0)
+		wait_for(a, RT_MSG_GO, "the cgroup");
 	setup_stdio(a);
 	if (a->join_flags & CLONE_NEWUSER) {
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)

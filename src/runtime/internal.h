@@ -220,6 +220,8 @@ typedef struct rt_child_args {
 	bool exec; /* rt_exec: join, don't build */
 	int join_pidfd; /* exec: container init's pidfd */
 	int join_flags; /* exec: CLONE_NEW* to setns */
+	const int *cg_fds; /* exec: cgroup.procs to join (write "0"), or none */
+	size_t n_cg_fds;
 	bool two_stage; /* setns/unshare then fork the init */
 	unsigned long clone_flags; /* namespaces new at clone (fast path) */
 	const char *id;

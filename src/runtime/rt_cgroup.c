@@ -54,13 +54,16 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, pid_t pid, char **path, berth_error **err)
+int rt_cg_create(const rt_spec *s, const char *id, pid_t pid, char **path, char ***dirs,
+                 berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
 	if (cgroup_create(s->cgroups_path, id, res, pid, &h, err) < 0)
 		return -1;
 	*path = xstrdup(cgroup_path(h));
+	if (dirs)
+		*dirs = cgroup_dirs(h);
 	return 0;
 }
 
@@ -77,6 +80,14 @@ int rt_cg_enter(const rt_state_rec *rec, pid_t pid, berth_error **err)
 	if (open_rec(rec, &h, err) < 0)
 		return -1;
 	return cgroup_enter(h, pid, err);
+}
+
+int rt_cg_procs_fds(const rt_state_rec *rec, int **fds, size_t *n, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (open_rec(rec, &h, err) < 0)
+		return -1;
+	return cgroup_procs_fds(h, fds, n, err);
 }
 
 int rt_cg_freeze(const rt_state_rec *rec, bool frozen, berth_error **err)

@@ -38,6 +38,8 @@ typedef struct rt_create_opts {
 	 * path (two-stage start): the caller then does that work after. */
 	void (*created)(pid_t init, void *arg);
 	void *created_arg;
+	/* Optional out: the container's cgroup directories (a strv). */
+	char ***cgroup_dirs;
 } rt_create_opts;
 
 typedef struct rt_exec_opts {
@@ -54,6 +56,11 @@ void rt_exec_opts_init(rt_exec_opts *o);
 int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t *pid,
               berth_error **err);
 int rt_start(const rt_ctx *ctx, const char *id, berth_error **err);
+/* rt_start without waiting for the process to be executed: *exec_fd gets
+ * a descriptor that reads end-of-file once it is (or once the init died),
+ * for the caller to wait on before reporting the container as started.
+ * With poststart hooks this is rt_start and *exec_fd is -1. */
+int rt_start_nowait(const rt_ctx *ctx, const char *id, int *exec_fd, berth_error **err);
 /* runtime-spec state: ociVersion, id, status, pid, bundle, annotations
  * (plus "created" and "rootfs" as runc prints them). */
 int rt_state(const rt_ctx *ctx, const char *id, json_t **state, berth_error **err);

@@ -258,6 +258,24 @@ def test_userns_remap_root_is_not_host_root(busybox_rootfs_tar, remap_user):
                     "/root/src.txt")
         assert out.split() == ["0:0", "7:7", "7:7"]
         assert b.out("exec", cid, "cat", "/tmp/in.txt") == "from-host\n"
+        # cp out of it: -a keeps the ids the container sees (not the host's
+        # shifted ones), a tar stream names them too, plain cp gives root's
+        b.run("exec", cid, "sh", "-c", "mkdir -p /d/e && echo y > /d/e/f && "
+              "chown -R 9:9 /d && chown 7:8 /d/e/f")
+        b.run("cp", "-a", cid + ":/tmp/keep.txt", os.path.join(d, "out-a.txt"))
+        b.run("cp", "-a", cid + ":/d", os.path.join(d, "out-d"))
+        b.run("cp", cid + ":/tmp/keep.txt", os.path.join(d, "out.txt"))
+        ids = lambda p: (os.lstat(p).st_uid, os.lstat(p).st_gid)
+        assert ids(os.path.join(d, "out-a.txt")) == (7, 7)
+        assert ids(os.path.join(d, "out-d")) == (9, 9)
+        assert ids(os.path.join(d, "out-d", "e")) == (9, 9)
+        assert ids(os.path.join(d, "out-d", "e", "f")) == (7, 8)
+        assert ids(os.path.join(d, "out.txt")) == (0, 0)
+        tar = b.run("cp", cid + ":/d", "-").stdout
+        listing = subprocess.run(["tar", "-tvnf", "-"], input=tar, capture_output=True,
+                                 check=True).stdout.decode()
+        owners = {l.split()[-1]: l.split()[1] for l in listing.splitlines()}
+        assert owners["d/e/f"] == "7/8" and owners["d/"] == "9/9", listing
         # --userns=host opts one container out
         out = b.out("run", "--rm", "--userns=host", "busybox", "cat", "/proc/self/uid_map")
         assert out.split() == ["0", "0", "4294967295"]

@@ -124,7 +124,7 @@ def test_pull_keeps_compressed_once_save_and_push_exact(berth, env, tmp_path):
             assert [t.extractfile(n).read() for n in m["Layers"]] == tars
         # pushed to another registry: the same layer bytes and manifest
         berth.run("tag", name, "%s/dst/img:v2" % b.addr)
-        out = berth.out("push", "%s/dst/img:v2" % b.addr, env=env)
+        out = berth.out("push", "--chunk-size", "20000", "%s/dst/img:v2" % b.addr, env=env)
         assert "v2: digest: %s size: %d" % (mdig, len(man)) in out, out
         st, _, body = Client(b.addr).req("GET", "/v2/dst/img/manifests/v2")
         assert st == 200 and body == man
@@ -255,6 +255,7 @@ def test_pull_survives_rmi_of_its_existing_layers(berth, env, tmp_path):
             p, out, err = _stop_at_store_lock(berth, ["pull", one], env, rmi_one)
             assert p.returncode == 0, err
             assert out.count("Already exists") == 3, out
+            assert "Status: Downloaded newer image" in out, out
             check_consistent(berth.root)
             assert berth.out("image", "inspect", "-f", "{{.Id}}", one).strip() == iid
             berth.run("rmi", one)

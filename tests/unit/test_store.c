@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 #include "test.h"
@@ -241,6 +242,23 @@ TEST(store_layers_refcount_and_gc)
 	CHECK(layer_store_get(s, C1, &li, NULL) == 0);
 	CHECK_INT_EQ(li.refcount, 2);
 	CHECK_STR_EQ(li.diff_id, blob);
+	/* a compressed form of C1's tar, recorded twice (one row) */
+	char gz[DIGEST_STR_LEN + 1];
+	CHECK(blob_put(s, "gz-of-layer-one", 15, NULL, gz, NULL) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(store_tx_begin(s, NULL) == 0);
+		CHECK(layer_store_add_compressed(s, blob, gz, NULL) == 0);
+		CHECK(store_tx_commit(s, NULL) == 0);
+	}
+	{
+		_cleanup_strv_ char **comp = NULL;
+		CHECK(layer_store_compressed(s, blob, &comp, NULL) == 0);
+		CHECK_INT_EQ(strv_len(comp), 1);
+		CHECK_STR_EQ(comp[0], gz);
+		_cleanup_strv_ char **none = NULL;
+		CHECK(layer_store_compressed(s, C2, &none, NULL) == 0);
+		CHECK(none != NULL && none[0] == NULL);
+	}
 	_cleanup_free_ char *p1 = layer_store_path(s, C1);
 	_cleanup_free_ char *one = xasprintf("%s/one", p1);
 	_cleanup_free_ char *dup = xasprintf("%s/dup", p1);
@@ -261,6 +279,7 @@ TEST(store_layers_refcount_and_gc)
 	CHECK(access(orphan, F_OK) != 0);
 	CHECK(layer_store_exists(s, C1));
 	CHECK(blob_exists(s, blob));
+	CHECK(blob_exists(s, gz));
 
 	CHECK(store_tx_begin(s, NULL) == 0);
 	CHECK(layer_store_unref(s, C1, NULL) == 0);
@@ -271,6 +290,12 @@ TEST(store_layers_refcount_and_gc)
 	CHECK(!layer_store_exists(s, C1));
 	CHECK(access(one, F_OK) != 0);
 	CHECK(!blob_exists(s, blob));
+	CHECK(!blob_exists(s, gz)); /* the compressed form went with it */
+	{
+		_cleanup_strv_ char **comp = NULL;
+		CHECK(layer_store_compressed(s, blob, &comp, NULL) == 0);
+		CHECK(comp[0] == NULL);
+	}
 	CHECK(layer_store_exists(s, C2));
 }
 
