@@ -84,16 +84,23 @@ static int stop_signal(ctr_record *r)
 	return SIGTERM;
 }
 
-/* Wait (bounded) until the monitor is gone. */
-static void wait_monitor_gone(berth_store *s, ctr_record *r, int ms)
+void ctr_wait_monitor_gone(berth_store *s, const char *id, int ms)
 {
-	for (int i = 0; i < ms / 5; i++) {
-		container_load_state(s, r);
-		if (!r->monitor_alive)
-			return;
-		struct timespec ts = {0, 5000000};
+	char rel[sizeof("containers/") + CTR_ID_LEN];
+	snprintf(rel, sizeof(rel), "containers/%s", id);
+	_cleanup_close_ int dfd = openat(store_rootfd(s), rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; dfd >= 0 && i < ms / 2 && ctr_monitor_alive_at(dfd); i++) {
+		struct timespec ts = {0, 2000000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* Wait (bounded) until the monitor is gone: it has recorded the exit and
+ * run its cleanup (which deletes runtime state and cgroup by the ID). */
+static void wait_monitor_gone(berth_store *s, ctr_record *r, int ms)
+{
+	ctr_wait_monitor_gone(s, r->id, ms);
+	container_load_state(s, r);
 }
 
 int container_stop(berth_store *s, ctr_record *r, int timeout, berth_error **err)
@@ -282,7 +289,11 @@ int container_cleanup_orphan(berth_store *s, const char *id)
 
 int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
 {
-	delete_runtime(s, r->id);
+	/* no reclaim_cgroup here: a restart may already be making a cgroup of
+	 * the same name (rm, below, reclaims) */
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	rt_delete(&ctx, r->id, true, NULL);
 	if (r->config && !rm) /* container_remove does it */
 		container_network_detach(s, r->id, r->config, NULL);
 	_cleanup_free_ char *marker = xasprintf("%s/containers/%s/paused", store_root(s), r->id);

@@ -681,6 +681,10 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	if (!strcmp(status, "running") || !strcmp(status, "paused") ||
 	    !strcmp(status, "restarting"))
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is already running", r->id);
+	/* The last run's monitor may still be in its post-exit cleanup, which
+	 * deletes the runtime state and cgroup by this ID: let it finish
+	 * first (a new container: one failed open). */
+	ctr_wait_monitor_gone(s, r->id, 10000);
 	if (r->config == NULL) {
 		ctr_record *full = NULL;
 		if (container_lookup(s, r->id, true, &full, err) < 0)
