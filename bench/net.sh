@@ -14,12 +14,12 @@
 #      goal: 1,000/s without error)
 # Prints berth/docker ratios. Without dockerd, berth's figures only.
 # Usage: bench/net.sh [BUILD_DIR]   (root; private --root/--runroot/config)
-# Env: ROUNDS (start-up rounds, 30), TRIES (throughput tries, best of, 3)
+# Env: ROUNDS (start-up rounds, 100), TRIES (throughput tries, best of, 3)
 # Talks only to loopback and the containers it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-rounds=${ROUNDS:-30}
+rounds=${ROUNDS:-100}
 tries=${TRIES:-3}
 berth_bin=$(realpath "$build/berth")
 tmp=$(mktemp -d /tmp/berth-bench-net.XXXXXX)

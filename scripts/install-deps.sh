@@ -17,6 +17,7 @@ PKGS=(
   sqlite3 curl skopeo docker-registry crun containerd apache2-utils
   openssl zstd hyperfine
   runc time
+  strace
   cppcheck
 )
 missing=()

@@ -17,9 +17,6 @@ void ctr_random_id(char out[CTR_ID_LEN + 1]);
 /* The runtime context for containers of this store (state under
  * runroot/runtime). */
 void ctr_rt_ctx(berth_store *s, rt_ctx *ctx);
-/* Wait (at most ms) until no monitor of the container holds monitor.lock:
- * a monitor keeps it until its post-exit cleanup is done. */
-void ctr_wait_monitor_gone(berth_store *s, const char *id, int ms);
 
 /* Build the OCI config for a container from its record (Config,
  * HostConfig, Mounts) on top of rt_default_spec(). rootfs: the merged

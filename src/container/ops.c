@@ -84,22 +84,15 @@ static int stop_signal(ctr_record *r)
 	return SIGTERM;
 }
 
-void ctr_wait_monitor_gone(berth_store *s, const char *id, int ms)
-{
-	char rel[sizeof("containers/") + CTR_ID_LEN];
-	snprintf(rel, sizeof(rel), "containers/%s", id);
-	_cleanup_close_ int dfd = openat(store_rootfd(s), rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; dfd >= 0 && i < ms / 2 && ctr_monitor_alive_at(dfd); i++) {
-		struct timespec ts = {0, 2000000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* Wait (bounded) until the monitor is gone: it has recorded the exit and
- * run its cleanup (which deletes runtime state and cgroup by the ID). */
+/* Wait (bounded) until the monitor is gone, then reload the state. The
+ * monitor records "exited" and answers its clients before its __cleanup
+ * helper deletes the runtime state and detaches the network: the state file
+ * says "exited" while that still runs, so wait for its lock, not for the
+ * status. */
 static void wait_monitor_gone(berth_store *s, ctr_record *r, int ms)
 {
-	ctr_wait_monitor_gone(s, r->id, ms);
+	_cleanup_free_ char *lock = xasprintf("containers/%s/%s", r->id, CTR_MONITOR_LOCK);
+	ctr_lock_wait_free_at(store_rootfd(s), lock, ms);
 	container_load_state(s, r);
 }
 

@@ -532,6 +532,15 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *oom = NULL;
 	if (json_get_int(json_object_get(r->config, "HostConfig"), "Memory", 0) > 0)
 		oom_file_for(r->id, &oom);
+	/* the monitor holds the init's network namespace (with its veths)
+	 * until its clients are gone: the kernel tears the veths down after
+	 * an attached `run --rm` returned, not during its clean-up */
+	int netns = -1;
+	if (!str_eq(nm, "none") && !str_eq(nm, "host") &&
+	    !str_has_prefix(nm ? nm : "", "container:")) {
+		_cleanup_free_ char *np = xasprintf("/proc/%d/ns/net", (int)pid);
+		netns = open(np, O_RDONLY | O_CLOEXEC);
+	}
 	/* the monitor waits for the process to be executed (exec_fd at EOF)
 	 * before it reports the start, while it sets itself up */
 	int exec_fd = -1;
@@ -607,6 +616,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		ARG("--rm");
 	if (oom)
 		ARGF("--oom-file=%s", oom);
+	if (netns >= 0)
+		ARGF("--netns-fd=%d", netns);
 	if (exec_fd >= 0)
 		ARGF("--exec-fd=%d", exec_fd);
 	/* once the container is gone for good, the monitor removes its cgroup
@@ -652,7 +663,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in, exec_fd};
+	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in, exec_fd, netns};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
@@ -681,10 +692,18 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 	if (!strcmp(status, "running") || !strcmp(status, "paused") ||
 	    !strcmp(status, "restarting"))
 		return berth_err(err, BERTH_E_CONFLICT, "container %s is already running", r->id);
-	/* The last run's monitor may still be in its post-exit cleanup, which
-	 * deletes the runtime state and cgroup by this ID: let it finish
-	 * first (a new container: one failed open). */
-	ctr_wait_monitor_gone(s, r->id, 10000);
+	{
+		/* The last run's monitor records the exit and answers `wait` before
+		 * its __cleanup helper deletes the runtime state and detaches the
+		 * network: a start before it is gone would have the new container
+		 * torn down by it. */
+		_cleanup_free_ char *lock = xasprintf("containers/%s/%s", r->id, CTR_MONITOR_LOCK);
+		if (!ctr_lock_wait_free_at(store_rootfd(s), lock, 10000))
+			return berth_err(err, BERTH_E_CONFLICT,
+			                 "container %s is still stopping (its monitor is "
+			                 "cleaning up)",
+			                 r->id);
+	}
 	if (r->config == NULL) {
 		ctr_record *full = NULL;
 		if (container_lookup(s, r->id, true, &full, err) < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void ctr_state_init(struct ctr_state *st)
@@ -249,6 +250,28 @@ bool ctr_lock_held_at(int dirfd, const char *path)
 	int r = fcntl(fd, F_OFD_GETLK, &fl);
 	close(fd);
 	return r == 0 && fl.l_type != F_UNLCK;
+}
+
+bool ctr_lock_wait_free_at(int dirfd, const char *path, int ms)
+{
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	for (;;) {
+		if (!ctr_lock_held_at(dirfd, path))
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return false;
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 bool ctr_monitor_alive_at(int dirfd)

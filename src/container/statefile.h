@@ -66,5 +66,8 @@ int ctr_state_read_live(int dirfd, const char *path, struct ctr_state *st, int *
 bool ctr_monitor_alive_at(int dirfd);
 /* Whether anyone holds a lock on the file at path (relative to dirfd). */
 bool ctr_lock_held_at(int dirfd, const char *path);
+/* Wait (at most ms milliseconds) until nobody holds a lock on the file at
+ * path; true when it is free (or missing). */
+bool ctr_lock_wait_free_at(int dirfd, const char *path, int ms);
 
 #endif

@@ -614,7 +614,9 @@ static int adopt_compressed(berth_store *s, int sfd, image_layer_in *l, berth_er
 		if (faccessat(sfd, l->staged_compressed, F_OK, 0) < 0)
 			return berth_err(err, BERTH_E_NOTFOUND, "blob %s was removed concurrently",
 			                 l->compressed);
-		if (blob_adopt(s, l->staged_compressed, l->compressed, err) < 0)
+		if ((l->compressed_split
+		         ? tarsplit_adopt(s, l->staged_compressed, l->compressed, err)
+		         : blob_adopt(s, l->staged_compressed, l->compressed, err)) < 0)
 			return -1;
 	}
 	return layer_store_add_compressed(s, l->diff_id, l->compressed, err);

@@ -19,6 +19,7 @@ typedef struct image_layer_in {
 	/* a compressed form of the tar (digest compressed), kept as pulled:
 	 * adopted into blobs/sha256 and recorded with the layer, or NULL */
 	char *staged_compressed;
+	bool compressed_split; /* staged_compressed is a compressed split */
 	char compressed[DIGEST_STR_LEN + 1];
 } image_layer_in;
 
@@ -84,6 +85,13 @@ int image_ingest_layer_split(berth_store *s, ingest_read_fn rd, void *opaque,
  * checked against diff_id; *staged_name gets its name in staging. */
 int image_stage_tar(berth_store *s, ingest_read_fn rd, void *opaque, const char *diff_id,
                     char **staged_name, berth_error **err) __attribute__((warn_unused_result));
+/* Append to ts (tarsplit_init_compressed) the gzip stream c[0..n) with
+ * the payload of each stored deflate block that inflates to itself as a
+ * reference to the uncompressed stream (the concatenated members' output);
+ * *referenced gets the bytes so referenced. BERTH_E_INVALID for a stream
+ * that is not valid gzip (gzsplit.c). */
+int image_gzip_split(const unsigned char *c, size_t n, tarsplit *ts, uint64_t *referenced,
+                     berth_error **err) __attribute__((warn_unused_result));
 /* The same for a layer stored at [off, off + len) of the regular file fd
  * (a docker-save archive's layer.tar). An uncompressed layer's blob is
  * kept as a tar-split (blob_split): the unpacked files hold the data; a

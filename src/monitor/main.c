@@ -93,6 +93,12 @@ struct mon {
 	int64_t restart_at_ns; /* waiting to restart */
 	int64_t backoff_ns;
 	bool cleaned_by_client;
+	/* The init's network namespace (networked containers): held until
+	 * our clients are gone, so that the kernel's teardown of its veth
+	 * (unregistering both ends, RCU grace periods, under the rtnl lock)
+	 * runs after an attached `run --rm` has returned, not during its
+	 * clean-up. -1: none. */
+	int netns_fd;
 	/* the container's cgroup directories and runtime state directory,
 	 * removed once it is gone for good */
 	const char *cgroup_dirs[MAX_CGROUP_DIRS];
@@ -797,6 +803,13 @@ static void remove_trash(struct mon *m)
 	nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+static void release_netns(struct mon *m)
+{
+	if (m->netns_fd >= 0)
+		close(m->netns_fd);
+	m->netns_fd = -1;
+}
+
 /* The container is gone for good: remove its cgroup and its runtime
  * state (what berth's rt_delete would), so that the berth process that
  * cleans up after us finds nothing left to do there. Best effort: a
@@ -829,6 +842,7 @@ static void finish(struct mon *m)
 		if (h > 0)
 			wait_helper(h);
 	}
+	release_netns(m);
 	if (m->log_enabled)
 		jsonlog_close(&m->log);
 	close(m->lock_fd);
@@ -864,6 +878,8 @@ static void after_exit(struct mon *m)
 	m->st.pid = 0;
 	m->st.paused = false;
 	if (should_restart(m)) {
+		/* the next start makes a veth of the same name */
+		release_netns(m);
 		int64_t ran = m->st.finished_ns - m->st.started_ns;
 		if (ran >= BACKOFF_RESET_NS)
 			m->backoff_ns = 0;
@@ -973,6 +989,7 @@ int main(int argc, char **argv)
 	struct mon *m = &mon;
 	m->dirfd = m->rundirfd = m->state_fd = -1;
 	m->in_fd = m->out_fd = m->err_fd = -1;
+	m->netns_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
 	int client_fd = -1, lock_fd = -1, exec_fd = -1;
@@ -1009,6 +1026,7 @@ int main(int argc, char **argv)
 		O_STARTED,
 		O_RESTARTS,
 		O_LOGATTRS,
+		O_NETNS,
 		O_EXECFD,
 		O_CGDIR,
 		O_RTDIR,
@@ -1039,6 +1057,7 @@ int main(int argc, char **argv)
 	    {"started", required_argument, NULL, O_STARTED},
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
 	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
+	    {"netns-fd", required_argument, NULL, O_NETNS},
 	    {"exec-fd", required_argument, NULL, O_EXECFD},
 	    {"cgroup-dir", required_argument, NULL, O_CGDIR},
 	    {"runtime-dir", required_argument, NULL, O_RTDIR},
@@ -1073,6 +1092,7 @@ int main(int argc, char **argv)
 		case O_STARTED: started_ns = strtoll(optarg, NULL, 10); break;
 		case O_RESTARTS: restart_count = atoi(optarg); break;
 		case O_LOGATTRS: log_attrs = optarg; break;
+		case O_NETNS: m->netns_fd = atoi(optarg); break;
 		case O_EXECFD: exec_fd = atoi(optarg); break;
 		case O_CGDIR:
 			if (m->ncgroup_dirs < MAX_CGROUP_DIRS)
@@ -1094,6 +1114,7 @@ int main(int argc, char **argv)
 	set_cloexec(m->out_fd);
 	set_cloexec(m->err_fd);
 	set_cloexec(m->status_fd);
+	set_cloexec(m->netns_fd);
 	set_cloexec(exec_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,6 +113,7 @@ struct layer_job {
 	bool exists;
 	/* out */
 	char *kept; /* the blob as downloaded, in staging until the pull ends */
+	char *kept_split; /* kept as a compressed split of the tar, or NULL */
 	image_layer_in in;
 	int rc;
 	berth_error *err;
@@ -217,6 +219,34 @@ static int copy_if_unsplit(berth_store *s, struct layer_job *job, image_layer_in
 	return image_stage_tar(s, image_fd_read, &fd, job->diff_id, &in->staged_blob, err);
 }
 
+/* A gzip layer made mostly of stored blocks (incompressible data) is
+ * stored as a compressed split of its tar (store.h): a few bytes per
+ * 64 KiB instead of a second copy of the data. Failing that, the kept
+ * download itself is stored. */
+static void split_kept(berth_store *s, struct layer_job *job, const image_layer_in *in)
+{
+	int64_t n = job->desc->size;
+	if (n < (64 << 10) || n < in->size / 2 || !strcmp(job->desc->digest, job->diff_id))
+		return;
+	int sfd = store_staging(s, NULL, NULL);
+	_cleanup_close_ int fd = sfd < 0 ? -1 : openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	void *map = mmap(NULL, (size_t)n, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return;
+	tarsplit ts;
+	tarsplit_init_compressed(&ts, job->diff_id);
+	uint64_t referenced = 0;
+	berth_error *e = NULL;
+	if (image_gzip_split(map, (size_t)n, &ts, &referenced, &e) == 0 &&
+	    referenced >= (uint64_t)n / 4 && tarsplit_stage(s, &ts, &job->kept_split, &e) < 0)
+		job->kept_split = NULL;
+	berth_error_free(e);
+	tarsplit_free(&ts);
+	munmap(map, (size_t)n);
+}
+
 /* Download a layer: the bytes go to a staged blob (kept) and, through a
  * socket, to the unpacker, which stages the directory and the tar-split. */
 static int pull_layer(struct pull_ctx *p, struct layer_job *job, berth_error **err)
@@ -275,6 +305,7 @@ static int pull_layer(struct pull_ctx *p, struct layer_job *job, berth_error **e
 			*err = steal_ptr(ierr);
 		return -1;
 	}
+	split_kept(p->s, job, &in);
 	image_layer_in_clear(p->s, &job->in);
 	job->in = in;
 	ev_layer(p->q, job->id, RL_VERIFYING, 0, -1, NULL);
@@ -326,12 +357,13 @@ static int link_kept(void *opaque, size_t k, image_layer_in *l, berth_error **er
 	if (sfd < 0)
 		return -1;
 	char *name = store_staging_name(p->s, "pulled");
-	if (linkat(sfd, job->kept, sfd, name, 0) < 0) {
+	if (linkat(sfd, job->kept_split ? job->kept_split : job->kept, sfd, name, 0) < 0) {
 		int e = errno;
 		free(name);
 		return berth_err_sys(err, e, "linking the downloaded layer");
 	}
 	l->staged_compressed = name;
+	l->compressed_split = job->kept_split != NULL;
 	snprintf(l->compressed, sizeof(l->compressed), "%s", job->desc->digest);
 	return 0;
 }
@@ -599,7 +631,10 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 		berth_error_free(jobs[i].err);
 		if (jobs[i].kept && sfd >= 0)
 			unlinkat(sfd, jobs[i].kept, 0);
+		if (jobs[i].kept_split && sfd >= 0)
+			unlinkat(sfd, jobs[i].kept_split, 0);
 		free(jobs[i].kept);
+		free(jobs[i].kept_split);
 	}
 	pthread_mutex_destroy(&p.lock);
 	free(ins);

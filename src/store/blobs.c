@@ -270,6 +270,10 @@ int blob_put(berth_store *s, const void *buf, size_t n, const char *expected,
 	return blob_writer_commit(w, d, got, err);
 }
 
+#define SPLIT_MAGIC "BERTHTS1"
+#define CSPLIT_MAGIC "BERTHCS1" /* a compressed split: see store.h */
+#define SPLIT_HEAD 16
+
 static char *split_rel(const char *digest)
 {
 	return xasprintf("blobs/tarsplit/%s", digest_hex(digest));
@@ -277,11 +281,16 @@ static char *split_rel(const char *digest)
 
 /* The bytes of a tar-split blob in an unnamed file in staging, from the
  * first stored layer of that diff ID that regenerates them. */
+static int csplit_open(berth_store *s, const char *digest, int split_fd, berth_error **err);
+
 static int split_open(berth_store *s, const char *digest, int split_fd, berth_error **err)
 {
 	int sfd = store_staging(s, NULL, err);
 	if (sfd < 0)
 		return -1;
+	char magic[8];
+	if (pread(split_fd, magic, 8, 0) == 8 && memcmp(magic, CSPLIT_MAGIC, 8) == 0)
+		return csplit_open(s, digest, split_fd, err);
 	_cleanup_strv_ char **chains = NULL;
 	{
 		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(
@@ -358,9 +367,6 @@ bool blob_exists(berth_store *s, const char *digest)
 	return blob_size(s, digest) >= 0;
 }
 
-#define SPLIT_MAGIC "BERTHTS1"
-#define SPLIT_HEAD 16
-
 static uint64_t get_be(const unsigned char *p, int n)
 {
 	uint64_t v = 0;
@@ -387,7 +393,7 @@ int64_t blob_size(berth_store *s, const char *digest)
 	_cleanup_close_ int fd = openat(s->rootfd, srel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	unsigned char h[SPLIT_HEAD];
 	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    memcmp(h, SPLIT_MAGIC, 8) != 0)
+	    (memcmp(h, SPLIT_MAGIC, 8) != 0 && memcmp(h, CSPLIT_MAGIC, 8) != 0))
 		return -1;
 	uint64_t total = get_be(h + 8, 8);
 	return total > INT64_MAX ? -1 : (int64_t)total;
@@ -414,6 +420,23 @@ void tarsplit_init(tarsplit *ts)
 	ts->total = 0;
 	sb_appendn(&ts->out, SPLIT_MAGIC, 8);
 	put_be(&ts->out, 0, 8); /* the total, set by tarsplit_stage */
+}
+
+void tarsplit_init_compressed(tarsplit *ts, const char *base)
+{
+	sb_init(&ts->out);
+	ts->total = 0;
+	sb_appendn(&ts->out, CSPLIT_MAGIC, 8);
+	put_be(&ts->out, 0, 8);
+	sb_appendn(&ts->out, base, DIGEST_STR_LEN);
+}
+
+void tarsplit_ref(tarsplit *ts, uint64_t off, uint32_t len)
+{
+	sb_appendc(&ts->out, 'U');
+	put_be(&ts->out, off, 8);
+	put_be(&ts->out, len, 4);
+	ts->total += len;
 }
 
 void tarsplit_raw(tarsplit *ts, const void *p, size_t n)
@@ -627,4 +650,106 @@ int tarsplit_regenerate(int split_fd, int dirfd, const char *digest, int out_fd,
 		                 "the layer's files no longer give its tar (digest %s, not %s)",
 		                 got, digest);
 	return 0;
+}
+
+/* A compressed split's bytes in an unnamed file in staging: raw records
+ * and ranges of its base blob (the layer's tar, itself regenerated if it
+ * is a tar-split), checked against digest. */
+static int csplit_open(berth_store *s, const char *digest, int split_fd, berth_error **err)
+{
+	int sfd = store_staging(s, NULL, err);
+	if (sfd < 0)
+		return -1;
+	_cleanup_free_ split_reader *r = xcalloc(1, sizeof(*r));
+	r->fd = split_fd;
+	if (lseek(split_fd, 0, SEEK_SET) != 0)
+		return berth_err_sys(err, errno, "reading blob %s", digest);
+	unsigned char head[SPLIT_HEAD];
+	char base[DIGEST_STR_LEN + 1];
+	if (split_get(r, head, sizeof(head), err) < 0 ||
+	    split_get(r, base, DIGEST_STR_LEN, err) < 0)
+		return -1;
+	base[DIGEST_STR_LEN] = 0;
+	if (!digest_valid(base) || !strcmp(base, digest))
+		return berth_err(err, BERTH_E_CORRUPT, "blob %s: bad compressed split", digest);
+	_cleanup_close_ int bfd = -1;
+	{
+		/* the base is a plain blob or a tar-split, never another
+		 * compressed split (no recursion) */
+		_cleanup_free_ char *rel = blob_rel(base);
+		bfd = openat(s->rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (bfd < 0) {
+			_cleanup_free_ char *srel = split_rel(base);
+			_cleanup_close_ int sp =
+			    openat(s->rootfd, srel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			char m[8];
+			if (sp < 0 || pread(sp, m, 8, 0) != 8 || memcmp(m, SPLIT_MAGIC, 8) != 0)
+				return berth_err(err, BERTH_E_NOTFOUND,
+				                 "blob %s not found (its layer is gone)", digest);
+			bfd = split_open(s, base, sp, err);
+			if (bfd < 0)
+				return -1;
+		}
+	}
+	_cleanup_close_ int out = openat(sfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0)
+		return berth_err_sys(err, errno, "creating a file in staging");
+	uint64_t total = get_be(head + 8, 8), done = 0;
+	_cleanup_sha256_ sha256_ctx *h = sha256_new();
+	size_t cap = 1u << 20;
+	_cleanup_free_ unsigned char *buf = xmalloc(cap);
+	for (;;) {
+		int e = split_eof(r, err);
+		if (e < 0)
+			return -1;
+		if (e)
+			break;
+		unsigned char t, b12[12];
+		if (split_get(r, &t, 1, err) < 0)
+			return -1;
+		if (t == 'R') {
+			if (split_get(r, b12, 4, err) < 0)
+				return -1;
+			uint64_t n = get_be(b12, 4);
+			while (n > 0) {
+				size_t k = n < cap ? (size_t)n : cap;
+				if (split_get(r, buf, k, err) < 0 ||
+				    out_write(out, h, buf, k, err) < 0)
+					return -1;
+				n -= k;
+				done += k;
+			}
+		} else if (t == 'U') {
+			if (split_get(r, b12, 12, err) < 0)
+				return -1;
+			uint64_t off = get_be(b12, 8), n = get_be(b12 + 8, 4);
+			while (n > 0) {
+				size_t k = n < cap ? (size_t)n : cap;
+				ssize_t got = pread(bfd, buf, k, (off_t)off);
+				if (got < 0 && errno == EINTR)
+					continue;
+				if (got < 0)
+					return berth_err_sys(err, errno, "reading blob %s", base);
+				if (got == 0)
+					return berth_err(err, BERTH_E_CORRUPT,
+					                 "blob %s: range beyond its base", digest);
+				if (out_write(out, h, buf, (size_t)got, err) < 0)
+					return -1;
+				off += (uint64_t)got;
+				n -= (uint64_t)got;
+				done += (uint64_t)got;
+			}
+		} else {
+			return berth_err(err, BERTH_E_CORRUPT,
+			                 "blob %s: bad compressed split record", digest);
+		}
+	}
+	char got[DIGEST_STR_LEN + 1];
+	sha256_final(h, got);
+	if (done != total || strcmp(got, digest) != 0)
+		return berth_err(err, BERTH_E_CORRUPT,
+		                 "blob %s: the layer no longer gives its compressed bytes", digest);
+	if (lseek(out, 0, SEEK_SET) != 0)
+		return berth_err_sys(err, errno, "reading blob %s", digest);
+	return steal_fd(out);
 }

@@ -1,7 +1,11 @@
 /* The SQLite database: WAL, busy timeout, foreign keys, transactions and
  * per-module schema migrations. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/str.h"
@@ -65,6 +69,18 @@ void store_db_close(berth_store *s)
 	s->db = NULL;
 }
 
+/* 1 when the database is in WAL mode, 0 when not, -1 on error. */
+static int is_wal(berth_store *s, berth_error **err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode", err);
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return store_sql_err(s, err, "reading journal mode");
+	const char *mode = (const char *)sqlite3_column_text(st, 0);
+	return mode != NULL && strcmp(mode, "wal") == 0;
+}
+
 int store_db_open(berth_store *s, berth_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/berth.db", s->root);
@@ -79,20 +95,25 @@ int store_db_open(berth_store *s, berth_error **err)
 	 * writes go (wal_autocheckpoint) instead. */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* journal_mode is persistent; only switch when needed (it takes an
-	 * exclusive lock). */
-	{
-		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode", err);
-		if (st == NULL)
+	 * exclusive lock). Several commands on a new root all find the
+	 * rollback journal, and two switching at once deadlock in SQLite: one
+	 * gets SQLITE_BUSY at once, without its busy handler ("database is
+	 * locked"). So switch under an flock on the root directory, and look
+	 * again once holding it: the first one switches, the others see WAL. */
+	int r = is_wal(s, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		_cleanup_close_ int lfd =
+		    openat(s->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0)
+			return berth_err_sys(err, errno, "opening %s", s->root);
+		while (flock(lfd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return berth_err_sys(err, errno, "locking %s", s->root);
+		r = is_wal(s, err);
+		if (r < 0 || (r == 0 && store_exec(s, "PRAGMA journal_mode=WAL", err) < 0))
 			return -1;
-		if (sqlite3_step(st) != SQLITE_ROW)
-			return store_sql_err(s, err, "reading journal mode");
-		const char *mode = (const char *)sqlite3_column_text(st, 0);
-		if (mode == NULL || strcmp(mode, "wal") != 0) {
-			sqlite3_finalize(st);
-			st = NULL;
-			if (store_exec(s, "PRAGMA journal_mode=WAL", err) < 0)
-				return -1;
-		}
 	}
 	/* The first connection to open the database after all others closed
 	 * (nearly every berth command is one) truncates the shared WAL index
@@ -163,12 +184,16 @@ static int module_version(berth_store *s, const char *module, long long *version
 {
 	*version = 0;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version WHERE module=?1", -1,
-	                            &st, NULL);
+	const char *sql = "SELECT version FROM schema_version WHERE module=?1";
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		if (!store_table_exists(s, "schema_version"))
 			return 0;
-		return store_sql_err(s, err, "reading schema version");
+		/* another process created it since our prepare read the schema
+		 * (commands starting together on a new root) */
+		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return store_sql_err(s, err, "reading schema version");
 	}
 	sqlite3_bind_text(st, 1, module, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);

@@ -208,6 +208,52 @@ static int gc_orphan_dirs(berth_store *s, berth_error **err)
 	return 0;
 }
 
+/* Remove tar-splits (blobs/tarsplit/<hex>) without a layer of their diff
+ * ID: they cannot give their bytes back, yet count as stored blobs. */
+static int gc_orphan_splits(berth_store *s, berth_error **err)
+{
+	int dfd = openat(s->rootfd, "blobs/tarsplit", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return berth_err_sys(err, errno, "opening blobs/tarsplit");
+	}
+	_cleanup_closedir_ DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return berth_err_sys(err, errno, "reading blobs/tarsplit");
+	}
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    store_prepare(s, "SELECT 1 FROM layers WHERE diff_id = ?1 LIMIT 1", err);
+	if (st == NULL)
+		return -1;
+	_cleanup_strv_ char **orphans = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		_cleanup_free_ char *diff = xasprintf("sha256:%s", de->d_name);
+		if (!digest_valid(diff))
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, diff, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			orphans = strv_append(orphans, de->d_name);
+		else if (rc != SQLITE_ROW)
+			return store_sql_err(s, err, "looking up layers");
+	}
+	for (char **p = orphans; p && *p; p++)
+		if (unlinkat(dirfd(d), *p, 0) < 0 && errno != ENOENT)
+			return berth_err_sys(err, errno, "removing tar-split %s", *p);
+	return 0;
+}
+
+int layer_store_gc_orphans(berth_store *s, berth_error **err)
+{
+	if (gc_orphan_dirs(s, err) < 0)
+		return -1;
+	return gc_orphan_splits(s, err);
+}
+
 int layer_store_add_compressed(berth_store *s, const char *diff_id, const char *digest,
                                berth_error **err)
 {
@@ -304,5 +350,5 @@ int layer_store_gc(berth_store *s, berth_error **err)
 	for (char **p = dead_blobs; p && *p; p++)
 		if (blob_remove(s, *p, err) < 0)
 			return -1;
-	return gc_orphan_dirs(s, err);
+	return layer_store_gc_orphans(s, err);
 }

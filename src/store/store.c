@@ -54,6 +54,8 @@ static int make_layout(const char *root, const char *runroot, berth_error **err)
 	return 0;
 }
 
+static void recover_dirty(berth_store *s);
+
 int store_open(const char *root, const char *runroot, berth_store **out, berth_error **err)
 {
 	*out = NULL;
@@ -75,6 +77,7 @@ int store_open(const char *root, const char *runroot, berth_store **out, berth_e
 		store_close(s);
 		return -1;
 	}
+	recover_dirty(s);
 	*out = s;
 	return 0;
 }
@@ -104,21 +107,50 @@ void store_close(berth_store *s)
 	free(s);
 }
 
+#define STORE_DIRTY "dirty"
+
+/* Just got the flock: mark the store dirty until store_unlock. Finding the
+ * mark already there means a holder was killed with the lock: remove what
+ * it renamed into place without recording it. */
+static int mark_dirty(berth_store *s, berth_error **err)
+{
+	int fd = openat(s->rootfd, STORE_DIRTY,
+	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return berth_err_sys(err, errno, "creating %s/%s", s->root, STORE_DIRTY);
+	return layer_store_gc_orphans(s, err);
+}
+
+static int open_lockfile(berth_store *s, berth_error **err)
+{
+	if (s->lockfd >= 0)
+		return 0;
+	_cleanup_free_ char *p = xasprintf("%s/store.lock", s->runroot);
+	s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lockfd < 0)
+		return berth_err_sys(err, errno, "opening %s", p);
+	return 0;
+}
+
 int store_lock(berth_store *s, berth_error **err)
 {
 	if (s->lock_depth > 0) {
 		s->lock_depth++;
 		return 0;
 	}
-	if (s->lockfd < 0) {
-		_cleanup_free_ char *p = xasprintf("%s/store.lock", s->runroot);
-		s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (s->lockfd < 0)
-			return berth_err_sys(err, errno, "opening %s", p);
-	}
+	if (open_lockfile(s, err) < 0)
+		return -1;
 	while (flock(s->lockfd, LOCK_EX) < 0) {
 		if (errno != EINTR)
 			return berth_err_sys(err, errno, "locking the store");
+	}
+	if (mark_dirty(s, err) < 0) {
+		flock(s->lockfd, LOCK_UN);
+		return -1;
 	}
 	s->lock_depth = 1;
 	return 0;
@@ -128,8 +160,28 @@ void store_unlock(berth_store *s)
 {
 	if (s->lock_depth == 0)
 		return;
-	if (--s->lock_depth == 0)
+	if (--s->lock_depth == 0) {
+		unlinkat(s->rootfd, STORE_DIRTY, 0);
 		flock(s->lockfd, LOCK_UN);
+	}
+}
+
+/* At open: a dirty mark with nobody holding the lock is what a killed
+ * holder left; clean up after it now (best effort: on failure the mark
+ * stays for the next locker), so that no command sees its leftovers. */
+static void recover_dirty(berth_store *s)
+{
+	if (faccessat(s->rootfd, STORE_DIRTY, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	berth_error *e = NULL;
+	if (open_lockfile(s, &e) < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		berth_error_free(e);
+		return; /* a live holder: it, or the next one to lock, cleans up */
+	}
+	if (mark_dirty(s, &e) == 0)
+		unlinkat(s->rootfd, STORE_DIRTY, 0);
+	berth_error_free(e);
+	flock(s->lockfd, LOCK_UN);
 }
 
 /* Create "tmp/.new-XXXXXX", flock it, rename it to "tmp/stage-XXXXXX". A

@@ -64,7 +64,10 @@ static inline void store_tx_endp(berth_store **s)
 
 /* The store lock (flock on runroot/store.lock), held across "rename staged
  * files into place + commit records" and during garbage collection. Keep it
- * short. Counted: nested lock/unlock pairs are fine. */
+ * short. Counted: nested lock/unlock pairs are fine. While it is held the
+ * file root/dirty exists: a holder killed between its renames and its
+ * commit leaves it behind, and the next process to get the lock (or to open
+ * the store and find the lock free) runs layer_store_gc_orphans first. */
 int store_lock(berth_store *s, berth_error **err) __attribute__((warn_unused_result));
 void store_unlock(berth_store *s);
 static inline void store_unlockp(berth_store **s)
@@ -192,6 +195,13 @@ typedef struct tarsplit {
 	uint64_t total;
 } tarsplit;
 void tarsplit_init(tarsplit *ts);
+/* A compressed split instead: a compressed form of the blob base (a layer
+ * tar, stored plain or as a tar-split) kept as "BERTHCS1", the size
+ * (u64 big-endian), base (71 bytes), then records 'R' as above and 'U'
+ * u64 offset, u32 n: n bytes of base from offset (tarsplit_ref). Stored
+ * and opened like a tar-split (blobs/tarsplit/<hex>). */
+void tarsplit_init_compressed(tarsplit *ts, const char *base);
+void tarsplit_ref(tarsplit *ts, uint64_t off, uint32_t len);
 void tarsplit_raw(tarsplit *ts, const void *p, size_t n);
 void tarsplit_file(tarsplit *ts, const char *path, uint64_t size);
 void tarsplit_free(tarsplit *ts);
@@ -253,9 +263,14 @@ int layer_store_unref(berth_store *s, const char *chain_id, berth_error **err)
 /* Under the store lock, after the transaction that dropped references was
  * committed: delete records with refcount 0, their directories and their
  * layer blobs and compressed forms (when no other layer uses the diff
- * ID), and directories under
- * layers/ that have no record (left by a crash). */
+ * ID), and what layer_store_gc_orphans removes. */
 int layer_store_gc(berth_store *s, berth_error **err) __attribute__((warn_unused_result));
+/* Under the store lock: remove what a process killed while it held the lock
+ * left behind, renamed into place but never (or no longer) recorded:
+ * directories under layers/ without a record, and tar-splits without a
+ * layer of their diff ID (they cannot give their bytes back). Plain blobs
+ * without a user are harmless garbage and stay. */
+int layer_store_gc_orphans(berth_store *s, berth_error **err) __attribute__((warn_unused_result));
 
 /* Directory of a layer's files, for overlay lowerdir (caller frees). */
 char *layer_store_path(berth_store *s, const char *chain_id);

@@ -1,7 +1,9 @@
 """Reading berth's store from tests: a layer blob is either a file in
 blobs/sha256 or a tar-split in blobs/tarsplit (the tar's headers and
 padding plus references to the files of an unpacked layer of that diff ID;
-format in src/store/store.h), regenerated here independently of berth."""
+or, for a pulled gzip layer, its bytes with stored blocks' payloads as
+ranges of the layer's tar; formats in src/store/store.h), regenerated here
+independently of berth."""
 import os
 import sqlite3
 
@@ -28,6 +30,8 @@ def split_bytes(root, digest):
         return None
     with open(sp, "rb") as f:
         data = f.read()
+    if data[:8] == b"BERTHCS1":
+        return _compressed_split_bytes(root, data, sp)
     assert data[:8] == b"BERTHTS1", sp
     total = int.from_bytes(data[8:16], "big")
     db = sqlite3.connect(os.path.join(root, "berth.db"))
@@ -60,6 +64,34 @@ def split_bytes(root, digest):
         else:
             raise AssertionError("tar-split %s: bad record %r" % (digest, t))
     assert len(out) == total, digest
+    return bytes(out)
+
+
+def _compressed_split_bytes(root, data, sp):
+    """A compressed split: raw records and ranges of its base blob (the
+    layer's tar), see src/store/store.h."""
+    total = int.from_bytes(data[8:16], "big")
+    base = data[16:87].decode()
+    assert base.startswith("sha256:"), sp
+    tar = blob_bytes(root, base)
+    out = bytearray()
+    i = 87
+    while i < len(data):
+        t = data[i]
+        i += 1
+        if t == ord("R"):
+            n = int.from_bytes(data[i:i + 4], "big")
+            out += data[i + 4:i + 4 + n]
+            i += 4 + n
+        elif t == ord("U"):
+            off = int.from_bytes(data[i:i + 8], "big")
+            n = int.from_bytes(data[i + 8:i + 12], "big")
+            assert off + n <= len(tar), sp
+            out += tar[off:off + n]
+            i += 12
+        else:
+            raise AssertionError("compressed split %s: bad record %r" % (sp, t))
+    assert len(out) == total, sp
     return bytes(out)
 
 

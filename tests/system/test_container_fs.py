@@ -3,6 +3,7 @@ pause/unpause, checked from the user's side."""
 import io
 import json
 import tarfile
+import time
 
 import pytest
 
@@ -11,8 +12,13 @@ import pytest
 def c(busybox):
     busybox.run("run", "-d", "--name", "fsx", "busybox", "sh", "-c",
                 "echo x > /tmp/new; rm /etc/group; sleep 100")
-    import time
-    time.sleep(0.3)
+    # the tests need the file changes made and sleep running: wait for it
+    # (a fixed pause was not always enough on a loaded machine)
+    deadline = time.monotonic() + 60
+    while not any(line.split(None, 7)[-1] == "sleep 100"
+                  for line in busybox.out("top", "fsx").splitlines()[1:]):
+        assert time.monotonic() < deadline, "the container never got to its sleep"
+        time.sleep(0.05)
     yield busybox
     busybox.run("rm", "-f", "fsx", check=False)
 

@@ -97,8 +97,10 @@ def test_pull_keeps_compressed_once_save_and_push_exact(berth, env, tmp_path):
         # an entry replaced by a later one of the same layer: no tar-split
         layer_tar([("dup", b"first" * 100), ("dup", b"second" * 100)]),
         layer_tar([("plain/p", b"uncompressed" * 1000)]),
+        # incompressible: gzip makes stored blocks, kept as references
+        layer_tar([("rand/r%d" % i, os.urandom(300000)) for i in range(4)]),
     ]
-    kinds = ["gzip", "zstd", "gzip", "none"]
+    kinds = ["gzip", "zstd", "gzip", "none", "gzip"]
     with BerthRegistry(tmp_path / "a") as a, BerthRegistry(tmp_path / "b") as b:
         mdig, man, diff_ids, descs = push_image(a.addr, "src/img", "v1", list(zip(tars, kinds)))
         name = "%s/src/img:v1" % a.addr
@@ -110,12 +112,22 @@ def test_pull_keeps_compressed_once_save_and_push_exact(berth, env, tmp_path):
         # tar-split, except for the layer that replaces its own entry
         for d in descs[:3]:
             assert d["digest"][7:] in sha, d
+            assert d["digest"][7:] not in split, d
         assert diff_ids[0][7:] in split and diff_ids[0][7:] not in sha
         assert diff_ids[1][7:] in split and diff_ids[1][7:] not in sha
         assert diff_ids[2][7:] in sha and diff_ids[2][7:] not in split
         assert diff_ids[3][7:] in split and diff_ids[3][7:] not in sha
+        assert descs[4]["digest"][7:] in split and descs[4]["digest"][7:] not in sha
+        assert diff_ids[4][7:] in split and diff_ids[4][7:] not in sha
+        small = os.path.getsize(os.path.join(berth.root, "blobs", "tarsplit",
+                                             descs[4]["digest"][7:]))
+        # (blocks holding a tar header are deflated: those stay raw)
+        assert small < descs[4]["size"] // 8, (small, descs[4])
         for tar, d in zip(tars, diff_ids):
             assert blob_bytes(berth.root, d) == tar
+        for d in descs:
+            st, _, blob = Client(a.addr).req("GET", "/v2/src/img/blobs/" + d["digest"])
+            assert st == 200 and blob_bytes(berth.root, d["digest"]) == blob
         # save gives the very tars back
         archive = tmp_path / "img.tar"
         berth.run("save", "-o", str(archive), name)
@@ -325,32 +337,99 @@ def test_parallel_pull_load_rmi(berth, env, tmp_path):
         check_consistent(berth.root)
 
 
+def _staged_bytes(root):
+    n = 0
+    for d, _, files in os.walk(os.path.join(root, "tmp")):
+        for f in files:
+            try:
+                n += os.lstat(os.path.join(d, f)).st_size
+            except OSError:
+                pass  # removed as we looked
+    return n
+
+
 def test_kill_during_pull(berth, env, tmp_path):
     """kill -9 at several points of a pull (download, unpack, commit): the
     next command cleans the staging, the store is consistent, and the
-    pull then works."""
-    big = layer_tar([("big.bin", os.urandom(60 << 20)), ("etc/hello", b"hi\n")])
+    pull then works. The kills are certain, not timed (kills after fixed
+    sleeps could all land after the pull ended): while the store lock is
+    held here (a pull cannot commit without it) once its staging exists,
+    once half the big layer's size is staged and once it waits for the
+    lock; then, with strace, at each rename and each flock and at the first
+    database write after the last rename, for a pull of a small image."""
+    size = 20 << 20
+    big = layer_tar([("big.bin", os.urandom(size)), ("etc/hello", b"hi\n")])
+    base = layer_tar([("base", b"b" * 1000)])
     with BerthRegistry(tmp_path / "a") as a, Proxy(a.addr) as px:
-        push_image(a.addr, "k/big", "v1", [(layer_tar([("base", b"b" * 1000)]), "gzip"),
-                                           (big, "zstd")])
+        push_image(a.addr, "k/big", "v1", [(base, "gzip"), (big, "zstd")])
+        push_image(a.addr, "k/small", "v1", [(base, "gzip"),
+                                             (layer_tar([("s", b"s" * 5000)]), "zstd")])
         name = "%s/k/big:v1" % px.addr
-        killed = 0
-        for delay in (0.05, 0.15, 0.3, 0.6, 1.0):
-            p = subprocess.Popen(berth.cmd("pull", name), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env=env)
-            time.sleep(delay)
-            p.send_signal(signal.SIGKILL)
-            p.communicate()
-            if p.returncode == -signal.SIGKILL:
-                killed += 1
+        small = "%s/k/small:v1" % px.addr
+
+        def after_kill():
             berth.run("images")
             assert os.listdir(os.path.join(berth.root, "tmp")) == []
             check_consistent(berth.root)
-            if name in berth.out("images", "--format", "{{.Repository}}:{{.Tag}}"):
-                berth.run("rmi", name)
-                check_consistent(berth.root)
-        assert killed >= 2
+            for n in (name, small):
+                if n in berth.out("images", "--format", "{{.Repository}}:{{.Tag}}"):
+                    berth.run("rmi", n)
+                    check_consistent(berth.root)
+
+        berth.run("images")  # makes the root and runroot
+        lock = os.path.join(berth.runroot, "store.lock")
+        stages = {
+            "staging made": lambda pid: os.listdir(os.path.join(berth.root, "tmp")) != [],
+            "half staged": lambda pid: _staged_bytes(berth.root) >= size // 2,
+            "all staged": _waiting_for_lock,
+        }
+        for what, reached in stages.items():
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            p = None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                p = subprocess.Popen(berth.cmd("pull", name), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+                deadline = time.monotonic() + 60
+                while not reached(p.pid) and not _waiting_for_lock(p.pid):
+                    assert p.poll() is None, (what, p.communicate())
+                    assert time.monotonic() < deadline, "pull never got to: " + what
+                    time.sleep(0.002)
+                p.send_signal(signal.SIGKILL)
+                p.communicate()
+            finally:
+                os.close(fd)
+                if p and p.poll() is None:
+                    p.kill()
+                    p.wait()
+            assert p.returncode == -signal.SIGKILL, what
+            after_kill()
+        trace = tmp_path / "trace"
+        subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=renameat,pwrite64"] +
+                       berth.cmd("pull", small), check=True, capture_output=True, env=env,
+                       timeout=120)
+        calls = [ln.split()[1].split("(")[0] for ln in trace.read_text().splitlines()]
+        last_rename = len(calls) - 1 - calls[::-1].index("renameat")
+        writes_before = calls[:last_rename].count("pwrite64")
+        berth.run("rmi", small)
+        points = [("renameat", n) for n in range(1, 60)] + [("pwrite64", writes_before + 1)]
+        points += [("flock", n) for n in range(1, 60)]
+        done = set()
+        for syscall, n in points:
+            if syscall in done:
+                continue
+            p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e",
+                                "trace=" + syscall, "-e",
+                                "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)] +
+                               berth.cmd("pull", small), capture_output=True, env=env,
+                               timeout=120)
+            after_kill()
+            if p.returncode == 0 and syscall != "pwrite64":
+                done.add(syscall)  # fewer calls than n: ran to its end
+                continue
+            assert p.returncode == -signal.SIGKILL, (syscall, n, p.stderr)
+        assert done == {"renameat", "flock"}, "a pull made 60 renames or flocks?"
         berth.run("pull", name, env=env)
         check_consistent(berth.root)
         up = json.loads(berth.out("image", "inspect", name))[0]["GraphDriver"]["Data"]["UpperDir"]
-        assert os.path.getsize(os.path.join(up, "big.bin")) == 60 << 20
+        assert os.path.getsize(os.path.join(up, "big.bin")) == size

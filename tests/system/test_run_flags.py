@@ -1,6 +1,8 @@
 """run/create flags, each checked from inside the container and in inspect."""
+import fcntl
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -113,15 +115,25 @@ def test_shm_device_readonly(bb):
     assert p.returncode != 0 and b"Read-only file system" in p.stderr
 
 
+def _wait_ready(bb, name):
+    """Until the container's shell has set its traps and said "ready" (a
+    signal before that would find the default action)."""
+    deadline = time.monotonic() + 60
+    while "ready" not in bb.out("logs", name):
+        assert time.monotonic() < deadline, name + " never got ready"
+        time.sleep(0.05)
+
+
 def test_stop_signal_and_timeout(bb):
     bb.run("run", "-d", "--name", "sig", "--stop-signal", "USR1", "busybox", "sh", "-c",
-           "trap 'echo usr1; exit 9' USR1; while :; do sleep 0.1; done")
-    time.sleep(0.3)
+           "trap 'echo usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done")
+    _wait_ready(bb, "sig")
     bb.run("stop", "sig")
     assert inspect(bb, "sig")["State"]["ExitCode"] == 9
     assert inspect(bb, "sig")["Config"]["StopSignal"] == "USR1"
     bb.run("run", "-d", "--name", "sto", "--stop-timeout", "1", "busybox", "sh", "-c",
-           "trap '' TERM; while :; do sleep 0.1; done")
+           "trap '' TERM; echo ready; while :; do sleep 0.1; done")
+    _wait_ready(bb, "sto")
     t0 = time.time()
     bb.run("stop", "sto")
     assert time.time() - t0 < 4
@@ -204,6 +216,34 @@ def test_logs_since_until_tail(bb):
     assert bb.out("logs", "--until", t_b[:19] + "Z", "lt") == "a\n"
     assert bb.out("logs", "--tail", "1", "lt") == "b\n"
     assert bb.out("logs", "-n", "0", "lt") == ""
+
+
+def test_stop_and_start_wait_for_the_last_monitor(bb):
+    """The monitor records the exit and answers stop/wait before its cleanup
+    helper deletes the runtime state and detaches the network. stop returns
+    only once that monitor is gone, and a start while it still finishes waits
+    for it: started earlier, the new container was torn down by the old
+    cleanup (restart failed with "container ... does not exist")."""
+    bb.run("run", "-d", "--name", "sw", "busybox", "sleep", "100")
+    cid = inspect(bb, "sw")["Id"]
+    bb.run("stop", "-t", "0", "sw")
+    fd = os.open(os.path.join(bb.root, "containers", cid, "monitor.lock"), os.O_RDWR)
+    try:
+        # nobody holds the monitor's lock once stop returned
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # a monitor still finishing: hold a lock on its file as it does
+        fcntl.lockf(fd, fcntl.LOCK_SH)
+        p = subprocess.Popen(bb.cmd("start", "sw"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.7)
+        assert p.poll() is None, p.communicate()
+        assert inspect(bb, "sw")["State"]["Status"] == "exited"
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(fd)
+    assert p.returncode == 0 and out == b"sw\n", err
+    assert inspect(bb, "sw")["State"]["Running"]
 
 
 def test_restart_command_prune_and_volume_cli(bb):

@@ -1,6 +1,7 @@
 """Crash safety and concurrency of the store: kill -9 during load, parallel
 load/tag/rmi on one root; afterwards the store must be consistent."""
 import fcntl
+import glob
 import hashlib
 import io
 import json
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, Berth
 from storeutil import blob_names, split_bytes
 
 
@@ -77,33 +78,116 @@ def make_big_image(path, size):
     return "sha256:" + cid
 
 
-def test_kill_during_load(berth, tmp_path):
-    archive = tmp_path / "big.tar"
-    iid = make_big_image(str(archive), 150 * 1000 * 1000)
-    berth.run("load", "-i", os.path.join(FIXTURES, "busybox-docker-save.tar"))
-    killed_mid_way = 0
-    for delay in (0.02, 0.1, 0.3, 0.6, 1.0):
-        p = subprocess.Popen(berth.cmd("load", "-i", archive), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.communicate()
-        if p.returncode == -signal.SIGKILL:
-            killed_mid_way += 1
-        # the next command works and cleans the dead process's staging
-        out = berth.out("images", "--format", "{{.Repository}}")
-        assert "busybox" in out
-        assert os.listdir(os.path.join(berth.root, "tmp")) == []
+def _staged_size(root, name):
+    """Size of `name` in a load's staged layer (0 while there is none)."""
+    for p in glob.glob(os.path.join(root, "tmp", "stage-*", "layer-*", "diff", name)):
+        try:
+            return os.path.getsize(p)
+        except OSError:
+            pass
+    return 0
+
+
+def _check_after_kill(berth):
+    # the next command works and cleans the dead process's staging
+    out = berth.out("images", "--format", "{{.Repository}}")
+    assert "busybox" in out
+    assert os.listdir(os.path.join(berth.root, "tmp")) == []
+    check_consistent(berth.root)
+    if "big" in out.split():
+        berth.run("rmi", "big:1")
         check_consistent(berth.root)
-        if "big" in out.split():
-            berth.run("rmi", "big:1")
-            check_consistent(berth.root)
-    assert killed_mid_way >= 2
+
+
+def test_kill_during_load(berth, tmp_path):
+    """kill -9 of a load at any point leaves a consistent store, and the
+    next command removes what it staged. The kills while it unpacks and
+    stages are made certain by holding the store lock (a load cannot
+    commit without it): right after it made its staging directory, half-way
+    through the big file, and waiting for the lock with everything staged.
+    The kills in the commit and after it are at exact syscalls (strace)."""
+    size = 20 * 1000 * 1000
+    archive = tmp_path / "big.tar"
+    iid = make_big_image(str(archive), size)
+    berth.run("load", "-i", os.path.join(FIXTURES, "busybox-docker-save.tar"))
+    lock = os.path.join(berth.runroot, "store.lock")
+    stages = {
+        "staging made": lambda pid: os.listdir(os.path.join(berth.root, "tmp")) != [],
+        "half unpacked": lambda pid: _staged_size(berth.root, "big.bin") >= size // 2,
+        "all staged": _waiting_for_lock,
+    }
+    for what, reached in stages.items():
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        p = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            p = subprocess.Popen(berth.cmd("load", "-i", archive), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            while not reached(p.pid) and not _waiting_for_lock(p.pid):
+                assert p.poll() is None, (what, p.communicate())
+                assert time.monotonic() < deadline, "load never got to: " + what
+                time.sleep(0.002)
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+        finally:
+            os.close(fd)
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        # it could not finish without the lock: killed mid-way, always
+        assert p.returncode == -signal.SIGKILL, what
+        _check_after_kill(berth)
+    # Kills in and after the commit, at exact points: strace sends SIGKILL
+    # on entry to the n-th call of a syscall: each rename (into staging and
+    # into place), each flock (staging, store lock, unlock after the
+    # commit), for n = 1, 2, ... until a load runs to its end; and the first
+    # database write after the last rename (all in place, nothing recorded).
+    # A small archive keeps each run short.
+    small = tmp_path / "small.tar"
+    make_big_image(str(small), 300 * 1000)
+    trace = tmp_path / "trace"
+    subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=renameat,pwrite64"] +
+                   berth.cmd("load", "-i", small), check=True, capture_output=True, timeout=120)
+    calls = [ln.split()[1].split("(")[0] for ln in trace.read_text().splitlines()]
+    last_rename = len(calls) - 1 - calls[::-1].index("renameat")
+    writes_before = calls[:last_rename].count("pwrite64")
+    assert "pwrite64" in calls[last_rename:], calls
+    berth.run("rmi", "big:1")
+    points = [("renameat", n) for n in range(1, 40)] + [("pwrite64", writes_before + 1)]
+    points += [("flock", n) for n in range(1, 40)]
+    done = set()
+    for syscall, n in points:
+        if syscall in done:
+            continue
+        p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
+                            "-e", "inject=%s:signal=SIGKILL:when=%d" % (syscall, n)] +
+                           berth.cmd("load", "-i", small), capture_output=True, timeout=120)
+        _check_after_kill(berth)
+        if p.returncode == 0 and syscall != "pwrite64":
+            done.add(syscall)  # fewer calls than n: ran to its end
+            continue
+        assert p.returncode == -signal.SIGKILL, (syscall, n, p.stderr)
+    assert done == {"renameat", "flock"}, "a load made 40 renames or flocks?"
+    # and rmi, killed at each rename: the first moves the layer out after
+    # the commit that dropped its record, before its blobs are removed
+    for n in range(1, 40):
+        if "big" not in berth.out("images", "--format", "{{.Repository}}").split():
+            berth.run("load", "-i", small)
+        p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=renameat",
+                            "-e", "inject=renameat:signal=SIGKILL:when=%d" % n] +
+                           berth.cmd("rmi", "big:1"), capture_output=True, timeout=120)
+        _check_after_kill(berth)
+        if p.returncode == 0:
+            break
+        assert p.returncode == -signal.SIGKILL, (n, p.stderr)
+    else:
+        pytest.fail("rmi made 40 renames?")
     assert berth.out("load", "-i", archive) == "Loaded image: big:1\n"
     assert berth.out("image", "inspect", "-f", "{{.Id}}", "big:1").strip() == iid
     check_consistent(berth.root)
     up = json.loads(berth.out("image", "inspect", "big:1"))[0]["GraphDriver"]["Data"]["UpperDir"]
-    assert os.path.getsize(os.path.join(up, "big.bin")) == 150 * 1000 * 1000
+    assert os.path.getsize(os.path.join(up, "big.bin")) == size
 
 
 def test_parallel_load_tag_rmi(berth):
@@ -165,7 +249,8 @@ def test_load_survives_rmi_of_its_existing_layers(berth, fixture):
     berth.run("load", "-i", archive)
     iid = berth.out("image", "inspect", "-f", "{{.Id}}", "fixture/layers:1").strip()
     lock = os.path.join(berth.runroot, "store.lock")
-    for _ in range(8):
+    # the same steps each round (3, not 8: all of them are deterministic)
+    for _ in range(3):
         load = None
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -219,3 +304,20 @@ def test_wal_stays_short_across_commands(busybox):
     assert any(b < a for a, b in zip(sizes, sizes[1:])), "never emptied: %s" % sizes
     tags = busybox.out("images", "--format", "{{.Repository}}:{{.Tag}}").split()
     assert len(tags) == 61 and "t59:x" in tags
+
+
+def test_parallel_first_commands_on_a_new_root(tmp_path):
+    """Commands started together on a new root all work: they all find the
+    rollback journal and switch to WAL (two switching at once made one fail
+    with "database is locked"), and create the tables (one whose first
+    look missed a table another had just made said "reading schema
+    version: not an error"). Seen in test_parallel_pull_load_rmi."""
+    for i in range(10):
+        b = Berth(str(tmp_path / ("r%d" % i)), str(tmp_path / ("u%d" % i)))
+        procs = [subprocess.Popen(b.cmd(*c), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for c in [("images",), ("ps", "-a"), ("volume", "ls"), ("images", "-q")] * 2]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err.decode()
+        with sqlite3.connect(os.path.join(b.root, "berth.db")) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -351,3 +351,65 @@ TEST(store_blob_copy_range_in_kernel)
 	CHECK_STR_EQ(d, want);
 	CHECK_INT_EQ(blob_size(s, want), 5000);
 }
+
+/* A process killed with the store lock between renaming files into place
+ * and committing their records (or between a collection's commit and its
+ * removals) leaves root/dirty: the next store_open (with the lock free)
+ * removes the unrecorded layer directory and the tar-split without a layer
+ * (it cannot give its bytes back); a live holder's files are left alone. */
+TEST(store_killed_lock_holder_cleaned_up)
+{
+	_cleanup_free_ char *root = xasprintf("%s/root", test_tmpdir());
+	_cleanup_free_ char *run = xasprintf("%s/run", test_tmpdir());
+	const char *hex = "4444444444444444444444444444444444444444444444444444444444444444";
+	_cleanup_free_ char *split = xasprintf("%s/blobs/tarsplit/%s", root, hex);
+	_cleanup_free_ char *dir = xasprintf("%s/layers/%s", root, hex);
+	_cleanup_free_ char *dirty = xasprintf("%s/dirty", root);
+	int pfd[2], hold[2];
+	CHECK(pipe(pfd) == 0);
+	CHECK(pipe2(hold, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(hold[1]);
+		berth_store *s = NULL;
+		if (store_open(root, run, &s, NULL) < 0 || store_lock(s, NULL) < 0)
+			_exit(1);
+		_cleanup_free_ char *sd = xasprintf("%s/blobs/tarsplit", root);
+		if (mkdir(sd, 0700) < 0 || mkdir(dir, 0700) < 0 ||
+		    atomic_write(split, "BERTHTS1\0\0\0\0\0\0\0\0", 16, 0644, false, NULL) < 0)
+			_exit(1);
+		if (write(pfd[1], "r", 1) != 1)
+			_exit(1);
+		/* until killed, or until the test process is gone (EOF) */
+		if (read(hold[0], &hold[1], 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	close(hold[0]);
+	char c;
+	CHECK(read(pfd[0], &c, 1) == 1);
+	close(pfd[0]);
+	CHECK(access(dirty, F_OK) == 0);
+	{
+		/* the holder lives: its files stay */
+		_cleanup_store_ berth_store *s2 = NULL;
+		CHECK(store_open(root, run, &s2, NULL) == 0);
+		CHECK(access(split, F_OK) == 0);
+		CHECK(access(dir, F_OK) == 0);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(hold[1]);
+	CHECK(access(dirty, F_OK) == 0);
+	_cleanup_store_ berth_store *s3 = NULL;
+	CHECK(store_open(root, run, &s3, NULL) == 0);
+	CHECK(access(split, F_OK) != 0);
+	CHECK(access(dir, F_OK) != 0);
+	CHECK(access(dirty, F_OK) != 0);
+	/* a normal lock leaves no mark behind */
+	CHECK(store_lock(s3, NULL) == 0);
+	CHECK(access(dirty, F_OK) == 0);
+	store_unlock(s3);
+	CHECK(access(dirty, F_OK) != 0);
+}
