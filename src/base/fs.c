@@ -63,6 +63,20 @@ int atomic_write(const char *path, const void *data, size_t len, mode_t mode, bo
 	return atomic_write_at(AT_FDCWD, path, data, len, mode, durable, err);
 }
 
+int write_file(const char *path, const void *data, size_t len, mode_t mode, berth_error **err)
+{
+	_cleanup_close_ int fd =
+	    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "creating %s", path);
+	/* the umask (or an older file) may have left another mode */
+	struct stat st;
+	if (fstat(fd, &st) < 0 || ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) ||
+	    write_all(fd, data, len) < 0)
+		return berth_err_sys(err, errno, "writing %s", path);
+	return 0;
+}
+
 int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,
                 berth_error **err)
 {

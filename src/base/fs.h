@@ -16,6 +16,12 @@ int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, m
 int atomic_write(const char *path, const void *data, size_t len, mode_t mode, bool durable,
                  berth_error **err);
 
+/* Create or truncate path and write data in place, with exactly mode: not
+ * atomic (a reader may see it empty or partly written), for a file nobody
+ * reads while it is written, or one whose inode must stay the same (a
+ * bind-mount source). Never follows a symlink at path. */
+int write_file(const char *path, const void *data, size_t len, mode_t mode, berth_error **err);
+
 /* Read fd to its end (NUL-terminated for convenience); size_hint: the
  * expected size (0: unknown). Errors read "reading <what>: <strerror>". */
 int read_fd_all(int fd, size_t size_hint, const char *what, char **data, size_t *len,

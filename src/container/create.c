@@ -333,6 +333,46 @@ static int build_config(json_t *body, const image_info *img, const char *id, jso
 	return 0;
 }
 
+/* The init layer, shared by every container of the store: the mount
+ * points of the /etc files berth bind-mounts (hostname, hosts,
+ * resolv.conf), as empty files, the topmost lower layer of each container's
+ * overlay (Docker's "-init" layer, once instead of per container). Without
+ * it the runtime creates them in each container's upper directory at
+ * start (a copy-up of /etc and three files), and removes them again with
+ * the container. root/init, beside layers/ (which holds image layers
+ * only). NULL when it cannot be made (the runtime then creates them). */
+static char *init_layer(berth_store *s)
+{
+	char *dir = xasprintf("%s/init", store_root(s));
+	static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
+	_cleanup_free_ char *last = xasprintf("%s/etc/%s", dir, files[ARRAY_SIZE(files) - 1]);
+	struct stat st;
+	if (stat(last, &st) == 0)
+		return dir;
+	/* concurrent creates do the same; the last file comes last */
+	_cleanup_free_ char *etc = xasprintf("%s/etc", dir);
+	/* the merged /etc shows this directory's owner and mode: exactly
+	 * 0755 whatever the umask */
+	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(etc, 0755) < 0 && errno != EEXIST) || chmod(dir, 0755) < 0 ||
+	    chmod(etc, 0755) < 0) {
+		free(dir);
+		return NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", etc, files[i]);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0 || fchmod(fd, 0644) < 0) {
+			if (fd >= 0)
+				close(fd);
+			free(dir);
+			return NULL;
+		}
+		close(fd);
+	}
+	return dir;
+}
+
 /* The record, its name and its volumes in one transaction. */
 static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
                          const image_info *img, json_t *argv, json_t *config, json_t *host,
@@ -362,6 +402,13 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	json_object_set_new(rec, "Driver", json_string("overlay2"));
 	json_object_set_new(rec, "ImageRef", json_string(image));
 	_cleanup_free_ char *lower = image_lowerdir(img);
+	/* not with user namespaces: their layers are idmapped mounts */
+	_cleanup_free_ char *init = idmap ? NULL : init_layer(s);
+	if (init) {
+		char *with = lower && *lower ? xasprintf("%s:%s", init, lower) : xstrdup(init);
+		free(lower);
+		lower = with;
+	}
 	json_object_set_new(rec, "LowerDir", json_string(lower ? lower : ""));
 	if (idmap)
 		json_object_set(rec, "IdMappings", idmap);

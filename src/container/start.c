@@ -194,7 +194,9 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 		snprintf(hn, sizeof(hn), "%s", hostname ? hostname : "");
 	_cleanup_free_ char *hn_text = xasprintf("%s\n", hn);
 	_cleanup_free_ char *p1 = xasprintf("%s/hostname", dir);
-	if (atomic_write(p1, hn_text, strlen(hn_text), 0644, false, err) < 0)
+	/* in place (write_file): the files are the sources of the container's
+	 * bind mounts, and nobody reads them while they are written */
+	if (write_file(p1, hn_text, strlen(hn_text), 0644, err) < 0)
 		return -1;
 	/* the network module writes these two (container_network_attach):
 	 * only make sure they exist to be bind-mounted */
@@ -228,10 +230,10 @@ int ctr_write_etc_files(berth_store *s, ctr_record *r, berth_error **err)
 	if (ip && *ip)
 		sb_printf(&sb, "%s\t%s\n", ip, hn);
 	_cleanup_free_ char *hosts = sb_steal(&sb);
-	if (atomic_write(p2, hosts, strlen(hosts), 0644, false, err) < 0)
+	if (write_file(p2, hosts, strlen(hosts), 0644, err) < 0)
 		return -1;
 	_cleanup_free_ char *rc = resolv_conf_content(host);
-	return atomic_write(p3, rc, strlen(rc), 0644, false, err);
+	return write_file(p3, rc, strlen(rc), 0644, err);
 }
 
 /* ---- the start child ---- */
@@ -378,7 +380,8 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	/* exec and health checks start from this process template */
 	_cleanup_free_ char *ptext = json_dump_compact(json_object_get(spec, "process"));
 	_cleanup_free_ char *ppath = xasprintf("%s/process.json", dir);
-	if (atomic_write(ppath, ptext, strlen(ptext), 0644, false, err) < 0)
+	/* read by exec and health checks of the running container only */
+	if (write_file(ppath, ptext, strlen(ptext), 0644, err) < 0)
 		return -1;
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
@@ -667,16 +670,14 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);
-	/* the monitor's own messages go to monitor.log in the container dir */
-	_cleanup_free_ char *mlog = xasprintf("%s/monitor.log", dir);
-	int lfd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	/* the monitor's own messages go to monitor.log in the container dir,
+	 * which it creates with the first one */
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
+		dup2(nul, 2);
 	}
-	if (lfd >= 0)
-		dup2(lfd, 2);
 	execv(mon, argv);
 	report(status_fd, BERTH_E_IO, "executing %s: %s", mon, strerror(errno));
 	kill(pid, SIGKILL);

@@ -10,6 +10,7 @@
  * unused: the header's three bits say whether the block is stored, and a
  * stored block's LEN/NLEN follow at the next byte. A candidate counts only
  * when inflate's output for that block is the very same LEN bytes. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
@@ -33,8 +34,11 @@ static unsigned get_bits(const unsigned char *c, size_t n, uint64_t bit, unsigne
 }
 
 int image_gzip_split(const unsigned char *c, size_t n, tarsplit *ts, uint64_t *referenced,
-                     berth_error **err)
+                     bool quick, berth_error **err)
 {
+	/* quick: a stream whose first part has few stored blocks (deflated
+	 * data) is not walked to its end: the walk costs a full inflate */
+	uint64_t probe = n / 8 < (4u << 20) ? n / 8 : (4u << 20);
 	*referenced = 0;
 	if (n < 18 || c[0] != 0x1f || c[1] != 0x8b)
 		return berth_err(err, BERTH_E_INVALID, "not a gzip stream");
@@ -77,6 +81,13 @@ int image_gzip_split(const unsigned char *c, size_t n, tarsplit *ts, uint64_t *r
 		} else if (cand && produced > 0) {
 			cand = false; /* not one stored block after all */
 		}
+		if (quick && cbase + z.total_in >= probe) {
+			quick = false; /* once */
+			if (*referenced < (cbase + z.total_in) / 4) {
+				ret = 1;
+				break;
+			}
+		}
 		if (rc == Z_STREAM_END) {
 			cbase += z.total_in;
 			ubase += z.total_out;
@@ -113,8 +124,8 @@ int image_gzip_split(const unsigned char *c, size_t n, tarsplit *ts, uint64_t *r
 		cand_len = len;
 	}
 	inflateEnd(&z);
-	if (ret < 0)
-		return -1;
+	if (ret != 0)
+		return ret;
 	tarsplit_raw(ts, c + last, (size_t)(n - last));
 	return 0;
 }

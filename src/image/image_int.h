@@ -89,9 +89,11 @@ int image_stage_tar(berth_store *s, ingest_read_fn rd, void *opaque, const char 
  * the payload of each stored deflate block that inflates to itself as a
  * reference to the uncompressed stream (the concatenated members' output);
  * *referenced gets the bytes so referenced. BERTH_E_INVALID for a stream
- * that is not valid gzip (gzsplit.c). */
+ * that is not valid gzip (gzsplit.c). With quick, returns 1 (ts then
+ * incomplete) as soon as the first eighth of the stream (at most 4 MiB)
+ * turns out to be less than a quarter stored blocks. */
 int image_gzip_split(const unsigned char *c, size_t n, tarsplit *ts, uint64_t *referenced,
-                     berth_error **err) __attribute__((warn_unused_result));
+                     bool quick, berth_error **err) __attribute__((warn_unused_result));
 /* The same for a layer stored at [off, off + len) of the regular file fd
  * (a docker-save archive's layer.tar). An uncompressed layer's blob is
  * kept as a tar-split (blob_split): the unpacked files hold the data; a

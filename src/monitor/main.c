@@ -144,12 +144,29 @@ static void set_cloexec(int fd)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* Our own messages (and those of the helpers we run) go to monitor.log in
+ * the container directory, created with the first one: most containers
+ * never have any, and each file made and removed costs the run path. */
+static void open_errlog(const struct mon *m)
+{
+	static bool done;
+	if (done || m->dirfd < 0)
+		return;
+	int fd = openat(m->dirfd, "monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	dup2(fd, 2);
+	close(fd);
+	done = true;
+}
+
 static void save_state(struct mon *m)
 {
 	m->st.monitor_pid = (int)getpid();
 	int r = ctr_state_write_locked_at(m->dirfd, &m->st, &m->state_fd);
 	if (r < 0)
-		fprintf(stderr, "berth-monitor %s: writing state: %s\n", m->id, strerror(-r));
+		open_errlog(m);
+	fprintf(stderr, "berth-monitor %s: writing state: %s\n", m->id, strerror(-r));
 }
 
 static long long read_oom_count(const char *path)
@@ -551,8 +568,10 @@ static pid_t spawn_helper(struct mon *m, const char *verb, const char *extra,
 	int fds[4];
 	for (int i = 0; i < 3; i++)
 		fds[i] = stdio_fds && stdio_fds[i] >= 0 ? stdio_fds[i] : devnull;
-	if (stdio_fds == NULL)
+	if (stdio_fds == NULL) {
+		open_errlog(m);
 		fds[2] = 2; /* keep our stderr for error messages */
+	}
 	fds[3] = status_fd;
 	/* move out of the way of 0..3 first */
 	for (int i = 0; i < 4; i++)
@@ -1131,6 +1150,7 @@ int main(int argc, char **argv)
 		lock_fd = openat(m->dirfd, CTR_MONITOR_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
 		if (lock_fd < 0 || fcntl(lock_fd, F_OFD_SETLK, &fl) < 0) {
+			open_errlog(m);
 			fprintf(stderr, "berth-monitor: locking %s: %s\n", CTR_MONITOR_LOCK,
 			        strerror(errno));
 			return 125;
@@ -1160,6 +1180,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s-json.log", m->id);
 		int r = jsonlog_open(&m->log, m->dirfd, name, log_max_size, log_max_file);
 		if (r < 0) {
+			open_errlog(m);
 			fprintf(stderr, "berth-monitor: opening log: %s\n", strerror(-r));
 			m->log_enabled = false;
 		}
@@ -1168,8 +1189,10 @@ int main(int argc, char **argv)
 			m->log.attrs = log_attrs;
 	}
 	m->listen_fd = open_listen(m);
-	if (m->listen_fd < 0)
+	if (m->listen_fd < 0) {
+		open_errlog(m);
 		fprintf(stderr, "berth-monitor: attach socket: %s\n", strerror(-m->listen_fd));
+	}
 	m->has_stdin = m->in_fd >= 0;
 	if (m->in_fd >= 0)
 		set_nonblock(m->in_fd);

@@ -317,6 +317,20 @@ int nl_link_set_up(nl_sock *nl, int ifindex, berth_error **err)
 	return link_change(nl, ifindex, IFF_UP, IFF_UP, 0, "setting link up", err);
 }
 
+int nl_link_set_up_by_name(nl_sock *nl, const char *name, berth_error **err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (nl_talk(nl, nlh, NULL, NULL, "setting link up", err) < 0)
+		return berth_err_prefix(err, "%s", name);
+	return 0;
+}
+
 int nl_link_set_down(nl_sock *nl, int ifindex, berth_error **err)
 {
 	return link_change(nl, ifindex, 0, IFF_UP, 0, "setting link down", err);

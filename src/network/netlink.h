@@ -65,6 +65,7 @@ struct nl_ifconf {
 int nl_if_configure(nl_sock *nl, const struct nl_ifconf *c, berth_error **err);
 
 int nl_link_set_up(nl_sock *nl, int ifindex, berth_error **err);
+int nl_link_set_up_by_name(nl_sock *nl, const char *name, berth_error **err);
 int nl_link_set_down(nl_sock *nl, int ifindex, berth_error **err);
 int nl_link_set_mtu(nl_sock *nl, int ifindex, int mtu, berth_error **err);
 /* Delete by name; a missing link is not an error. */

@@ -239,7 +239,7 @@ static void split_kept(berth_store *s, struct layer_job *job, const image_layer_
 	tarsplit_init_compressed(&ts, job->diff_id);
 	uint64_t referenced = 0;
 	berth_error *e = NULL;
-	if (image_gzip_split(map, (size_t)n, &ts, &referenced, &e) == 0 &&
+	if (image_gzip_split(map, (size_t)n, &ts, &referenced, true, &e) == 0 &&
 	    referenced >= (uint64_t)n / 4 && tarsplit_stage(s, &ts, &job->kept_split, &e) < 0)
 		job->kept_split = NULL;
 	berth_error_free(e);

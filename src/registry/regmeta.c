@@ -52,6 +52,22 @@ int regmeta_record(berth_store *s, const char *image_id, const char *registry, c
 	if (store_tx_begin(s, err) < 0)
 		return -1;
 	tx = s;
+	{
+		/* The image was committed in an earlier transaction: an rmi may
+		 * have removed it since. Then the pull is done and the rmi came
+		 * after it; there is nothing left to describe (the records below
+		 * would fail their foreign key). */
+		_cleanup_stmt_ sqlite3_stmt *st =
+		    store_prepare(s, "SELECT 1 FROM images WHERE id = ?1", err);
+		if (!st)
+			return -1;
+		sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return store_sql_err(s, err, "looking up image");
+	}
 	if (digest_name) {
 		/* the images module's repo digests (docker images --digests) */
 		_cleanup_stmt_ sqlite3_stmt *st = store_prepare(

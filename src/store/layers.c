@@ -208,8 +208,10 @@ static int gc_orphan_dirs(berth_store *s, berth_error **err)
 	return 0;
 }
 
-/* Remove tar-splits (blobs/tarsplit/<hex>) without a layer of their diff
- * ID: they cannot give their bytes back, yet count as stored blobs. */
+/* Remove tar-splits (blobs/tarsplit/<hex>) without a layer to give their
+ * bytes back: a layer tar's split needs a layer of its diff ID, a
+ * compressed blob's split (named by the compressed digest) a record in
+ * layer_compressed whose diff ID has a layer. */
 static int gc_orphan_splits(berth_store *s, berth_error **err)
 {
 	int dfd = openat(s->rootfd, "blobs/tarsplit", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -224,7 +226,11 @@ static int gc_orphan_splits(berth_store *s, berth_error **err)
 		return berth_err_sys(err, errno, "reading blobs/tarsplit");
 	}
 	_cleanup_stmt_ sqlite3_stmt *st =
-	    store_prepare(s, "SELECT 1 FROM layers WHERE diff_id = ?1 LIMIT 1", err);
+	    store_prepare(s,
+	                  "SELECT 1 FROM layers WHERE diff_id = ?1 UNION ALL"
+	                  " SELECT 1 FROM layer_compressed c WHERE c.digest = ?1 AND EXISTS"
+	                  " (SELECT 1 FROM layers l WHERE l.diff_id = c.diff_id) LIMIT 1",
+	                  err);
 	if (st == NULL)
 		return -1;
 	_cleanup_strv_ char **orphans = NULL;

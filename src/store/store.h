@@ -268,7 +268,8 @@ int layer_store_gc(berth_store *s, berth_error **err) __attribute__((warn_unused
 /* Under the store lock: remove what a process killed while it held the lock
  * left behind, renamed into place but never (or no longer) recorded:
  * directories under layers/ without a record, and tar-splits without a
- * layer of their diff ID (they cannot give their bytes back). Plain blobs
+ * layer to give their bytes back (of their diff ID, or for a compressed
+ * blob's split, of the diff ID layer_compressed has for it). Plain blobs
  * without a user are harmless garbage and stay. */
 int layer_store_gc_orphans(berth_store *s, berth_error **err) __attribute__((warn_unused_result));
 

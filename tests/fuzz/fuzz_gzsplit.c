@@ -64,7 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &ts, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	uint64_t referenced = 0;
 	berth_error *e = NULL;
-	int rc = image_gzip_split(data, size, &ts, &referenced, &e);
+	/* the quick walk may stop early; it must not misbehave either */
+	int rc = image_gzip_split(data, size, &ts, &referenced, true, &e);
+	berth_error_free(e);
+	e = NULL;
+	tarsplit_free(&ts);
+	tarsplit_init_compressed(
+	    &ts, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+	referenced = 0;
+	rc = image_gzip_split(data, size, &ts, &referenced, false, &e);
 	berth_error_free(e);
 	size_t ulen = 0;
 	unsigned char *u = rc == 0 ? inflate_all(data, size, &ulen) : NULL;

@@ -233,6 +233,43 @@ def _stop_at_store_lock(berth, args, env, then):
             proc.wait()
 
 
+def test_rmi_right_after_the_pull_commit(berth, env, tmp_path):
+    """The pull commits the image, then records its repo digest and manifest
+    in a second transaction; an rmi in between removed the image, and the
+    pull failed with "recording repo digest: FOREIGN KEY constraint failed"
+    (seen in test_parallel_pull_load_rmi). Made certain: strace holds the
+    pull for 3 s as it releases the store lock after its commit, and rmi
+    runs then. The pull succeeds (the rmi came after it), the store is
+    consistent."""
+    with BerthRegistry(tmp_path / "a") as a:
+        push_image(a.addr, "r/gone", "v1", [(layer_tar([("f", b"x" * 5000)]), "gzip")])
+        name = "%s/r/gone:v1" % a.addr
+        berth.run("images")  # a new root's first command takes one flock more
+        trace = tmp_path / "trace"
+        subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=flock"] +
+                       berth.cmd("pull", name), check=True, capture_output=True, env=env,
+                       timeout=120)
+        flocks = [ln for ln in trace.read_text().splitlines() if " flock(" in ln]
+        unlock = next(i for i, ln in enumerate(flocks) if "LOCK_UN" in ln) + 1
+        berth.run("rmi", name)
+        p = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock",
+                              "-e", "inject=flock:delay_exit=3000000:when=%d" % unlock] +
+                             berth.cmd("pull", name), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 60
+        while name not in berth.out("images", "--format", "{{.Repository}}:{{.Tag}}"):
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the pull never committed"
+            time.sleep(0.01)
+        assert "Untagged: " + name in berth.out("rmi", name)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+        assert name not in berth.out("images", "--format", "{{.Repository}}:{{.Tag}}")
+        check_consistent(berth.root)
+        berth.run("pull", name, env=env)
+        assert json.loads(berth.out("image", "inspect", name))[0]["RepoDigests"]
+
+
 def test_pull_survives_rmi_of_its_existing_layers(berth, env, tmp_path):
     """pull of an image whose layers are all stored ("Already exists")
     reaches the commit; rmi removes image and layers right then; the pull

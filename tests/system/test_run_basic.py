@@ -57,7 +57,7 @@ def test_run_stdin_interactive(bb):
 
 def test_detached_ps_logs_inspect_stop_rm(bb):
     cid = bb.out("run", "-d", "--name", "web", "busybox", "sh", "-c",
-                 "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done").strip()
+                 "trap 'echo bye; exit 0' TERM; echo started; while :; do sleep 0.1; done").strip()
     assert len(cid) == 64
     ps = bb.out("ps")
     assert "web" in ps and cid[:12] in ps and "Up " in ps
@@ -94,7 +94,9 @@ def test_detached_ps_logs_inspect_stop_rm(bb):
 
 def test_stop_timeout_then_sigkill_and_kill(bb):
     bb.run("run", "-d", "--name", "stubborn", "busybox", "sh", "-c",
-           "trap '' TERM; while :; do sleep 0.1; done")
+           "trap '' TERM; echo ready; while :; do sleep 0.1; done")
+    # a TERM before the trap is set ends the shell (143, not 137)
+    assert wait_for(lambda: "ready" in bb.out("logs", "stubborn"))
     t0 = time.time()
     bb.run("stop", "-t", "1", "stubborn")
     assert 0.9 < time.time() - t0 < 5

@@ -220,6 +220,32 @@ TEST(atomic_write_and_read)
 	CHECK_INT_EQ(st.st_mode & 0777, 0640);
 }
 
+TEST(write_file_in_place)
+{
+	_cleanup_free_ char *p = xasprintf("%s/w", test_tmpdir());
+	mode_t old = umask(077);
+	CHECK(write_file(p, "hello world", 11, 0644, NULL) == 0);
+	umask(old);
+	struct stat st, st2;
+	CHECK(stat(p, &st) == 0);
+	CHECK_INT_EQ(st.st_mode & 0777, 0644);
+	/* a shorter rewrite truncates, keeps the inode (bind mounts see it) */
+	CHECK(write_file(p, "bye", 3, 0644, NULL) == 0);
+	CHECK(stat(p, &st2) == 0);
+	CHECK_INT_EQ(st2.st_ino, st.st_ino);
+	_cleanup_free_ char *data = NULL;
+	size_t n = 0;
+	CHECK(read_file(p, &data, &n, NULL) == 0);
+	CHECK_INT_EQ(n, 3);
+	CHECK_STR_EQ(data, "bye");
+	/* never through a symlink */
+	_cleanup_free_ char *l = xasprintf("%s/wl", test_tmpdir());
+	CHECK(symlink(p, l) == 0);
+	berth_error *e = NULL;
+	CHECK(write_file(l, "x", 1, 0644, &e) < 0);
+	berth_error_free(e);
+}
+
 TEST(open_in_root_confines_symlinks)
 {
 	const char *t = test_tmpdir();

@@ -413,3 +413,34 @@ TEST(store_killed_lock_holder_cleaned_up)
 	store_unlock(s3);
 	CHECK(access(dirty, F_OK) != 0);
 }
+
+/* The orphan collection keeps a compressed blob's tar-split (named by the
+ * compressed digest) while layer_compressed ties it to a stored layer, and
+ * removes it once that layer is gone. */
+TEST(store_orphan_gc_keeps_compressed_splits)
+{
+	_cleanup_store_ berth_store *s = open_tmp();
+	CHECK(s != NULL);
+	const char *D = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+	const char *X = "sha256:6666666666666666666666666666666666666666666666666666666666666666";
+	CHECK(stage_layer(s, C1, NULL, D, "f") == 0);
+	_cleanup_free_ char *sd = xasprintf("%s/blobs/tarsplit", store_root(s));
+	mkdir(sd, 0700);
+	_cleanup_free_ char *split = xasprintf("%s/%s", sd, X + 7);
+	CHECK(atomic_write(split, "BERTHCS1\0\0\0\0\0\0\0\0", 16, 0644, false, NULL) == 0);
+	CHECK(store_tx_begin(s, NULL) == 0);
+	CHECK(layer_store_add_compressed(s, D, X, NULL) == 0);
+	CHECK(store_tx_commit(s, NULL) == 0);
+	CHECK(store_lock(s, NULL) == 0);
+	CHECK(layer_store_gc_orphans(s, NULL) == 0);
+	store_unlock(s);
+	CHECK(access(split, F_OK) == 0);
+	/* the layer goes: so does the split, as an orphan */
+	CHECK(store_tx_begin(s, NULL) == 0);
+	CHECK(layer_store_unref(s, C1, NULL) == 0);
+	CHECK(store_tx_commit(s, NULL) == 0);
+	CHECK(store_lock(s, NULL) == 0);
+	CHECK(layer_store_gc(s, NULL) == 0);
+	store_unlock(s);
+	CHECK(access(split, F_OK) != 0);
+}
