@@ -23,6 +23,7 @@
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "registry/client.h"
+#include "registry/events.h"
 #include "registry/proto.h"
 #include "registry/registry.h"
 #include "registry/regmeta.h"
@@ -50,35 +51,6 @@ const char *reg_layer_state_text(int state)
 }
 
 /* Serialised event delivery. */
-typedef struct evq {
-	const reg_events *ev;
-	pthread_mutex_t lock;
-} evq;
-
-static void ev_layer(evq *q, const char *id, int state, uint64_t cur, int64_t total,
-                     const char *extra)
-{
-	if (!q->ev || !q->ev->layer)
-		return;
-	pthread_mutex_lock(&q->lock);
-	q->ev->layer(q->ev->opaque, id, state, cur, total, extra);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void ev_line(evq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ev_line(evq *q, const char *fmt, ...)
-{
-	if (!q->ev || !q->ev->line)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	_cleanup_free_ char *s = xvasprintf(fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&q->lock);
-	q->ev->line(q->ev->opaque, s);
-	pthread_mutex_unlock(&q->lock);
-}
-
 static void short_id(const char *digest, char out[13])
 {
 	const char *h = digest_valid(digest) ? digest_hex(digest) : digest;
@@ -123,7 +95,7 @@ struct pull_ctx {
 	berth_store *s;
 	reg_client *cl;
 	const char *repo;
-	evq *q;
+	reg_evq *q;
 	struct layer_job *jobs;
 	size_t njobs, next;
 	bool abort;
@@ -175,7 +147,7 @@ static void dl_progress(void *op, uint64_t done, int64_t total)
 	if (done - d->last_report < 256 * 1024 && (total < 0 || done != (uint64_t)total))
 		return;
 	d->last_report = done;
-	ev_layer(d->p->q, d->job->id, RL_DOWNLOADING, done, total, NULL);
+	reg_ev_layer(d->p->q, d->job->id, RL_DOWNLOADING, done, total, NULL);
 }
 
 static void *dl_thread(void *op)
@@ -308,10 +280,11 @@ static int pull_layer(struct pull_ctx *p, struct layer_job *job, berth_error **e
 	split_kept(p->s, job, &in);
 	image_layer_in_clear(p->s, &job->in);
 	job->in = in;
-	ev_layer(p->q, job->id, RL_VERIFYING, 0, -1, NULL);
-	ev_layer(p->q, job->id, RL_DOWNLOAD_COMPLETE, 0, -1, NULL);
-	ev_layer(p->q, job->id, RL_EXTRACTING, (uint64_t)job->desc->size, job->desc->size, NULL);
-	ev_layer(p->q, job->id, RL_PULL_COMPLETE, 0, -1, NULL);
+	reg_ev_layer(p->q, job->id, RL_VERIFYING, 0, -1, NULL);
+	reg_ev_layer(p->q, job->id, RL_DOWNLOAD_COMPLETE, 0, -1, NULL);
+	reg_ev_layer(p->q, job->id, RL_EXTRACTING, (uint64_t)job->desc->size, job->desc->size,
+	             NULL);
+	reg_ev_layer(p->q, job->id, RL_PULL_COMPLETE, 0, -1, NULL);
 	return 0;
 }
 
@@ -377,7 +350,7 @@ static int restage_layer(void *opaque, size_t k, image_layer_in *l, berth_error 
 	struct layer_job *job = &p->jobs[k];
 	image_layer_in in = {0};
 	if (job->kept == NULL) {
-		ev_layer(p->q, job->id, RL_PULLING_FS, 0, -1, NULL);
+		reg_ev_layer(p->q, job->id, RL_PULLING_FS, 0, -1, NULL);
 		if (pull_layer(p, job, err) < 0)
 			return -1;
 		p->downloaded_late = true;
@@ -492,7 +465,7 @@ static int config_diff_ids(const char *config, size_t len, char ***diff_ids, cha
 
 /* Pull one reference (tag or digest) of repo from cl. */
 static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
-                    const registry_pull_opts *o, evq *q, berth_error **err)
+                    const registry_pull_opts *o, reg_evq *q, berth_error **err)
 {
 	_cleanup_free_ char *familiar_repo = ref_familiar_repo(ref);
 	_cleanup_free_ char *full = ref_string(ref);
@@ -500,7 +473,7 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 	const char *repo = ref->path;
 	const char *what = ref->digest ? ref->digest : ref->tag;
 	/* Docker shows the path without the registry: "library/busybox" */
-	ev_line(q, "%s: Pulling from %s", what, repo);
+	reg_ev_line(q, "%s: Pulling from %s", what, repo);
 
 	reg_manifest top = {0};
 	if (reg_get_manifest(cl, repo, what, &top, err) < 0) {
@@ -569,15 +542,15 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 		j->exists = layer_store_exists(s, chains[i]);
 	}
 	for (size_t i = 0; i < n; i++)
-		ev_layer(q, jobs[i].id, jobs[i].exists ? RL_ALREADY_EXISTS : RL_PULLING_FS, 0, -1,
-		         NULL);
+		reg_ev_layer(q, jobs[i].id, jobs[i].exists ? RL_ALREADY_EXISTS : RL_PULLING_FS, 0,
+		             -1, NULL);
 	int maxc = o->max_concurrent > 0
 	               ? o->max_concurrent
 	               : max_from_config(o->config, "max-concurrent-downloads", 3);
 	size_t todo = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!jobs[i].exists && ++todo > (size_t)maxc)
-			ev_layer(q, jobs[i].id, RL_WAITING, 0, -1, NULL);
+			reg_ev_layer(q, jobs[i].id, RL_WAITING, 0, -1, NULL);
 
 	int ret = 0;
 	if (store_staging(s, NULL, err) < 0) {
@@ -641,10 +614,10 @@ static int pull_ref(berth_store *s, reg_client *cl, const image_ref *ref,
 	free(jobs);
 	if (ret < 0)
 		return -1;
-	ev_line(q, "Digest: %s", top.digest);
+	reg_ev_line(q, "Digest: %s", top.digest);
 	bool up_to_date = before && !strcmp(before->id, id) && todo == 0 && !p.downloaded_late;
-	ev_line(q, "Status: %s for %s",
-	        up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
+	reg_ev_line(q, "Status: %s for %s",
+	            up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
 	return 0;
 }
 
@@ -669,8 +642,8 @@ int registry_pull(berth_store *s, const char *name, const registry_pull_opts *o,
 	_cleanup_ref_ image_ref *ref = NULL;
 	if (ref_parse_normalized(name, &ref, err) < 0)
 		return -1;
-	evq q = {.ev = o->events};
-	pthread_mutex_init(&q.lock, NULL);
+	reg_evq q;
+	reg_evq_init(&q, o->events);
 	bool tag_given = strchr(name, '@') != NULL;
 	{
 		const char *last = strrchr(name, '/');
@@ -680,7 +653,7 @@ int registry_pull(berth_store *s, const char *name, const registry_pull_opts *o,
 	if (o->all_tags && ref->digest)
 		return berth_err(err, BERTH_E_INVALID, "tag can't be used with --all-tags/-a");
 	if (!tag_given && !o->all_tags)
-		ev_line(&q, "Using default tag: %s", REF_DEFAULT_TAG);
+		reg_ev_line(&q, "Using default tag: %s", REF_DEFAULT_TAG);
 	_cleanup_strv_ char **eps = endpoints(o->config, ref->domain);
 	int ret = -1;
 	for (char **ep = eps; *ep; ep++) {
@@ -715,7 +688,7 @@ int registry_pull(berth_store *s, const char *name, const registry_pull_opts *o,
 			break;
 		}
 	}
-	pthread_mutex_destroy(&q.lock);
+	reg_evq_destroy(&q);
 	if (ret == 0 && full_name) {
 		if (o->all_tags) {
 			*full_name = ref_repo(ref);

@@ -21,39 +21,11 @@
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "registry/client.h"
+#include "registry/events.h"
 #include "registry/regmeta.h"
 #include "registry/registry.h"
 
 #define GZ_CHUNK (1 << 20)
-
-typedef struct pevq {
-	const reg_events *ev;
-	pthread_mutex_t lock;
-} pevq;
-
-static void pev_layer(pevq *q, const char *id, int state, uint64_t cur, int64_t total,
-                      const char *extra)
-{
-	if (!q->ev || !q->ev->layer)
-		return;
-	pthread_mutex_lock(&q->lock);
-	q->ev->layer(q->ev->opaque, id, state, cur, total, extra);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void pev_line(pevq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pev_line(pevq *q, const char *fmt, ...)
-{
-	if (!q->ev || !q->ev->line)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	_cleanup_free_ char *s = xvasprintf(fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&q->lock);
-	q->ev->line(q->ev->opaque, s);
-	pthread_mutex_unlock(&q->lock);
-}
 
 /* ---- gzip while uploading: each 1 MiB of the layer goes out deflated at
  * level 1, or in stored blocks when a trial deflate of its first 16 KiB
@@ -73,7 +45,7 @@ struct gz_src {
 	int level;
 	bool want_change;
 	int want_level;
-	pevq *q;
+	reg_evq *q;
 	const char *id;
 	int64_t total;
 	uint64_t last_report;
@@ -201,7 +173,7 @@ static ssize_t gz_read(void *op, void *buf, size_t n, berth_error **err)
 	uint64_t done = g->z.total_in;
 	if (done - g->last_report >= 512 * 1024 || (g->done && g->out_pos == g->out_len)) {
 		g->last_report = done;
-		pev_layer(g->q, g->id, RL_PUSHING, done, g->total, NULL);
+		reg_ev_layer(g->q, g->id, RL_PUSHING, done, g->total, NULL);
 	}
 	return (ssize_t)k;
 }
@@ -247,7 +219,7 @@ static int mem_rewind(void *op, berth_error **err)
 
 struct file_src {
 	int fd;
-	pevq *q;
+	reg_evq *q;
 	const char *id;
 	int64_t total;
 	uint64_t done, last_report;
@@ -265,7 +237,7 @@ static ssize_t file_read(void *op, void *buf, size_t n, berth_error **err)
 		f->done += (uint64_t)r;
 		if (f->done - f->last_report >= 512 * 1024 || r == 0) {
 			f->last_report = f->done;
-			pev_layer(f->q, f->id, RL_PUSHING, f->done, f->total, NULL);
+			reg_ev_layer(f->q, f->id, RL_PUSHING, f->done, f->total, NULL);
 		}
 		return r;
 	}
@@ -296,7 +268,7 @@ struct push_ctx {
 	reg_client *cl;
 	const char *domain, *repo;
 	uint64_t chunk;
-	pevq *q;
+	reg_evq *q;
 	struct push_layer *layers;
 	size_t n, next;
 	bool abort;
@@ -334,7 +306,7 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 		_cleanup_error_ berth_error *e = NULL;
 		if (reg_blob_exists(p->cl, p->repo, src[i].digest, &size, &e) == 1) {
 			set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
-			pev_layer(p->q, l->id, RL_LAYER_EXISTS, 0, -1, NULL);
+			reg_ev_layer(p->q, l->id, RL_LAYER_EXISTS, 0, -1, NULL);
 			ret = 0;
 		}
 	}
@@ -359,7 +331,7 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 		                    NULL, NULL, &mounted, &e) == 0 &&
 		    mounted) {
 			set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
-			pev_layer(p->q, l->id, RL_MOUNTED, 0, -1, src[i].repo);
+			reg_ev_layer(p->q, l->id, RL_MOUNTED, 0, -1, src[i].repo);
 			ret = 0;
 		}
 	}
@@ -379,7 +351,7 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 			return -1;
 		}
 		set_desc(&l->desc, src[i].media_type, src[i].digest, src[i].size);
-		pev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
+		reg_ev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
 		ret = 0;
 	}
 	_cleanup_free_ char *known = made ? xstrdup(made->digest) : NULL;
@@ -423,7 +395,7 @@ static int push_layer(struct push_ctx *p, struct push_layer *l, berth_error **er
 	if (ret < 0)
 		return -1;
 	set_desc(&l->desc, MT_DOCKER_LAYER_GZIP, digest, (int64_t)size);
-	pev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
+	reg_ev_layer(p->q, l->id, RL_PUSHED, 0, -1, NULL);
 	return 0;
 }
 
@@ -461,7 +433,7 @@ static bool manifest_matches(const char *body, size_t len, const char *mt, const
 }
 
 static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
-                    const registry_push_opts *o, pevq *q, berth_error **err)
+                    const registry_push_opts *o, reg_evq *q, berth_error **err)
 {
 	_cleanup_free_ char *full = ref_string(ref);
 	_cleanup_image_info_ image_info *info = NULL;
@@ -487,10 +459,10 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 		maxc = v < 1 ? 1 : v > 64 ? 64 : (int)v;
 	}
 	for (size_t i = n; i-- > 0;)
-		pev_layer(q, layers[i].id, RL_PREPARING, 0, -1, NULL);
+		reg_ev_layer(q, layers[i].id, RL_PREPARING, 0, -1, NULL);
 	for (size_t i = n; i-- > 0;)
 		if (n - i > (size_t)maxc)
-			pev_layer(q, layers[i].id, RL_WAITING, 0, -1, NULL);
+			reg_ev_layer(q, layers[i].id, RL_WAITING, 0, -1, NULL);
 	struct push_ctx p = {.s = s,
 	                     .cl = cl,
 	                     .domain = ref->domain,
@@ -588,7 +560,7 @@ static int push_tag(berth_store *s, reg_client *cl, const image_ref *ref,
 	free(layers);
 	if (ret < 0)
 		return -1;
-	pev_line(q, "%s: digest: %s size: %zu", ref->tag, digest, len);
+	reg_ev_line(q, "%s: digest: %s size: %zu", ref->tag, digest, len);
 	return 0;
 }
 
@@ -601,8 +573,8 @@ int registry_push(berth_store *s, const char *name, const registry_push_opts *o,
 		return -1;
 	if (ref->digest)
 		return berth_err(err, BERTH_E_INVALID, "cannot push a digest reference");
-	pevq q = {.ev = o->events};
-	pthread_mutex_init(&q.lock, NULL);
+	reg_evq q;
+	reg_evq_init(&q, o->events);
 	_cleanup_free_ char *repo_full = ref_repo(ref);
 	_cleanup_strv_ char **tags = xcalloc(1, sizeof(char *));
 	if (o->all_tags) {
@@ -625,10 +597,10 @@ int registry_push(berth_store *s, const char *name, const registry_push_opts *o,
 	} else {
 		const char *last = strrchr(name, '/');
 		if (!strchr(last ? last : name, ':'))
-			pev_line(&q, "Using default tag: %s", REF_DEFAULT_TAG);
+			reg_ev_line(&q, "Using default tag: %s", REF_DEFAULT_TAG);
 		tags = strv_append(tags, ref->tag);
 	}
-	pev_line(&q, "The push refers to repository [%s]", repo_full);
+	reg_ev_line(&q, "The push refers to repository [%s]", repo_full);
 	reg_client_opts co = {.config = o->config, .retries = -1};
 	_cleanup_reg_client_ reg_client *cl = NULL;
 	if (reg_client_new(ref->domain, &co, &cl, err) < 0)
@@ -641,6 +613,6 @@ int registry_push(berth_store *s, const char *name, const registry_push_opts *o,
 		ret = push_tag(s, cl, r, o, &q, err);
 		ref_free(r);
 	}
-	pthread_mutex_destroy(&q.lock);
+	reg_evq_destroy(&q);
 	return ret;
 }
