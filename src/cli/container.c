@@ -450,8 +450,12 @@ static int helper(cli_ctx *ctx, const char *verb, int argc, char **argv)
 		return rc;
 	_cleanup_error_ berth_error *err = NULL;
 	_cleanup_ctr_record_ ctr_record *r = NULL;
-	if (container_lookup(s, argv[i], true, &r, &err) < 0)
+	if (container_lookup(s, argv[i], true, &r, &err) < 0) {
+		if (!strcmp(verb, "__cleanup") && err->code == BERTH_E_NOTFOUND &&
+		    container_cleanup_orphan(s, argv[i]) == 0)
+			return 0;
 		return cli_fail(err);
+	}
 	ctr_env env = {0};
 	if (!strcmp(verb, "__cleanup"))
 		rc = container_cleanup(s, r, rm, &err);

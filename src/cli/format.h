@@ -4,7 +4,14 @@
  * TEMPLATE. Templates: literal text, "\t" and "\n" escapes, {{.A.B}},
  * {{json .}}, {{json .A}}, {{index .A N}} / {{index .A "key"}},
  * {{join .A SEP}}, {{upper .A}}, {{lower .A}}, {{len .A}}, {{println}}.
- * Values print as Go does: arrays "[a b]", objects "map[k:v]". */
+ * Values print as Go does: arrays "[a b]", objects "map[k:v]".
+ *
+ * Errors read as Docker's (Go's text/template messages, wrapped in
+ * "template parsing error: "): an unknown function or an unclosed action
+ * when the template is compiled, and a field the value does not have when
+ * it is rendered ("template: :1:2: executing \"\" at <.X>: can't evaluate
+ * field X in type *formatter.ContainerContext" for a list command's row,
+ * "map has no entry for key \"X\"" for inspect's objects). */
 #ifndef BERTH_CLI_FORMAT_H
 #define BERTH_CLI_FORMAT_H
 
@@ -23,6 +30,13 @@ typedef struct cli_column {
 /* fmt NULL or "" or "table" -> def (a "table ..." string). */
 cli_format *cli_format_new(const char *fmt, const char *def, char **errmsg);
 void cli_format_free(cli_format *f);
+/* The Go type Docker's formatter gives a row ("*formatter.ContainerContext"):
+ * a row is then a struct, whose unknown fields are errors of that type
+ * (static string; without it a row is a map). */
+void cli_format_set_type(cli_format *f, const char *go_type_name);
+/* Whether the template reads field (or the whole row: json, {{json .}}):
+ * a caller may leave out of its rows the fields no template reads. */
+bool cli_format_uses(const cli_format *f, const char *field);
 static inline void cli_format_freep(cli_format **f)
 {
 	cli_format_free(*f);

@@ -306,6 +306,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 		image_history_free(h, n);
 		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 	}
+	cli_format_set_type(f, "*image.historyContext");
 	for (size_t i = 0; i < n && !errmsg; i++) {
 		_cleanup_free_ char *id = NULL;
 		if (str_has_prefix(h[i].id, "sha256:") && !no_trunc)

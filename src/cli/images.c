@@ -163,6 +163,7 @@ int cmd_images(cli_ctx *ctx, int argc, char **argv)
 		image_summaries_free(ims, n);
 		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 	}
+	cli_format_set_type(f, "*formatter.ImageContext");
 	for (size_t i = 0; i < n && !errmsg; i++) {
 		image_summary *im = &ims[i];
 		if (im->tags[0] == NULL) {

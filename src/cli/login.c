@@ -313,6 +313,7 @@ int cmd_search(cli_ctx *ctx, int argc, char **argv)
 	    format, "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}", &errmsg);
 	if (f == NULL)
 		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	cli_format_set_type(f, "*registry.searchContext");
 	for (char **p = filters; p && *p; p++)
 		if (str_has_prefix(*p, "is-automated=")) {
 			fputs(

@@ -285,6 +285,7 @@ static int net_ls(cli_ctx *ctx, int argc, char **argv)
 		free(errmsg);
 		return rc;
 	}
+	cli_format_set_type(f, "*formatter.networkContext");
 	for (size_t i = 0; i < n; i++) {
 		if (!filter_match(v[i], filters))
 			continue;

@@ -254,7 +254,13 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 			ps_filter_free(&flt);
 			return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 		}
+		cli_format_set_type(f, "*formatter.ContainerContext");
 	}
+	/* fields no template reads are left out of the rows */
+	bool use_created = f && cli_format_uses(f, "CreatedAt");
+	bool use_since = f && cli_format_uses(f, "RunningFor");
+	bool use_status = f && cli_format_uses(f, "Status");
+	bool use_command = f && cli_format_uses(f, "Command");
 	_cleanup_strv_ char **port_ids = quiet ? NULL : container_network_ids_with_ports(s);
 	long shown = 0;
 	for (size_t i = 0; i < n && !errmsg; i++) {
@@ -270,7 +276,7 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 		if (!any_match(flt.ancestor, m_ancestor, &ac))
 			continue;
 		_cleanup_json_ json_t *labels = NULL;
-		if (flt.label || (format && strstr(format, "Label"))) {
+		if (flt.label || (f && cli_format_uses(f, "Labels"))) {
 			labels = load_labels(s, r->id);
 			struct label_ctx lc = {labels};
 			bool ok = true;
@@ -289,16 +295,6 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 			printf("%s\n", notrunc ? r->id : shortid);
 			continue;
 		}
-		_cleanup_free_ char *cmd = NULL;
-		if (notrunc) {
-			cmd = xasprintf("\"%s\"", r->command);
-		} else {
-			_cleanup_free_ char *e = ellipsis(r->command, 20);
-			cmd = xasprintf("\"%s\"", e);
-		}
-		_cleanup_free_ char *status = container_status_text(s, r);
-		_cleanup_free_ char *since = cli_since(r->created_ns / 1000000000);
-		_cleanup_free_ char *created = cli_time_str(r->created_ns / 1000000000);
 		json_t *row = json_object();
 		_cleanup_json_ json_t *rg = row;
 		json_object_set_new(row, "ID", json_string(notrunc ? r->id : shortid));
@@ -307,10 +303,23 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 		if (str_has_prefix(image, "sha256:") && !notrunc)
 			imgshort = xstrndup(image + 7, 12);
 		json_object_set_new(row, "Image", json_string(imgshort ? imgshort : image));
-		json_object_set_new(row, "Command", json_string(cmd));
-		json_object_set_new(row, "CreatedAt", json_string(created));
-		json_object_set_new(row, "RunningFor", json_string(since));
-		json_object_set_new(row, "Status", json_string(status));
+		if (use_command) {
+			_cleanup_free_ char *e = notrunc ? NULL : ellipsis(r->command, 20);
+			_cleanup_free_ char *cmd = xasprintf("\"%s\"", e ? e : r->command);
+			json_object_set_new(row, "Command", json_string(cmd));
+		}
+		if (use_created) {
+			_cleanup_free_ char *created = cli_time_str(r->created_ns / 1000000000);
+			json_object_set_new(row, "CreatedAt", json_string(created));
+		}
+		if (use_since) {
+			_cleanup_free_ char *since = cli_since(r->created_ns / 1000000000);
+			json_object_set_new(row, "RunningFor", json_string(since));
+		}
+		if (use_status) {
+			_cleanup_free_ char *status = container_status_text(s, r);
+			json_object_set_new(row, "Status", json_string(status));
+		}
 		json_object_set_new(row, "State", json_string(st));
 		bool has_ports = (!strcmp(st, "running") || !strcmp(st, "paused")) &&
 		                 strv_contains(port_ids, r->id);
@@ -341,6 +350,9 @@ int cmd_ps(cli_ctx *ctx, int argc, char **argv)
 			_cleanup_free_ char *b = cli_size3(virt);
 			_cleanup_free_ char *sz = xasprintf("%s (virtual %s)", a, b);
 			json_object_set_new(row, "Size", json_string(sz));
+		} else {
+			/* Docker's Size without --size: nothing measured */
+			json_object_set_new(row, "Size", json_string("0B"));
 		}
 		cli_format_row(f, stdout, row, &errmsg);
 	}

@@ -177,6 +177,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 			rc = cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 			break;
 		}
+		cli_format_set_type(f, "*container.statsContext");
 		if (!nostream)
 			fputs("\033[2J\033[H", stdout);
 		for (size_t i = 0; i < n; i++) {
@@ -191,7 +192,12 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 				memset(&cur, 0, sizeof(cur));
 			_cleanup_json_ json_t *row = row_for(v[i], &prev[i], &cur);
 			prev[i] = cur;
-			cli_format_row(f, stdout, row, &errmsg);
+			if (cli_format_row(f, stdout, row, &errmsg) < 0)
+				break;
+		}
+		if (errmsg) {
+			rc = cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+			break;
 		}
 		cli_format_flush(f, stdout, cols, ARRAY_SIZE(cols));
 		fflush(stdout);

@@ -127,6 +127,7 @@ int cmd_system_df(cli_ctx *ctx, int argc, char **argv)
 	    &errmsg);
 	if (f == NULL)
 		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
+	cli_format_set_type(f, "*formatter.diskUsageContext");
 	_cleanup_free_ char *isize = human_size((double)df.size);
 	_cleanup_free_ char *irec = pct(df.reclaimable, df.size);
 	struct {

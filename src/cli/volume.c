@@ -150,6 +150,7 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
 			volume_infos_free(v, n);
 			return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 		}
+		cli_format_set_type(f, "*formatter.volumeContext");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!vol_match(s, v[i], filters))
@@ -164,9 +165,15 @@ static int vol_ls(cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(row, "Mountpoint", json_string(v[i]->mountpoint));
 		json_object_set_new(row, "Scope", json_string("local"));
 		json_object_set(row, "Labels", v[i]->labels);
-		cli_format_row(f, stdout, row, &errmsg);
+		/* Docker's local driver reports no usage here either */
+		json_object_set_new(row, "Links", json_string("N/A"));
+		json_object_set_new(row, "Size", json_string("N/A"));
+		if (cli_format_row(f, stdout, row, &errmsg) < 0)
+			break;
 	}
 	volume_infos_free(v, n);
+	if (errmsg)
+		return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 	static const cli_column cols[] = {{"Driver", "DRIVER"},
 	                                  {"Name", "VOLUME NAME"},
 	                                  {"Mountpoint", "MOUNTPOINT"},

@@ -163,6 +163,11 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 /* Post-exit cleanup (runtime state, cgroup); with rm also remove the
  * container and its anonymous volumes. Idempotent. */
 int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err);
+/* The monitor's cleanup when the record is gone (rm -f won a race with the
+ * start, before the runtime state existed): delete the runtime state and
+ * the cgroup by the container's full ID and move its directory aside for
+ * the monitor to remove. -1 if id is not a full ID. */
+int container_cleanup_orphan(berth_store *s, const char *id);
 int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err);
 int container_rename(berth_store *s, ctr_record *r, const char *new_name, berth_error **err)
     __attribute__((warn_unused_result));

@@ -22,6 +22,7 @@
 #include "base/xalloc.h"
 #include "container/internal.h"
 #include "container/proto.h"
+#include "runtime/cgroup.h"
 #include "volume/volume.h"
 
 int container_monitor_connect(berth_store *s, const char *id, const char *request,
@@ -221,8 +222,68 @@ int container_pause(berth_store *s, ctr_record *r, bool pause, berth_error **err
 	return 0;
 }
 
+/* The container's cgroup (spec.c puts it at /berth/<id> in every
+ * hierarchy), for when rt_delete could not remove it: its runtime state is
+ * gone (a start that died between making the cgroup and recording it, or
+ * whose record was removed first) or a process stayed in it. Whatever is
+ * still in it is killed, then the cgroup removed. */
+static void reclaim_cgroup(const char *id)
+{
+	/* rt_delete also fails when the cgroup is already gone with the
+	 * runtime state (the usual case): a few failed lookups where the
+	 * hierarchies are mounted settle that without cgroup_open's host
+	 * layout detection */
+	static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
+	                                    "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
+	bool seen = false;
+	for (size_t i = 0; i < ARRAY_SIZE(roots) && !seen; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/berth/%s", roots[i], id);
+		seen = access(p, F_OK) == 0;
+	}
+	if (!seen)
+		return;
+	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (cgroup_open(path, id, &h, NULL) < 0)
+		return; /* none left */
+	berth_error *e = NULL;
+	cgroup_kill_all(h, SIGKILL, &e);
+	berth_error_clear(&e);
+	cgroup_destroy(h, &e);
+	berth_error_free(e);
+}
+
+/* rt_delete, and the cgroup by its known path when that failed. */
+static void delete_runtime(berth_store *s, const char *id)
+{
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	berth_error *e = NULL;
+	if (rt_delete(&ctx, id, true, &e) < 0)
+		reclaim_cgroup(id);
+	berth_error_free(e);
+}
+
+int container_cleanup_orphan(berth_store *s, const char *id)
+{
+	if (strlen(id) != CTR_ID_LEN || strspn(id, "0123456789abcdef") != CTR_ID_LEN)
+		return -1;
+	delete_runtime(s, id);
+	_cleanup_free_ char *dir = container_dir(s, id);
+	_cleanup_free_ char *trash = xasprintf("%s/containers/.trash-%s", store_root(s), id);
+	/* the monitor (our caller) unmounts and removes it as it exits */
+	if (rename(dir, trash) < 0 && errno != ENOENT)
+		rm_rf(dir, NULL);
+	_cleanup_free_ char *rundir = container_rundir(s, id);
+	rm_rf(rundir, NULL);
+	return 0;
+}
+
 int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
 {
+	/* no reclaim_cgroup here: a restart may already be making a cgroup of
+	 * the same name (rm, below, reclaims) */
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
 	rt_delete(&ctx, r->id, true, NULL);
@@ -258,9 +319,7 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 		ctr_rt_ctx(s, &ctx);
 		rt_kill(&ctx, r->id, SIGKILL, true, NULL);
 	}
-	rt_ctx ctx;
-	ctr_rt_ctx(s, &ctx);
-	rt_delete(&ctx, r->id, true, NULL);
+	delete_runtime(s, r->id);
 	if (r->config)
 		container_network_forget(s, r->id, r->config, NULL);
 

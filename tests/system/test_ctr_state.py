@@ -1,9 +1,14 @@
 """A container's live state as ps and inspect report it: the state file the
 monitor keeps (and locks), pause recorded in it, an older monitor's state
 file (no lock=1: monitor.lock and a `paused` file are asked instead), and a
-monitor that dies without recording an exit."""
+monitor that dies without recording an exit; and no cgroup left behind
+when a monitor is killed, the runtime state is lost or the record goes
+before the container exits."""
+import glob
 import json
 import os
+import shutil
+import sqlite3
 import time
 
 import pytest
@@ -113,3 +118,55 @@ def test_state_file_of_an_older_monitor(bb):
     # and when that monitor dies, the container is dead as before
     os.kill(int(st["monitor_pid"]), 9)
     assert wait_for(lambda: status(bb, "ps3") == "dead")
+
+
+def cgroups(cid):
+    return glob.glob("/sys/fs/cgroup/*/berth/" + cid)
+
+
+def monitor_gone(pid):
+    try:
+        os.kill(pid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+
+
+def test_no_cgroup_left_by_killed_monitor_and_rm(bb):
+    cid = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
+    assert cgroups(cid)
+    st = read_state(bb, cid)
+    os.kill(int(st["monitor_pid"]), 9)
+    assert wait_for(lambda: status(bb, cid) == "dead")
+    bb.run("rm", "-f", cid)
+    assert cgroups(cid) == []
+    assert not os.path.exists(os.path.join(bb.runroot, "runtime", cid))
+
+
+def test_no_cgroup_left_without_runtime_state(bb):
+    """A container whose runtime state is gone (a start that died between
+    making the cgroup and recording it) and whose monitor died: rm kills
+    what is left in its cgroup and removes the cgroup."""
+    cid = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
+    st = read_state(bb, cid)
+    os.kill(int(st["monitor_pid"]), 9)
+    shutil.rmtree(os.path.join(bb.runroot, "runtime", cid))
+    bb.run("rm", "-f", cid)
+    assert cgroups(cid) == []
+    assert wait_for(lambda: monitor_gone(int(st["pid"])))
+
+
+def test_no_cgroup_left_when_record_went_first(bb):
+    """rm -f racing a start can remove the record before the runtime state
+    exists; the container then runs on, and when it exits the monitor's
+    cleanup finds no record: it still deletes the runtime state and the
+    cgroup by the container's ID."""
+    cid = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "1").strip()
+    mon = int(read_state(bb, cid)["monitor_pid"])
+    db = sqlite3.connect(os.path.join(bb.root, "berth.db"), timeout=10)
+    with db:
+        db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+    db.close()
+    assert wait_for(lambda: monitor_gone(mon), timeout=15)
+    assert cgroups(cid) == []
+    assert not os.path.exists(os.path.join(bb.runroot, "runtime", cid))

@@ -1,0 +1,50 @@
+/* libFuzzer harness: the --format template compiler and renderer
+ * (src/cli/format.c, built into this harness: libberth has no cli/). The
+ * input's first line is the template, the rest a JSON value to render it
+ * against, as a list row (struct semantics) and as inspect's object. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/cli/format.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = strndup((const char *)data, size);
+	if (text == NULL)
+		return 0;
+	char *nl = strchr(text, '\n');
+	const char *json = "";
+	if (nl) {
+		*nl = 0;
+		json = nl + 1;
+	}
+	json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+	if (v == NULL)
+		v = json_pack("{s:s, s:{s:i}}", "ID", "abc", "State", "Pid", 1);
+	char *errmsg = NULL;
+	char *out = cli_template_render(text, v, &errmsg);
+	free(out);
+	free(errmsg);
+	errmsg = NULL;
+	FILE *null = fopen("/dev/null", "w");
+	cli_format *f = cli_format_new(text, "table {{.ID}}", &errmsg);
+	if (f && null) {
+		cli_format_set_type(f, "*formatter.ContainerContext");
+		(void)cli_format_uses(f, "ID");
+		cli_format_row(f, null, v, &errmsg);
+		static const cli_column cols[] = {{"ID", "CONTAINER ID"}};
+		cli_format_flush(f, null, cols, 1);
+	}
+	cli_format_free(f);
+	free(errmsg);
+	if (null)
+		fclose(null);
+	json_decref(v);
+	free(text);
+	return 0;
+}
