@@ -411,6 +411,7 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	o.created = net_job_start;
 	o.created_arg = &nj;
 	o.cgroup_dirs = cgroup_dirs;
+	o.die_with_parent = true;
 	rt_delete(&ctx, r->id, true, NULL);
 	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
 		/* the init is gone: release what the thread attached */

@@ -356,6 +356,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                   .no_new_keyring = o->no_new_keyring,
 	                   .console = s->proc.terminal,
 	                   .two_stage = two_stage,
+	                   .die_with_parent = o->die_with_parent && !two_stage,
 	                   .clone_flags = flags,
 	                   .id = id,
 	                   .join_pidfd = -1};

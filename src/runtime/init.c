@@ -1042,7 +1042,12 @@ void rt_child_main(rt_child_args *a)
 	setup_process(a, p, exe, sizeof(exe));
 	char fifo[64];
 	fdpath(fifo, sizeof(fifo), a->fifo_fd);
-	rt_msg_send(a->sock, RT_MSG_READY, 0, 0, NULL);
+	/* set after setup_process: a change of credentials clears it. A parent
+	 * that died before this cannot take READY (its socket end is closed). */
+	if (a->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
+	if (rt_msg_send(a->sock, RT_MSG_READY, 0, 0, NULL) < 0 && a->die_with_parent)
+		_exit(126);
 	int w;
 	do
 		w = open(fifo, O_WRONLY | O_CLOEXEC);
@@ -1051,6 +1056,9 @@ void rt_child_main(rt_child_args *a)
 		dprintf(2, "berth: opening exec.fifo: %s\n", strerror(errno));
 		_exit(126);
 	}
+	/* started: from here the container outlives whoever started it */
+	if (a->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, 0);
 	if (write(w, "0", 1) != 1)
 		_exit(126);
 	/* w stays open (O_CLOEXEC) until execve: start waits for that EOF, so

@@ -223,6 +223,7 @@ typedef struct rt_child_args {
 	const int *cg_fds; /* exec: cgroup.procs to join (write "0"), or none */
 	size_t n_cg_fds;
 	bool two_stage; /* setns/unshare then fork the init */
+	bool die_with_parent; /* SIGKILL while waiting for the start if the parent dies */
 	unsigned long clone_flags; /* namespaces new at clone (fast path) */
 	const char *id;
 	int cgroupns_new;

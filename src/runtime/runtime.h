@@ -40,6 +40,10 @@ typedef struct rt_create_opts {
 	void *created_arg;
 	/* Optional out: the container's cgroup directories (a strv). */
 	char ***cgroup_dirs;
+	/* The caller starts the container itself: if the calling thread dies
+	 * before the start, the waiting init is killed instead of waiting on
+	 * exec.fifo forever (not with namespaces joined by path). */
+	bool die_with_parent;
 } rt_create_opts;
 
 typedef struct rt_exec_opts {

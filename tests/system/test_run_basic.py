@@ -3,6 +3,7 @@ run (attached, -d, --rm), exit codes, ps, logs, inspect, stop, kill, rm,
 wait, rename, names and their uniqueness under concurrency."""
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -287,3 +288,38 @@ def test_kill_9_during_run_d_leaves_consistent_store(bb):
     assert bb.out("ps", "-aq") == ""
     # the store still works
     assert bb.out("run", "--rm", "busybox", "echo", "ok") == "ok\n"
+
+
+def cgroup_procs(cid):
+    for ctl in ("pids", "memory", "unified"):
+        p = "/sys/fs/cgroup/%s/berth/%s/cgroup.procs" % (ctl, cid)
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().split()
+    return []
+
+
+def test_init_dies_with_a_start_killed_before_it_started(bb):
+    """The process that starts a container is SIGKILLed after the init
+    exists and waits on exec.fifo, before it opens the fifo to start it:
+    the init goes too (PR_SET_PDEATHSIG) instead of waiting forever in an
+    orphaned cgroup, and the container can be removed."""
+    cid = bb.out("create", "--network", "none", "busybox", "sleep", "30").strip()
+    fifo = os.path.join(bb.runroot, "runtime", cid, "exec.fifo")
+    # the start's openat calls on the fifo: 1 = O_PATH at create, 2 = the start
+    try:
+        # an init left waiting holds the client's pipes: it would hang here
+        p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", fifo,
+                            "-e", "trace=openat", "-e", "inject=openat:signal=KILL:when=2"] +
+                           bb.cmd("start", cid), capture_output=True, timeout=30)
+        assert p.returncode != 0, p
+        for _ in range(100):
+            if not cgroup_procs(cid):
+                break
+            time.sleep(0.05)
+        assert cgroup_procs(cid) == []
+    finally:
+        for pid in cgroup_procs(cid):
+            os.kill(int(pid), signal.SIGKILL)
+    bb.run("rm", "-f", cid)
+    assert bb.out("ps", "-aq") == ""
