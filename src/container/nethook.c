@@ -85,9 +85,12 @@ int container_network_attach(berth_store *s, const char *id, json_t *config, pid
 	return r;
 }
 
-int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err)
+/* Run a network module step for a container that had a network attached
+ * (nothing was for --network none|host). */
+static int with_attached_net(berth_store *s, const char *id, json_t *config,
+                             int (*step)(net_ctx *, const char *, berth_error **),
+                             berth_error **err)
 {
-	/* nothing was attached for --network none|host */
 	const char *mode = json_get_str(json_object_get(config, "HostConfig"), "NetworkMode");
 	if (config && mode && (!strcmp(mode, "none") || !strcmp(mode, "host")))
 		return 0;
@@ -95,23 +98,19 @@ int container_network_detach(berth_store *s, const char *id, json_t *config, ber
 	net_ctx nc;
 	int r = net_open(s, &cfg, &nc, err);
 	if (r == 0)
-		r = network_ctr_stop(&nc, id, err);
+		r = step(&nc, id, err);
 	berth_config_free(cfg);
 	return r;
 }
 
+int container_network_detach(berth_store *s, const char *id, json_t *config, berth_error **err)
+{
+	return with_attached_net(s, id, config, network_ctr_stop, err);
+}
+
 int container_network_forget(berth_store *s, const char *id, json_t *config, berth_error **err)
 {
-	const char *mode = json_get_str(json_object_get(config, "HostConfig"), "NetworkMode");
-	if (config && mode && (!strcmp(mode, "none") || !strcmp(mode, "host")))
-		return 0;
-	berth_config *cfg = NULL;
-	net_ctx nc;
-	int r = net_open(s, &cfg, &nc, err);
-	if (r == 0)
-		r = network_ctr_forget(&nc, id, err);
-	berth_config_free(cfg);
-	return r;
+	return with_attached_net(s, id, config, network_ctr_forget, err);
 }
 
 json_t *container_network_settings(berth_store *s, const char *id)

@@ -294,36 +294,36 @@ unsigned long ctr_idmap_root(const json_t *idm, const char *which)
 	return 0;
 }
 
+/* id's image through the mapping whose [from, from + size) holds it. */
+static long long idmap_lookup(const json_t *idm, const char *which, unsigned long id,
+                              const char *from, const char *to)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(idm, which), i, e) {
+		long long base = json_get_int(e, from, 0), sz = json_get_int(e, "size", 0);
+		if ((long long)id >= base && (long long)id < base + sz)
+			return json_get_int(e, to, 0) + ((long long)id - base);
+	}
+	return -1;
+}
+
+long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id)
+{
+	return idmap_lookup(idm, which, id, "containerID", "hostID");
+}
+
+long long ctr_idmap_container(const json_t *idm, const char *which, unsigned long id)
+{
+	return idmap_lookup(idm, which, id, "hostID", "containerID");
+}
+
 /* The container's ranges, plus one id after them for host root: berth
  * (root) mounts the overlay, and overlayfs creates its work files and
  * copy-up temporaries with the mounter's ids, which an idmapped upper
  * must be able to store (else EOVERFLOW). They land as that id on disk,
  * inside work/ only: what the container creates is stored with its own
  * ids. */
-long long ctr_idmap_host(const json_t *idm, const char *which, unsigned long id)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach (json_object_get(idm, which), i, e) {
-		long long in = json_get_int(e, "containerID", 0), sz = json_get_int(e, "size", 0);
-		if ((long long)id >= in && (long long)id < in + sz)
-			return json_get_int(e, "hostID", 0) + ((long long)id - in);
-	}
-	return -1;
-}
-
-long long ctr_idmap_container(const json_t *idm, const char *which, unsigned long id)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach (json_object_get(idm, which), i, e) {
-		long long out = json_get_int(e, "hostID", 0), sz = json_get_int(e, "size", 0);
-		if ((long long)id >= out && (long long)id < out + sz)
-			return json_get_int(e, "containerID", 0) + ((long long)id - out);
-	}
-	return -1;
-}
-
 static int write_map(pid_t pid, const char *file, const json_t *a, berth_error **err)
 {
 	strbuf sb;

@@ -162,14 +162,23 @@ static void *dl_thread(void *op)
 /* The layer in as tar-split plus staged directory, from the kept blob
  * (the download, verified): unpacked again, and copied uncompressed when
  * its files cannot give the tar back. */
-static int ingest_kept(berth_store *s, struct layer_job *job, image_layer_in *in, berth_error **err)
+/* The kept download of a layer, in staging. */
+static int open_kept(berth_store *s, const struct layer_job *job, berth_error **err)
 {
 	int sfd = store_staging(s, NULL, err);
 	if (sfd < 0)
 		return -1;
-	_cleanup_close_ int fd = openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
+	int fd = openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return berth_err_sys(err, errno, "opening the downloaded layer");
+	return fd;
+}
+
+static int ingest_kept(berth_store *s, struct layer_job *job, image_layer_in *in, berth_error **err)
+{
+	_cleanup_close_ int fd = open_kept(s, job, err);
+	if (fd < 0)
+		return -1;
 	if (image_ingest_layer_split(s, image_fd_read, &fd, job->diff_id, in, err) < 0)
 		return -1;
 	return 0;
@@ -182,12 +191,9 @@ static int copy_if_unsplit(berth_store *s, struct layer_job *job, image_layer_in
 {
 	if (in->staged_blob)
 		return 0;
-	int sfd = store_staging(s, NULL, err);
-	if (sfd < 0)
-		return -1;
-	_cleanup_close_ int fd = openat(sfd, job->kept, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_kept(s, job, err);
 	if (fd < 0)
-		return berth_err_sys(err, errno, "opening the downloaded layer");
+		return -1;
 	return image_stage_tar(s, image_fd_read, &fd, job->diff_id, &in->staged_blob, err);
 }
 

@@ -561,6 +561,25 @@ static int out_write(int fd, sha256_ctx *h, const void *p, size_t n, berth_error
 	return 0;
 }
 
+/* An 'R' record: its 4-byte length, then that many bytes copied to out
+ * through buf (cap bytes) and hashed; *done counts them. */
+static int split_copy_raw(split_reader *r, int out, sha256_ctx *h, unsigned char *buf, size_t cap,
+                          uint64_t *done, berth_error **err)
+{
+	unsigned char b4[4];
+	if (split_get(r, b4, 4, err) < 0)
+		return -1;
+	uint64_t n = get_be(b4, 4);
+	while (n > 0) {
+		size_t k = n < cap ? (size_t)n : cap;
+		if (split_get(r, buf, k, err) < 0 || out_write(out, h, buf, k, err) < 0)
+			return -1;
+		n -= k;
+		*done += k;
+	}
+	return 0;
+}
+
 int tarsplit_regenerate(int split_fd, int dirfd, const char *digest, int out_fd, berth_error **err)
 {
 	_cleanup_free_ split_reader *r = xcalloc(1, sizeof(*r));
@@ -584,18 +603,8 @@ int tarsplit_regenerate(int split_fd, int dirfd, const char *digest, int out_fd,
 		if (split_get(r, &t, 1, err) < 0)
 			return -1;
 		if (t == 'R') {
-			unsigned char b4[4];
-			if (split_get(r, b4, 4, err) < 0)
+			if (split_copy_raw(r, out_fd, h, buf, cap, &done, err) < 0)
 				return -1;
-			uint64_t n = get_be(b4, 4);
-			while (n > 0) {
-				size_t k = n < cap ? (size_t)n : cap;
-				if (split_get(r, buf, k, err) < 0 ||
-				    out_write(out_fd, h, buf, k, err) < 0)
-					return -1;
-				n -= k;
-				done += k;
-			}
 		} else if (t == 'F') {
 			unsigned char b12[12];
 			if (split_get(r, b12, 12, err) < 0)
@@ -708,17 +717,8 @@ static int csplit_open(berth_store *s, const char *digest, int split_fd, berth_e
 		if (split_get(r, &t, 1, err) < 0)
 			return -1;
 		if (t == 'R') {
-			if (split_get(r, b12, 4, err) < 0)
+			if (split_copy_raw(r, out, h, buf, cap, &done, err) < 0)
 				return -1;
-			uint64_t n = get_be(b12, 4);
-			while (n > 0) {
-				size_t k = n < cap ? (size_t)n : cap;
-				if (split_get(r, buf, k, err) < 0 ||
-				    out_write(out, h, buf, k, err) < 0)
-					return -1;
-				n -= k;
-				done += k;
-			}
 		} else if (t == 'U') {
 			if (split_get(r, b12, 12, err) < 0)
 				return -1;

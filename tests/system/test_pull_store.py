@@ -22,7 +22,8 @@ import pytest
 
 from regutil import BerthRegistry, Client, Proxy, client_env, sha256
 from storeutil import blob_bytes
-from test_store_crash import _proc_state, _waiting_for_lock, check_consistent
+from test_store_crash import (_proc_state, _waiting_for_lock, check_consistent,
+                              kill_under_store_lock)
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -414,32 +415,13 @@ def test_kill_during_pull(berth, env, tmp_path):
                     check_consistent(berth.root)
 
         berth.run("images")  # makes the root and runroot
-        lock = os.path.join(berth.runroot, "store.lock")
         stages = {
             "staging made": lambda pid: os.listdir(os.path.join(berth.root, "tmp")) != [],
             "half staged": lambda pid: _staged_bytes(berth.root) >= size // 2,
             "all staged": _waiting_for_lock,
         }
         for what, reached in stages.items():
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            p = None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                p = subprocess.Popen(berth.cmd("pull", name), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
-                deadline = time.monotonic() + 60
-                while not reached(p.pid) and not _waiting_for_lock(p.pid):
-                    assert p.poll() is None, (what, p.communicate())
-                    assert time.monotonic() < deadline, "pull never got to: " + what
-                    time.sleep(0.002)
-                p.send_signal(signal.SIGKILL)
-                p.communicate()
-            finally:
-                os.close(fd)
-                if p and p.poll() is None:
-                    p.kill()
-                    p.wait()
-            assert p.returncode == -signal.SIGKILL, what
+            kill_under_store_lock(berth, ["pull", name], what, reached, env=env)
             after_kill()
         trace = tmp_path / "trace"
         subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=renameat,pwrite64"] +

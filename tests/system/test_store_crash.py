@@ -99,6 +99,32 @@ def _check_after_kill(berth):
         check_consistent(berth.root)
 
 
+def kill_under_store_lock(berth, args, what, reached, env=None):
+    """Run berth ARGS while holding the store lock (it cannot commit
+    without it) and SIGKILL it once reached(pid) is true, or once it waits
+    for the lock: a kill mid-way, always."""
+    lock = os.path.join(berth.runroot, "store.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    p = None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        p = subprocess.Popen(berth.cmd(*args), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 60
+        while not reached(p.pid) and not _waiting_for_lock(p.pid):
+            assert p.poll() is None, (what, p.communicate())
+            assert time.monotonic() < deadline, "%s never got to: %s" % (args[0], what)
+            time.sleep(0.002)
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+    finally:
+        os.close(fd)
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == -signal.SIGKILL, what
+
+
 def test_kill_during_load(berth, tmp_path):
     """kill -9 of a load at any point leaves a consistent store, and the
     next command removes what it staged. The kills while it unpacks and
@@ -110,33 +136,13 @@ def test_kill_during_load(berth, tmp_path):
     archive = tmp_path / "big.tar"
     iid = make_big_image(str(archive), size)
     berth.run("load", "-i", os.path.join(FIXTURES, "busybox-docker-save.tar"))
-    lock = os.path.join(berth.runroot, "store.lock")
     stages = {
         "staging made": lambda pid: os.listdir(os.path.join(berth.root, "tmp")) != [],
         "half unpacked": lambda pid: _staged_size(berth.root, "big.bin") >= size // 2,
         "all staged": _waiting_for_lock,
     }
     for what, reached in stages.items():
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        p = None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            p = subprocess.Popen(berth.cmd("load", "-i", archive), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
-            deadline = time.monotonic() + 60
-            while not reached(p.pid) and not _waiting_for_lock(p.pid):
-                assert p.poll() is None, (what, p.communicate())
-                assert time.monotonic() < deadline, "load never got to: " + what
-                time.sleep(0.002)
-            p.send_signal(signal.SIGKILL)
-            p.communicate()
-        finally:
-            os.close(fd)
-            if p and p.poll() is None:
-                p.kill()
-                p.wait()
-        # it could not finish without the lock: killed mid-way, always
-        assert p.returncode == -signal.SIGKILL, what
+        kill_under_store_lock(berth, ["load", "-i", archive], what, reached)
         _check_after_kill(berth)
     # Kills in and after the commit, at exact points: strace sends SIGKILL
     # on entry to the n-th call of a syscall: each rename (into staging and
