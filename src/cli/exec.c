@@ -24,7 +24,6 @@
 #include "cli/cli.h"
 #include "cli/clistore.h"
 #include "container/container.h"
-#include "runtime/cgprime.h"
 
 static int exec_fail(berth_error *err)
 {
@@ -176,9 +175,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return cli_usage_error("exec", "\"exec\" requires at least 2 arguments.");
-	/* the process joins the container's cgroups in a few ms: let the
-	 * kernel's RCU grace period that waits for run meanwhile (cgprime.h) */
-	_cleanup_cgroup_primer_ cgroup_primer *primer = cgroup_prime_start();
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
@@ -221,7 +217,6 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
 	}
 	pid_t pid = 0;
 	int er = container_exec(s, r, &o, &pid, &err);
-	cgroup_prime_stop(steal_ptr(primer));
 	if (er < 0)
 		return exec_fail(err);
 	if (detach)

@@ -22,7 +22,6 @@
 #include "container/container.h"
 #include "image/ref.h"
 #include "network/network.h"
-#include "runtime/cgprime.h"
 #include "runtime/runtime.h"
 
 enum {
@@ -973,9 +972,6 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                 f.cidfile);
 	if (!run)
 		f.detach = true;
-	/* the container's cgroup writes come in a few ms: let the kernel's RCU
-	 * grace period they wait for run meanwhile (runtime/cgprime.h) */
-	_cleanup_cgroup_primer_ cgroup_primer *primer = run ? cgroup_prime_start() : NULL;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
@@ -1015,7 +1011,6 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (f.detach) {
 		ctr_start_opts sod = {.db_state_set = true};
 		int sr = container_start(s, &env, r, &sod, NULL, &err);
-		cgroup_prime_stop(steal_ptr(primer));
 		if (sr < 0) {
 			/* --rm: a container that never started is removed too */
 			if (f.rm)
@@ -1042,7 +1037,6 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	                     .db_state_set = true};
 	int sock = -1;
 	int sr = container_start(s, &env, r, &so, &sock, &err);
-	cgroup_prime_stop(steal_ptr(primer));
 	if (sr < 0) {
 		if (f.rm)
 			container_remove(s, r, true, true, NULL);

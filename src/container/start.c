@@ -477,6 +477,7 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_free_ char *rundir = container_rundir(s, r->id);
 	setsid();
+	prctl(PR_SET_NAME, "berth-start");
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* The parent's SQLite connection must not be used after fork: open our
 	 * own when something here needs the database (container:); the

@@ -691,25 +691,57 @@ int cgroup_enter(cgroup_handle *h, pid_t pid, berth_error **err)
 	return 0;
 }
 
-int cgroup_procs_fds(cgroup_handle *h, int **fds, size_t *n, berth_error **err)
+int cgroup_join_fds(cgroup_handle *h, int **fds, size_t *n, int *v2dir, berth_error **err)
 {
 	*fds = NULL;
 	*n = 0;
+	*v2dir = -1;
 	if (open_dirs(h, err) < 0)
 		return -1;
-	int *v = xcalloc(h->n ? h->n : 1, sizeof(*v));
-	for (size_t i = 0; i < h->n; i++) {
-		v[i] = openat(h->d[i].dfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-		if (v[i] < 0) {
-			int e = errno;
-			for (size_t k = 0; k < i; k++)
-				close(v[k]);
-			free(v);
-			return berth_err_sys(err, e, "opening %s/cgroup.procs", h->d[i].fs);
+	/* one slot more, for cgroup_join_procs_fallback */
+	int *v = xcalloc(h->n + 1, sizeof(*v));
+	size_t k = 0;
+	int e = 0;
+	const char *what = NULL;
+	for (size_t i = 0; i < h->n && !e; i++) {
+		if (h->d[i].v2) {
+			if (*v2dir >= 0)
+				continue;
+			*v2dir = openat(h->d[i].dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (*v2dir < 0) {
+				e = errno;
+				what = h->d[i].fs;
+			}
+			continue;
 		}
+		v[k] = openat(h->d[i].dfd, "tasks", O_WRONLY | O_CLOEXEC);
+		if (v[k] < 0) {
+			e = errno;
+			what = h->d[i].fs;
+			continue;
+		}
+		k++;
+	}
+	if (e) {
+		for (size_t i = 0; i < k; i++)
+			close(v[i]);
+		free(v);
+		if (*v2dir >= 0)
+			close(*v2dir);
+		*v2dir = -1;
+		return berth_err_sys(err, e, "opening cgroup %s to join it", what);
 	}
 	*fds = v;
-	*n = h->n;
+	*n = k;
+	return 0;
+}
+
+int cgroup_join_procs_fallback(int v2dir, int *fds, size_t *n, berth_error **err)
+{
+	int fd = openat(v2dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "opening cgroup.procs to join the cgroup");
+	fds[(*n)++] = fd;
 	return 0;
 }
 

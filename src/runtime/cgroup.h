@@ -69,10 +69,22 @@ int cgroup_destroy(cgroup_handle *h, berth_error **err);
 const char *cgroup_path(const cgroup_handle *h);
 /* The cgroup's directory in each hierarchy (a strv). */
 char **cgroup_dirs(const cgroup_handle *h);
-/* Open cgroup.procs of every hierarchy for writing: a process that
- * writes "0" to each joins the cgroup, whatever namespaces it entered
- * since (the kernel checks the opener's). */
-int cgroup_procs_fds(cgroup_handle *h, int **fds, size_t *n, berth_error **err);
+/* What a new process needs to join the cgroup by itself, with no round
+ * trip and without the kernel's global threadgroup lock. A write to
+ * cgroup.procs takes that lock, and its first writer after a quiet spell
+ * waits for an RCU grace period (5-7 ms on a small VM): the lock-free ways
+ * in are
+ *  - v1: *fds, each hierarchy's "tasks" open for writing: a
+ *    single-threaded process that writes "0" to each moves itself (the
+ *    kernel checks the opener's credentials, so it works from any
+ *    namespace the process entered since);
+ *  - cgroup2: *v2dir, the cgroup's directory (-1 if none), for
+ *    clone3(CLONE_INTO_CGROUP).
+ * *fds has room for one more descriptor (cgroup_join_procs_fallback). */
+int cgroup_join_fds(cgroup_handle *h, int **fds, size_t *n, int *v2dir, berth_error **err);
+/* A kernel without CLONE_INTO_CGROUP (before 5.7): append the cgroup2
+ * directory's cgroup.procs to fds, for a write of "0" (with the lock). */
+int cgroup_join_procs_fallback(int v2dir, int *fds, size_t *n, berth_error **err);
 /* True when resources are applied through cgroup v2 (unified host). */
 bool cgroup_is_v2(const cgroup_handle *h);
 /* Filesystem directory of the cgroup for a controller ("memory",

@@ -136,11 +136,8 @@ static int child_error(struct create_run *r, const rt_msg *m, berth_error **err)
 	return berth_err(err, code, "%s", m->text);
 }
 
-static int enter_cgroup_and_go(struct create_run *r, berth_error **err)
+static int go(struct create_run *r, berth_error **err)
 {
-	if (rt_cg_create(r->spec, r->id, r->init, &r->cgroup_path, r->o->cgroup_dirs, err) < 0)
-		return -1;
-	r->cgroup_made = true;
 	if (rt_msg_send(r->sock, RT_MSG_GO, 0, 0, NULL) < 0)
 		return berth_err_sys(err, errno, "talking to the container init");
 	/* the init sets up its root filesystem now (a few ms, much of it
@@ -154,7 +151,7 @@ static int converse(struct create_run *r, berth_error **err)
 	if (!r->two_stage) {
 		if (s->ns[RT_NS_USER].enabled && write_maps(s, r->init, err) < 0)
 			return -1;
-		if (enter_cgroup_and_go(r, err) < 0)
+		if (go(r, err) < 0)
 			return -1;
 	}
 	for (;;) {
@@ -178,7 +175,7 @@ static int converse(struct create_run *r, berth_error **err)
 			int st;
 			waitpid(r->child, &st, 0);
 			r->child = 0;
-			if (enter_cgroup_and_go(r, err) < 0)
+			if (go(r, err) < 0)
 				return -1;
 			break;
 		}
@@ -318,6 +315,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                       .dir = dir,
 	                       .config = config};
 	int ret = -1;
+	rt_cg_join join = {.v2dir = -1};
 	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
 		berth_err_sys(err, errno, "creating %s", fifo);
 		goto fail;
@@ -331,6 +329,10 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		berth_err_sys(err, errno, "socketpair");
 		goto fail;
 	}
+	/* the cgroup first: the child joins it by itself as it starts */
+	if (rt_cg_create(s, id, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
+		goto fail;
+	r.cgroup_made = true;
 	bool two_stage = false;
 	for (int k = 0; k < RT_NS_COUNT; k++)
 		if (s->ns[k].enabled && s->ns[k].path)
@@ -361,15 +363,16 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                   .id = id,
 	                   .join_pidfd = -1};
 	memcpy(a.stdio_fds, o->stdio_fds, sizeof(a.stdio_fds));
-	long c = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
-	if (c < 0) {
-		berth_err_sys(err, errno, "clone");
+	long c = rt_cg_clone(flags, &join, err);
+	if (c < 0)
 		goto fail;
-	}
 	if (c == 0) {
+		a.cg_fds = join.fds;
+		a.n_cg_fds = join.n;
 		close(sv[0]);
 		rt_child_main(&a);
 	}
+	rt_cg_join_close(&join);
 	close(sv[1]);
 	sv[1] = -1;
 	r.sock = sv[0];
@@ -410,6 +413,7 @@ fail:
 		rm_rf(dir, &e2);
 	}
 out:
+	rt_cg_join_close(&join);
 	free(r.cgroup_path);
 	if (sv[0] >= 0)
 		close(sv[0]);

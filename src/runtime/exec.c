@@ -78,8 +78,7 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	_cleanup_free_ char *cache = NULL;
 	int sv[2] = {-1, -1};
 	int pidfd = -1;
-	int *cg_fds = NULL;
-	size_t n_cg_fds = 0;
+	rt_cg_join join = {.v2dir = -1};
 	pid_t child = 0, target = 0;
 	const char *status = rt_state_status(ctx, &rec);
 	if (strcmp(status, "running") != 0 && strcmp(status, "created") != 0) {
@@ -112,7 +111,7 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 		berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 		goto out;
 	}
-	if (rec.cgroup_path && rt_cg_procs_fds(&rec, &cg_fds, &n_cg_fds, err) < 0) {
+	if (rec.cgroup_path && rt_cg_join_open(&rec, &join, err) < 0) {
 		berth_err_prefix(err, "joining the cgroup of container %s", id);
 		goto out;
 	}
@@ -128,16 +127,16 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	                   .exec = true,
 	                   .join_pidfd = pidfd,
 	                   .join_flags = ns_flags_to_join(rec.pid),
-	                   .cg_fds = cg_fds,
-	                   .n_cg_fds = n_cg_fds,
 	                   .id = id};
 	memcpy(a.stdio_fds, o->stdio_fds, sizeof(a.stdio_fds));
-	long c = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (c < 0) {
-		berth_err_sys(err, errno, "clone");
+	bool joins = rec.cgroup_path != NULL;
+	long c = rt_cg_clone(0, &join, err);
+	if (c < 0)
 		goto out;
-	}
 	if (c == 0) {
+		a.cg_fds = join.fds;
+		a.n_cg_fds = join.n;
+		a.in_cgroup = joins;
 		close(sv[0]);
 		rt_child_main(&a);
 	}
@@ -173,7 +172,7 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 			waitpid(child, NULL, 0);
 			child = 0;
 			/* it is in the cgroup already (joined before forking) */
-			if (n_cg_fds == 0)
+			if (!joins)
 				rt_msg_send(sv[0], RT_MSG_GO, 0, 0, NULL);
 		} else if (m.type == RT_MSG_CONSOLE) {
 			int r = rt_console_send(o->console_socket, fd, err);
@@ -214,9 +213,7 @@ out:
 		close(sv[1]);
 	if (pidfd >= 0)
 		close(pidfd);
-	for (size_t i = 0; i < n_cg_fds; i++)
-		close(cg_fds[i]);
-	free(cg_fds);
+	rt_cg_join_close(&join);
 	rt_process_clear(&proc);
 	rt_state_rec_clear(&rec);
 	return ret;

@@ -912,14 +912,22 @@ static void stage1(rt_child_args *a)
 	_exit(0);
 }
 
+/* Join the container's cgroup (rt_cgroup.h, rt_cg_clone): "0" to each
+ * descriptor moves this process, single-threaded, in; the cgroup2 part
+ * (if any) came with the clone. The processes forked later inherit it. */
+static void join_cgroup(rt_child_args *a)
+{
+	for (size_t i = 0; i < a->n_cg_fds; i++) {
+		if (write(a->cg_fds[i], "0", 1) != 1)
+			die(a, errno, "joining the container's cgroup");
+		close(a->cg_fds[i]);
+	}
+}
+
 static void exec_main(rt_child_args *a)
 {
 	const rt_process *p = a->proc;
-	/* join the container's cgroup ourselves (the process forked below
-	 * inherits it): no round trip through the parent */
-	for (size_t i = 0; i < a->n_cg_fds; i++)
-		if (write(a->cg_fds[i], "0", 1) != 1)
-			die(a, errno, "joining the container's cgroup");
+	join_cgroup(a);
 	if (setns(a->join_pidfd, a->join_flags) < 0)
 		die(a, errno, "joining the container's namespaces");
 	close(a->join_pidfd);
@@ -930,9 +938,7 @@ static void exec_main(rt_child_args *a)
 		rt_msg_send(a->sock, RT_MSG_PID, (int)pid, 0, NULL);
 		_exit(0);
 	}
-	for (size_t i = 0; i < a->n_cg_fds; i++)
-		close(a->cg_fds[i]);
-	if (a->n_cg_fds == 0)
+	if (!a->in_cgroup)
 		wait_for(a, RT_MSG_GO, "the cgroup");
 	setup_stdio(a);
 	if (a->join_flags & CLONE_NEWUSER) {
@@ -957,8 +963,10 @@ static void exec_main(rt_child_args *a)
 
 void rt_child_main(rt_child_args *a)
 {
+	prctl(PR_SET_NAME, "berth-init");
 	if (a->exec)
 		exec_main(a);
+	join_cgroup(a);
 	const rt_spec *s = a->spec;
 	const rt_process *p = a->proc;
 	if (a->two_stage)

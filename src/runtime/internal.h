@@ -206,6 +206,13 @@ typedef struct rt_msg {
 	char text[RT_MSG_TEXT];
 } rt_msg;
 
+/* How a new process joins the container's cgroup by itself (rt_cgroup.h). */
+typedef struct rt_cg_join {
+	int *fds; /* v1 "tasks" files (or cgroup.procs), open for writing */
+	size_t n;
+	int v2dir; /* cgroup2 directory for CLONE_INTO_CGROUP, or -1 */
+} rt_cg_join;
+
 /* What the child needs that is not in the spec. */
 typedef struct rt_child_args {
 	const rt_spec *spec;
@@ -220,8 +227,9 @@ typedef struct rt_child_args {
 	bool exec; /* rt_exec: join, don't build */
 	int join_pidfd; /* exec: container init's pidfd */
 	int join_flags; /* exec: CLONE_NEW* to setns */
-	const int *cg_fds; /* exec: cgroup.procs to join (write "0"), or none */
+	const int *cg_fds; /* the cgroup to join first thing (write "0" to each) */
 	size_t n_cg_fds;
+	bool in_cgroup; /* exec: joined by itself, else the parent says GO */
 	bool two_stage; /* setns/unshare then fork the init */
 	bool die_with_parent; /* SIGKILL while waiting for the start if the parent dies */
 	unsigned long clone_flags; /* namespaces new at clone (fast path) */

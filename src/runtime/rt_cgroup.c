@@ -1,5 +1,9 @@
 /* Glue between the runtime and the cgroup module (cgroup.h). */
 #include <errno.h>
+#include <linux/sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,13 +58,18 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, pid_t pid, char **path, char ***dirs,
+int rt_cg_create(const rt_spec *s, const char *id, char **path, char ***dirs, rt_cg_join *j,
                  berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
-	if (cgroup_create(s->cgroups_path, id, res, pid, &h, err) < 0)
+	if (cgroup_create(s->cgroups_path, id, res, 0, &h, err) < 0)
 		return -1;
+	if (cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err) < 0) {
+		_cleanup_error_ berth_error *e2 = NULL;
+		cgroup_destroy(h, &e2);
+		return -1;
+	}
 	*path = xstrdup(cgroup_path(h));
 	if (dirs)
 		*dirs = cgroup_dirs(h);
@@ -74,20 +83,50 @@ static int open_rec(const rt_state_rec *rec, cgroup_handle **h, berth_error **er
 	return cgroup_open(rec->cgroup_path, rec->id, h, err);
 }
 
-int rt_cg_enter(const rt_state_rec *rec, pid_t pid, berth_error **err)
+int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	if (open_rec(rec, &h, err) < 0)
 		return -1;
-	return cgroup_enter(h, pid, err);
+	return cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err);
 }
 
-int rt_cg_procs_fds(const rt_state_rec *rec, int **fds, size_t *n, berth_error **err)
+void rt_cg_join_close(rt_cg_join *j)
 {
-	_cleanup_cgroup_ cgroup_handle *h = NULL;
-	if (open_rec(rec, &h, err) < 0)
-		return -1;
-	return cgroup_procs_fds(h, fds, n, err);
+	for (size_t i = 0; i < j->n; i++)
+		close(j->fds[i]);
+	free(j->fds);
+	j->fds = NULL;
+	j->n = 0;
+	if (j->v2dir >= 0)
+		close(j->v2dir);
+	j->v2dir = -1;
+}
+
+long rt_cg_clone(unsigned long flags, rt_cg_join *j, berth_error **err)
+{
+	if (j->v2dir >= 0) {
+		struct clone_args ca;
+		memset(&ca, 0, sizeof(ca));
+		ca.flags = flags | CLONE_INTO_CGROUP;
+		ca.exit_signal = SIGCHLD;
+		ca.cgroup = (uint64_t)j->v2dir;
+		long c = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (c >= 0)
+			return c;
+		/* a kernel before 5.7 (no clone3 or no CLONE_INTO_CGROUP): the
+		 * child joins through cgroup.procs */
+		if (errno != ENOSYS && errno != EINVAL && errno != E2BIG)
+			return berth_err_sys(err, errno, "clone");
+		if (cgroup_join_procs_fallback(j->v2dir, j->fds, &j->n, err) < 0)
+			return -1;
+		close(j->v2dir);
+		j->v2dir = -1;
+	}
+	long c = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	if (c < 0)
+		return berth_err_sys(err, errno, "clone");
+	return c;
 }
 
 int rt_cg_freeze(const rt_state_rec *rec, bool frozen, berth_error **err)

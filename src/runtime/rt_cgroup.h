@@ -7,13 +7,19 @@
 
 #include "runtime/internal.h"
 
-/* Create the container's cgroup, apply linux.resources and move pid in;
- * *path gets the path to record in the state. */
-int rt_cg_create(const rt_spec *s, const char *id, pid_t pid, char **path, char ***dirs,
+/* Create the container's cgroup and apply linux.resources; *path gets the
+ * path to record in the state, *j what the container's process joins it
+ * with (rt_cg_clone). */
+int rt_cg_create(const rt_spec *s, const char *id, char **path, char ***dirs, rt_cg_join *j,
                  berth_error **err);
-int rt_cg_enter(const rt_state_rec *rec, pid_t pid, berth_error **err);
-/* cgroup.procs of every hierarchy, open for writing (cgroup_procs_fds). */
-int rt_cg_procs_fds(const rt_state_rec *rec, int **fds, size_t *n, berth_error **err);
+/* What a process joins a running container's cgroup with (exec). */
+int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err);
+void rt_cg_join_close(rt_cg_join *j);
+/* clone(2) with flags|SIGCHLD of a child that joins the cgroup by itself
+ * (cgroup.h, cgroup_join_fds): into j's cgroup2 directory when it has one
+ * (CLONE_INTO_CGROUP), and the child writes "0" to each of j->fds first
+ * thing (rt_child_main). Returns the pid, 0 in the child, or -1. */
+long rt_cg_clone(unsigned long flags, rt_cg_join *j, berth_error **err);
 int rt_cg_freeze(const rt_state_rec *rec, bool frozen, berth_error **err);
 bool rt_cgroup_is_frozen(const rt_state_rec *rec);
 int rt_cg_kill_all(const rt_state_rec *rec, int sig, berth_error **err);
