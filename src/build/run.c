@@ -134,6 +134,9 @@ static void helper_main(const char *rootfs, json_t *spec, const run_spec *r, int
 	o.stdio_fds[0] = devnull;
 	o.stdio_fds[1] = out_fd;
 	o.stdio_fds[2] = out_fd;
+	/* a helper gone before the start takes the init with it: the init
+	 * holds the output pipe the build reads to its end */
+	o.die_with_parent = true;
 	berth_error *e = NULL;
 	pid_t pid;
 	if (rt_create(&ctx, r->id, &o, &pid, &e) < 0 || rt_start(&ctx, r->id, &e) < 0) {

@@ -879,9 +879,8 @@ static int attached_session(berth_store *s, ctr_record *r, int sock, bool in, bo
 	}
 	_cleanup_error_ berth_error *cerr = NULL;
 	container_load_state(s, r);
-	if (container_cleanup(s, r, rm, &cerr) < 0)
+	if (container_cleanup_attached(s, r, rm, sock, &cerr) < 0)
 		fprintf(stderr, "Error: %s\n", cerr->msg);
-	container_ack_cleanup(sock);
 	close(sock);
 	return code;
 }

@@ -163,6 +163,12 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 /* Post-exit cleanup (runtime state, cgroup); with rm also remove the
  * container and its anonymous volumes. Idempotent. */
 int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err);
+/* The same for the attached client (run, start -a) once the exit came, with
+ * the attach socket: the monitor removes the runtime state and cgroup
+ * meanwhile; answers the monitor (container_ack_cleanup) and returns once
+ * the monitor is done. */
+int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock,
+                               berth_error **err);
 /* The monitor's cleanup when the record is gone (rm -f won a race with the
  * start, before the runtime state existed): delete the runtime state and
  * the cgroup by the container's full ID and move its directory aside for

@@ -280,24 +280,61 @@ int container_cleanup_orphan(berth_store *s, const char *id)
 	return 0;
 }
 
-int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
+static int remove_container(berth_store *s, ctr_record *r, bool force, bool volumes, bool runtime,
+                            berth_error **err);
+
+/* runtime: delete the runtime state and cgroup too (else the monitor does) */
+static int cleanup(berth_store *s, ctr_record *r, bool rm, bool runtime, berth_error **err)
 {
 	/* no reclaim_cgroup here: a restart may already be making a cgroup of
 	 * the same name (rm, below, reclaims) */
-	rt_ctx ctx;
-	ctr_rt_ctx(s, &ctx);
-	rt_delete(&ctx, r->id, true, NULL);
+	if (runtime) {
+		rt_ctx ctx;
+		ctr_rt_ctx(s, &ctx);
+		rt_delete(&ctx, r->id, true, NULL);
+	}
 	if (r->config && !rm) /* container_remove does it */
 		container_network_detach(s, r->id, r->config, NULL);
 	_cleanup_free_ char *marker = xasprintf("%s/containers/%s/paused", store_root(s), r->id);
 	unlink(marker);
 	if (rm)
-		return container_remove(s, r, true, true, err);
+		return remove_container(s, r, true, true, runtime, err);
 	container_set_db_state(s, r->id, "exited", NULL);
 	return 0;
 }
 
+int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
+{
+	return cleanup(s, r, rm, true, err);
+}
+
+int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock,
+                               berth_error **err)
+{
+	/* the monitor removes the cgroup and runtime state meanwhile */
+	int rc = cleanup(s, r, rm, false, err);
+	container_ack_cleanup(sock);
+	/* and closes once it did (and got the answer) */
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	char buf[512];
+	while (poll(&p, 1, 10000) > 0 && read(sock, buf, sizeof(buf)) > 0)
+		;
+	/* left behind (a monitor of an older berth, a busy cgroup): here */
+	rt_ctx ctx;
+	ctr_rt_ctx(s, &ctx);
+	_cleanup_free_ char *state = xasprintf("%s/%s", ctx.state_root, r->id);
+	if (access(state, F_OK) == 0)
+		delete_runtime(s, r->id);
+	return rc;
+}
+
 int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, berth_error **err)
+{
+	return remove_container(s, r, force, volumes, true, err);
+}
+
+static int remove_container(berth_store *s, ctr_record *r, bool force, bool volumes, bool runtime,
+                            berth_error **err)
 {
 	container_load_state(s, r);
 	if (is_running(r)) {
@@ -319,7 +356,8 @@ int container_remove(berth_store *s, ctr_record *r, bool force, bool volumes, be
 		ctr_rt_ctx(s, &ctx);
 		rt_kill(&ctx, r->id, SIGKILL, true, NULL);
 	}
-	delete_runtime(s, r->id);
+	if (runtime)
+		delete_runtime(s, r->id);
 	if (r->config)
 		container_network_forget(s, r->id, r->config, NULL);
 

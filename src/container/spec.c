@@ -663,6 +663,11 @@ static int apply_security(json_t *spec, json_t *proc, json_t *linux_, json_t *ho
 	return 0;
 }
 
+char *ctr_cgroups_path(const char *id)
+{
+	return xasprintf("/berth/%s", id);
+}
+
 json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const char *rootfs,
                        berth_error **err)
 {
@@ -771,7 +776,7 @@ json_t *ctr_build_spec(berth_store *s, const ctr_env *env, ctr_record *r, const 
 		return NULL;
 	if (apply_security(spec, proc, linux_, host, privileged, err) < 0)
 		return NULL;
-	_cleanup_free_ char *cg = xasprintf("/berth/%s", r->id);
+	_cleanup_free_ char *cg = ctr_cgroups_path(r->id);
 	json_object_set_new(linux_, "cgroupsPath", json_string(cg));
 	return steal_ptr(guard);
 }

@@ -366,7 +366,7 @@ static int net_job_finish(struct net_job *j, pid_t pid, berth_error **err)
  * container's ends; with a tty, *master receives the pty master. */
 static int create_process(berth_store *s, berth_store *db, const ctr_env *env, ctr_record *r,
                           const char *dir, const char *rundir, const int stdio[3], int *master,
-                          pid_t *pid, char ***cgroup_dirs, berth_error **err)
+                          pid_t *pid, char ***cgroup_dirs, rt_prep *prep, berth_error **err)
 {
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (ctr_write_etc_files(s, r, err) < 0)
@@ -413,12 +413,14 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	o.cgroup_dirs = cgroup_dirs;
 	o.die_with_parent = true;
 	rt_delete(&ctx, r->id, true, NULL);
+	rt_prep_end(prep, &o);
 	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
 		/* the init is gone: release what the thread attached */
 		if (nj.started && net_job_finish(&nj, 0, NULL) == 0)
 			container_network_detach(s, r->id, r->config, NULL);
 		return -1;
 	}
+	rt_prep_taken(prep);
 	if (tty) {
 		_cleanup_close_ int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		*master = c >= 0 ? recv_fd(c) : -1;
@@ -464,8 +466,12 @@ static int64_t health_interval(ctr_record *r)
 
 /* Report err to the parent and end the child. (A function, not a goto: a
  * jump past cleanup-attributed declarations is an error for clang.) */
+/* The start child's work made ahead (rt_prep): child_fail undoes it. */
+static rt_prep *start_prep;
+
 static void __attribute__((noreturn)) child_fail(int status_fd, const berth_error *err)
 {
+	rt_prep_free(start_prep);
 	report(status_fd, err ? err->code : BERTH_E_GENERIC, "%s", err ? err->msg : "failed");
 	_exit(1);
 }
@@ -494,6 +500,15 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		_exit(1);
 	}
 	json_t *idm = json_object_get(r->config, "IdMappings");
+	{
+		/* the runtime's costly parts, made meanwhile: the container's own
+		 * network namespace (not with a user namespace, which must own
+		 * it) and its cgroup directories */
+		_cleanup_free_ char *cg = ctr_cgroups_path(r->id);
+		bool netns = idm == NULL && !str_eq(nm, "host") &&
+		             !str_has_prefix(nm ? nm : "", "container:");
+		start_prep = rt_prep_begin(cg, r->id, netns);
+	}
 	if (idm && ctr_userns_prepare(s, r, idm, &err) < 0)
 		child_fail(status_fd, err);
 	if (mount_rootfs(s, r, dir, &err) < 0)
@@ -522,8 +537,10 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	if (container_log_attrs(r->config, &log_attrs, &err) < 0)
 		child_fail(status_fd, err);
 	_cleanup_strv_ char **cgdirs = NULL;
-	if (create_process(s, own, env, r, dir, rundir, stdio, &master, &pid, &cgdirs, &err) < 0)
+	if (create_process(s, own, env, r, dir, rundir, stdio, &master, &pid, &cgdirs, start_prep,
+	                   &err) < 0)
 		child_fail(status_fd, err);
+	rt_prep_free(steal_ptr(start_prep));
 	if (!tty) {
 		close(in[0]);
 		close(out[1]);
@@ -785,7 +802,7 @@ int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record
 	int stdio[3] = {0, 1, 2};
 	int master = -1;
 	pid_t pid = 0;
-	if (create_process(s, s, env, r, dir, rundir, stdio, &master, &pid, NULL, err) < 0)
+	if (create_process(s, s, env, r, dir, rundir, stdio, &master, &pid, NULL, NULL, err) < 0)
 		return -1;
 	health_reset(s, r);
 	rt_ctx ctx;

@@ -855,6 +855,12 @@ static void finish(struct mon *m)
 		unlinkat(m->rundirfd, MON_SOCK_NAME, 0);
 	}
 	notify_exit(m);
+	/* the exit goes out at once: an attached `run --rm` removes the
+	 * record while we remove the cgroup and runtime state, and waits for
+	 * us to close before it returns */
+	for (int i = 0; i < m->nclients; i++)
+		client_flush(&m->clients[i]);
+	remove_runtime(m);
 	final_flush(m);
 	if (!m->cleaned_by_client) {
 		pid_t h = spawn_helper(m, "__cleanup", m->rm ? "--rm" : NULL, NULL, -1);
@@ -911,7 +917,6 @@ static void after_exit(struct mon *m)
 		return;
 	}
 	memcpy(m->st.status, "exited", sizeof("exited"));
-	remove_runtime(m);
 	save_state(m);
 	finish(m);
 }

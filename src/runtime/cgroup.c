@@ -610,7 +610,7 @@ static void rollback(struct created *c)
 }
 
 static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool all,
-                    berth_error **err)
+                    bool premade, berth_error **err)
 {
 	const char *rel = d->fs + strlen(d->mountpoint);
 	_cleanup_close_ int cur = open(d->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -632,6 +632,10 @@ static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool
 			c->paths = strv_append(c->paths, sofar.buf);
 		} else if (errno != EEXIST) {
 			return berth_err_sys(err, errno, "creating cgroup %s", sofar.buf);
+		} else if (premade && p[1] == NULL && !d->v2) {
+			/* cgroup_premake made it for us: ours to roll back */
+			made = true;
+			c->paths = strv_append(c->paths, sofar.buf);
 		}
 		int next = openat(cur, *p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (next < 0)
@@ -753,8 +757,32 @@ char **cgroup_dirs(const cgroup_handle *h)
 	return v;
 }
 
-int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
-                  cgroup_handle **out, berth_error **err)
+int cgroup_premake(const char *cgroups_path, const char *id, berth_error **err)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	if (build_handle(cgroups_path, id, &h, err) < 0)
+		return -1;
+	struct created c = {0};
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->d[i].v2)
+			continue;
+		if (mkdir(h->d[i].fs, 0755) == 0) {
+			c.paths = strv_append(c.paths, h->d[i].fs);
+			continue;
+		}
+		/* a missing parent: cgroup_create makes the whole path */
+		if (errno == ENOENT)
+			continue;
+		int e = errno;
+		rollback(&c);
+		return berth_err_sys(err, e, "creating cgroup %s", h->d[i].fs);
+	}
+	strv_free(c.paths);
+	return 0;
+}
+
+static int create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
+                  bool premade, cgroup_handle **out, berth_error **err)
 {
 	cgroup_handle *h = NULL;
 	if (build_handle(cgroups_path, id, &h, err) < 0)
@@ -762,7 +790,7 @@ int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, p
 	struct created c = {0};
 	_cleanup_strv_ char **want = v2_wanted(h, resources);
 	for (size_t i = 0; i < h->n; i++)
-		if (make_dir(&h->d[i], &c, want, h->v2host, err) < 0)
+		if (make_dir(&h->d[i], &c, want, h->v2host, premade, err) < 0)
 			goto fail;
 	if (open_dirs(h, err) < 0)
 		goto fail;
@@ -777,6 +805,18 @@ fail:
 	rollback(&c);
 	cgroup_handle_free(h);
 	return -1;
+}
+
+int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
+                  cgroup_handle **out, berth_error **err)
+{
+	return create(cgroups_path, id, resources, pid, false, out, err);
+}
+
+int cgroup_create_premade(const char *cgroups_path, const char *id, json_t *resources,
+                          cgroup_handle **out, berth_error **err)
+{
+	return create(cgroups_path, id, resources, 0, true, out, err);
 }
 
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err)

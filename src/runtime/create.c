@@ -26,6 +26,7 @@ void rt_create_opts_init(rt_create_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->stdio_fds[0] = o->stdio_fds[1] = o->stdio_fds[2] = -1;
+	o->netns_fd = -1;
 }
 
 void rt_exec_opts_init(rt_exec_opts *o)
@@ -149,9 +150,11 @@ static int converse(struct create_run *r, berth_error **err)
 {
 	const rt_spec *s = r->spec;
 	if (!r->two_stage) {
-		if (s->ns[RT_NS_USER].enabled && write_maps(s, r->init, err) < 0)
+		/* the child waits for its id mappings only (it joined its cgroup
+		 * itself) */
+		if (s->ns[RT_NS_USER].enabled && (write_maps(s, r->init, err) < 0 || go(r, err) < 0))
 			return -1;
-		if (go(r, err) < 0)
+		if (!s->ns[RT_NS_USER].enabled && save_created(r, err) < 0)
 			return -1;
 	}
 	for (;;) {
@@ -316,6 +319,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                       .config = config};
 	int ret = -1;
 	rt_cg_join join = {.v2dir = -1};
+	int own_net = -1;
 	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
 		berth_err_sys(err, errno, "creating %s", fifo);
 		goto fail;
@@ -330,7 +334,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		goto fail;
 	}
 	/* the cgroup first: the child joins it by itself as it starts */
-	if (rt_cg_create(s, id, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
+	if (rt_cg_create(s, id, o->cgroup_premade, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
 		goto fail;
 	r.cgroup_made = true;
 	bool two_stage = false;
@@ -349,6 +353,16 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 			if (s->ns[m[i].k].enabled)
 				flags |= m[i].f;
 	}
+	/* a network namespace made ahead: the child starts in it (we enter it
+	 * for the clone and leave it again) */
+	if (o->netns_fd >= 0 && (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER)) {
+		own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own_net < 0 || setns(o->netns_fd, CLONE_NEWNET) < 0) {
+			berth_err_sys(err, errno, "entering the container's network namespace");
+			goto fail;
+		}
+		flags &= ~(unsigned long)CLONE_NEWNET;
+	}
 	rt_child_args a = {.spec = s,
 	                   .proc = &s->proc,
 	                   .sock = sv[1],
@@ -364,14 +378,21 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                   .join_pidfd = -1};
 	memcpy(a.stdio_fds, o->stdio_fds, sizeof(a.stdio_fds));
 	long c = rt_cg_clone(flags, &join, err);
-	if (c < 0)
-		goto fail;
 	if (c == 0) {
 		a.cg_fds = join.fds;
 		a.n_cg_fds = join.n;
 		close(sv[0]);
 		rt_child_main(&a);
 	}
+	if (own_net >= 0 && setns(own_net, CLONE_NEWNET) < 0) {
+		/* never seen; the network attach must not run in there */
+		berth_err_sys(err, errno, "leaving the container's network namespace");
+		if (c > 0)
+			kill_and_reap((pid_t)c);
+		goto fail;
+	}
+	if (c < 0)
+		goto fail;
 	rt_cg_join_close(&join);
 	close(sv[1]);
 	sv[1] = -1;
@@ -414,6 +435,8 @@ fail:
 	}
 out:
 	rt_cg_join_close(&join);
+	if (own_net >= 0)
+		close(own_net);
 	free(r.cgroup_path);
 	if (sv[0] >= 0)
 		close(sv[0]);

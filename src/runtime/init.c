@@ -971,7 +971,10 @@ void rt_child_main(rt_child_args *a)
 	const rt_process *p = a->proc;
 	if (a->two_stage)
 		stage1(a);
-	wait_for(a, RT_MSG_GO, "the cgroup");
+	/* the parent's go once the id mappings are written (or, two-stage,
+	 * once it knows our pid) */
+	if (a->two_stage || s->ns[RT_NS_USER].enabled)
+		wait_for(a, RT_MSG_GO, "the parent");
 	if (!a->two_stage && s->ns[RT_NS_USER].enabled &&
 	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		die(a, errno, "becoming root in the user namespace");

@@ -1,5 +1,8 @@
 /* Glue between the runtime and the cgroup module (cgroup.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -58,12 +61,13 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, char **path, char ***dirs, rt_cg_join *j,
-                 berth_error **err)
+int rt_cg_create(const rt_spec *s, const char *id, bool premade, char **path, char ***dirs,
+                 rt_cg_join *j, berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
-	if (cgroup_create(s->cgroups_path, id, res, 0, &h, err) < 0)
+	if ((premade ? cgroup_create_premade(s->cgroups_path, id, res, &h, err)
+	             : cgroup_create(s->cgroups_path, id, res, 0, &h, err)) < 0)
 		return -1;
 	if (cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err) < 0) {
 		_cleanup_error_ berth_error *e2 = NULL;
@@ -246,4 +250,73 @@ int rt_cg_host_layout(rt_spec *s, berth_error **err)
 	s->cgroup_v2_only = false;
 	s->cgroup_v1 = list;
 	return 0;
+}
+
+/* ---- work made ahead of a start (runtime.h, rt_prep) ---- */
+
+struct rt_prep {
+	pthread_t thread;
+	bool running;
+	char *cgroups_path, *id;
+	bool want_netns;
+	int netns_fd;
+	bool cg_made, cg_taken;
+};
+
+static void *prep_main(void *arg)
+{
+	rt_prep *p = arg;
+	/* unshare in this thread only: the namespace outlives it by the fd */
+	if (p->want_netns && unshare(CLONE_NEWNET) == 0)
+		p->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	berth_error *e = NULL;
+	p->cg_made = cgroup_premake(p->cgroups_path, p->id, &e) == 0;
+	berth_error_free(e);
+	return NULL;
+}
+
+rt_prep *rt_prep_begin(const char *cgroups_path, const char *id, bool netns)
+{
+	rt_prep *p = xcalloc(1, sizeof(*p));
+	p->cgroups_path = xstrdup(cgroups_path);
+	p->id = xstrdup(id);
+	p->want_netns = netns;
+	p->netns_fd = -1;
+	/* best effort: without the thread, the runtime does it all itself */
+	p->running = pthread_create(&p->thread, NULL, prep_main, p) == 0;
+	return p;
+}
+
+void rt_prep_end(rt_prep *p, rt_create_opts *o)
+{
+	if (p == NULL)
+		return;
+	if (p->running)
+		pthread_join(p->thread, NULL);
+	p->running = false;
+	o->netns_fd = p->netns_fd;
+	o->cgroup_premade = p->cg_made;
+}
+
+void rt_prep_taken(rt_prep *p)
+{
+	if (p)
+		p->cg_taken = true;
+}
+
+void rt_prep_free(rt_prep *p)
+{
+	if (p == NULL)
+		return;
+	if (p->running)
+		pthread_join(p->thread, NULL);
+	if (p->cg_made && !p->cg_taken) {
+		_cleanup_error_ berth_error *e = NULL;
+		rt_cg_destroy(p->cgroups_path, p->id, &e);
+	}
+	if (p->netns_fd >= 0)
+		close(p->netns_fd);
+	free(p->cgroups_path);
+	free(p->id);
+	free(p);
 }

@@ -7,11 +7,12 @@
 
 #include "runtime/internal.h"
 
-/* Create the container's cgroup and apply linux.resources; *path gets the
+/* Create the container's cgroup (premade: its directories are made,
+ * rt_prep) and apply linux.resources; *path gets the
  * path to record in the state, *j what the container's process joins it
  * with (rt_cg_clone). */
-int rt_cg_create(const rt_spec *s, const char *id, char **path, char ***dirs, rt_cg_join *j,
-                 berth_error **err);
+int rt_cg_create(const rt_spec *s, const char *id, bool premade, char **path, char ***dirs,
+                 rt_cg_join *j, berth_error **err);
 /* What a process joins a running container's cgroup with (exec). */
 int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err);
 void rt_cg_join_close(rt_cg_join *j);
