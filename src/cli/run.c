@@ -971,12 +971,19 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                 f.cidfile);
 	if (!run)
 		f.detach = true;
+	/* the runtime's costly parts are made meanwhile (container_prep) */
+	char new_id[CTR_ID_LEN + 1];
+	_cleanup_(rt_prep_freep) rt_prep *prep = run ? container_prep(body, new_id) : NULL;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
 		return rc;
 	ctr_env env = {0};
-	ctr_create_opts co = {.name = f.name, .pull = f.pull, .platform = f.platform, .start = run};
+	ctr_create_opts co = {.name = f.name,
+	                      .pull = f.pull,
+	                      .platform = f.platform,
+	                      .start = run,
+	                      .id = prep ? new_id : NULL};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
 	int cr = container_create(s, &env, body, &co, &id, &warnings, &err);
@@ -1008,7 +1015,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (container_lookup(s, id, true, &r, &err) < 0)
 		return run_fail(err);
 	if (f.detach) {
-		ctr_start_opts sod = {.db_state_set = true};
+		ctr_start_opts sod = {.db_state_set = true, .prep = steal_ptr(prep)};
 		int sr = container_start(s, &env, r, &sod, NULL, &err);
 		if (sr < 0) {
 			/* --rm: a container that never started is removed too */
@@ -1033,7 +1040,8 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	                     .attach_stdout = want_out,
 	                     .attach_stderr = want_err,
 	                     .cleanup_by_client = true,
-	                     .db_state_set = true};
+	                     .db_state_set = true,
+	                     .prep = steal_ptr(prep)};
 	int sock = -1;
 	int sr = container_start(s, &env, r, &so, &sock, &err);
 	if (sr < 0) {

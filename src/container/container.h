@@ -90,6 +90,7 @@ typedef struct ctr_create_opts {
 	/* the caller starts it right away (run): the record's state cache
 	 * says running from the start (one transaction less on the way) */
 	bool start;
+	const char *id; /* the ID to give it (container_prep), or NULL: a new one */
 } ctr_create_opts;
 
 /* body: Docker's ContainerCreate JSON (borrowed). *warnings (strv) may be
@@ -107,7 +108,18 @@ typedef struct ctr_start_opts {
 	bool attach_stdin, attach_stdout, attach_stderr;
 	bool cleanup_by_client; /* the client removes the container / runtime state */
 	bool db_state_set; /* created with ctr_create_opts.start: no state update */
+	/* container_prep's work for this container, or NULL: container_start
+	 * takes it over (frees it) */
+	struct rt_prep *prep;
 } ctr_start_opts;
+
+/* Begin the costly runtime work of a run ahead (rt_prep: the container's
+ * network namespace and cgroup directories), in a thread, while the caller
+ * opens the store and creates the record: *id gets the new container's ID
+ * (pass it in ctr_create_opts.id), body is the ContainerCreate JSON. Hand
+ * it to container_start in ctr_start_opts.prep; rt_prep_free it if the
+ * start is not reached. */
+struct rt_prep *container_prep(json_t *body, char id[CTR_ID_LEN + 1]);
 
 int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                     int *attach_fd, berth_error **err) __attribute__((warn_unused_result));
@@ -167,8 +179,7 @@ int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
  * the attach socket: the monitor removes the runtime state and cgroup
  * meanwhile; answers the monitor (container_ack_cleanup) and returns once
  * the monitor is done. */
-int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock,
-                               berth_error **err);
+int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock, berth_error **err);
 /* The monitor's cleanup when the record is gone (rm -f won a race with the
  * start, before the runtime state existed): delete the runtime state and
  * the cgroup by the container's full ID and move its directory aside for

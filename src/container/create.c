@@ -478,7 +478,10 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 		return -1;
 
 	char id[CTR_ID_LEN + 1];
-	ctr_random_id(id);
+	if (o && o->id && strlen(o->id) == CTR_ID_LEN)
+		memcpy(id, o->id, sizeof(id));
+	else
+		ctr_random_id(id);
 	const char *name = o && o->name && *o->name ? o->name : NULL;
 	if (name) {
 		if (name[0] == '/')
@@ -523,4 +526,16 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	}
 	*id_out = xstrdup(id);
 	return 0;
+}
+
+struct rt_prep *container_prep(json_t *body, char id[CTR_ID_LEN + 1])
+{
+	ctr_random_id(id);
+	/* a network namespace of its own, unless it shares one (with a user
+	 * namespace the runtime makes its own: the namespace must be owned by
+	 * it, and this one goes unused) */
+	const char *nm = json_get_str(json_object_get(body, "HostConfig"), "NetworkMode");
+	bool netns = !str_eq(nm, "host") && !str_has_prefix(nm ? nm : "", "container:");
+	_cleanup_free_ char *cg = ctr_cgroups_path(id);
+	return rt_prep_begin(cg, id, netns);
 }

@@ -308,8 +308,7 @@ int container_cleanup(berth_store *s, ctr_record *r, bool rm, berth_error **err)
 	return cleanup(s, r, rm, true, err);
 }
 
-int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock,
-                               berth_error **err)
+int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock, berth_error **err)
 {
 	/* the monitor removes the cgroup and runtime state meanwhile */
 	int rc = cleanup(s, r, rm, false, err);

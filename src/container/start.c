@@ -412,15 +412,14 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	o.created_arg = &nj;
 	o.cgroup_dirs = cgroup_dirs;
 	o.die_with_parent = true;
+	o.prep = prep;
 	rt_delete(&ctx, r->id, true, NULL);
-	rt_prep_end(prep, &o);
 	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
 		/* the init is gone: release what the thread attached */
 		if (nj.started && net_job_finish(&nj, 0, NULL) == 0)
 			container_network_detach(s, r->id, r->config, NULL);
 		return -1;
 	}
-	rt_prep_taken(prep);
 	if (tty) {
 		_cleanup_close_ int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		*master = c >= 0 ? recv_fd(c) : -1;
@@ -479,6 +478,7 @@ static void __attribute__((noreturn)) child_fail(int status_fd, const berth_erro
 static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                         int status_fd, int client_fd)
 {
+	start_prep = o->prep;
 	berth_error *err = NULL;
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_free_ char *rundir = container_rundir(s, r->id);
@@ -500,15 +500,6 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		_exit(1);
 	}
 	json_t *idm = json_object_get(r->config, "IdMappings");
-	{
-		/* the runtime's costly parts, made meanwhile: the container's own
-		 * network namespace (not with a user namespace, which must own
-		 * it) and its cgroup directories */
-		_cleanup_free_ char *cg = ctr_cgroups_path(r->id);
-		bool netns = idm == NULL && !str_eq(nm, "host") &&
-		             !str_has_prefix(nm ? nm : "", "container:");
-		start_prep = rt_prep_begin(cg, r->id, netns);
-	}
 	if (idm && ctr_userns_prepare(s, r, idm, &err) < 0)
 		child_fail(status_fd, err);
 	if (mount_rootfs(s, r, dir, &err) < 0)
@@ -703,8 +694,27 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_exit(1);
 }
 
+static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                 int *attach_fd, bool *forked, berth_error **err);
+
 int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                     int *attach_fd, berth_error **err)
+{
+	bool forked = false;
+	int rc = start(s, env, r, o, attach_fd, &forked, err);
+	/* the start process took the work made ahead over (and undid it if it
+	 * failed); not forked: undo it here */
+	if (o && o->prep) {
+		if (forked)
+			rt_prep_disown(o->prep);
+		else
+			rt_prep_free(o->prep);
+	}
+	return rc;
+}
+
+static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                 int *attach_fd, bool *forked, berth_error **err)
 {
 	if (attach_fd)
 		*attach_fd = -1;
@@ -749,12 +759,16 @@ int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr
 		close(sp[1]);
 		return berth_err_sys(err, errno, "socketpair");
 	}
+	/* the child must find the work made ahead done (it has no thread) */
+	if (o)
+		rt_prep_wait(o->prep);
 	pid_t p = fork();
 	if (p < 0) {
 		close(sp[0]);
 		close(sp[1]);
 		return berth_err_sys(err, errno, "fork");
 	}
+	*forked = true;
 	if (p == 0) {
 		close(sp[0]);
 		if (cp[0] >= 0)

@@ -610,13 +610,28 @@ static void rollback(struct created *c)
 }
 
 static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool all,
-                    bool premade, berth_error **err)
+                    berth_error **err)
 {
+	bool cpuset = !d->v2 && strv_contains(d->ctrls, "cpuset");
+	if (d->premade) {
+		/* cgroup_premake made the leaf, below parents that existed */
+		c->paths = strv_append(c->paths, d->fs);
+		if (!cpuset)
+			return 0;
+		_cleanup_free_ char *parent = xstrdup(d->fs);
+		*strrchr(parent, '/') = '\0';
+		_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int lfd = open(d->fs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0 || lfd < 0)
+			return berth_err_sys(err, errno, "opening cgroup %s", d->fs);
+		if (cg_v1_cpuset_init(lfd, pfd, err) < 0)
+			return berth_err_prefix(err, "cgroup %s", d->fs);
+		return 0;
+	}
 	const char *rel = d->fs + strlen(d->mountpoint);
 	_cleanup_close_ int cur = open(d->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
 		return berth_err_sys(err, errno, "opening %s", d->mountpoint);
-	bool cpuset = !d->v2 && strv_contains(d->ctrls, "cpuset");
 	_cleanup_strv_ char **parts = str_split(rel, '/');
 	_cleanup_sb_ strbuf sofar = {0};
 	sb_append(&sofar, d->mountpoint);
@@ -632,10 +647,6 @@ static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool
 			c->paths = strv_append(c->paths, sofar.buf);
 		} else if (errno != EEXIST) {
 			return berth_err_sys(err, errno, "creating cgroup %s", sofar.buf);
-		} else if (premade && p[1] == NULL && !d->v2) {
-			/* cgroup_premake made it for us: ours to roll back */
-			made = true;
-			c->paths = strv_append(c->paths, sofar.buf);
 		}
 		int next = openat(cur, *p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (next < 0)
@@ -757,40 +768,40 @@ char **cgroup_dirs(const cgroup_handle *h)
 	return v;
 }
 
-int cgroup_premake(const char *cgroups_path, const char *id, berth_error **err)
-{
-	_cleanup_cgroup_ cgroup_handle *h = NULL;
-	if (build_handle(cgroups_path, id, &h, err) < 0)
-		return -1;
-	struct created c = {0};
-	for (size_t i = 0; i < h->n; i++) {
-		if (h->d[i].v2)
-			continue;
-		if (mkdir(h->d[i].fs, 0755) == 0) {
-			c.paths = strv_append(c.paths, h->d[i].fs);
-			continue;
-		}
-		/* a missing parent: cgroup_create makes the whole path */
-		if (errno == ENOENT)
-			continue;
-		int e = errno;
-		rollback(&c);
-		return berth_err_sys(err, e, "creating cgroup %s", h->d[i].fs);
-	}
-	strv_free(c.paths);
-	return 0;
-}
-
-static int create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
-                  bool premade, cgroup_handle **out, berth_error **err)
+int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err)
 {
 	cgroup_handle *h = NULL;
 	if (build_handle(cgroups_path, id, &h, err) < 0)
 		return -1;
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->d[i].v2)
+			continue;
+		if (mkdir(h->d[i].fs, 0755) == 0) {
+			h->d[i].premade = true;
+			continue;
+		}
+		/* a missing parent: cgroup_create_premade makes the whole path */
+		if (errno == ENOENT)
+			continue;
+		berth_err_sys(err, errno, "creating cgroup %s", h->d[i].fs);
+		for (size_t k = 0; k < i; k++)
+			if (h->d[k].premade)
+				rmdir(h->d[k].fs);
+		cgroup_handle_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Make every directory (those premade are ours), apply resources, move
+ * pid in; on failure remove what is ours. */
+static int create_in(cgroup_handle *h, json_t *resources, pid_t pid, berth_error **err)
+{
 	struct created c = {0};
 	_cleanup_strv_ char **want = v2_wanted(h, resources);
 	for (size_t i = 0; i < h->n; i++)
-		if (make_dir(&h->d[i], &c, want, h->v2host, premade, err) < 0)
+		if (make_dir(&h->d[i], &c, want, h->v2host, err) < 0)
 			goto fail;
 	if (open_dirs(h, err) < 0)
 		goto fail;
@@ -799,24 +810,31 @@ static int create(const char *cgroups_path, const char *id, json_t *resources, p
 	if (pid > 0 && cgroup_enter(h, pid, err) < 0)
 		goto fail;
 	strv_free(c.paths);
-	*out = h;
 	return 0;
 fail:
 	rollback(&c);
-	cgroup_handle_free(h);
+	for (size_t i = 0; i < h->n; i++)
+		h->d[i].premade = false;
 	return -1;
 }
 
 int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
                   cgroup_handle **out, berth_error **err)
 {
-	return create(cgroups_path, id, resources, pid, false, out, err);
+	cgroup_handle *h = NULL;
+	if (build_handle(cgroups_path, id, &h, err) < 0)
+		return -1;
+	if (create_in(h, resources, pid, err) < 0) {
+		cgroup_handle_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
 }
 
-int cgroup_create_premade(const char *cgroups_path, const char *id, json_t *resources,
-                          cgroup_handle **out, berth_error **err)
+int cgroup_create_premade(cgroup_handle *h, json_t *resources, berth_error **err)
 {
-	return create(cgroups_path, id, resources, 0, true, out, err);
+	return create_in(h, resources, 0, err);
 }
 
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err)

@@ -30,12 +30,15 @@ typedef struct cgroup_handle cgroup_handle;
 int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, pid_t pid,
                   cgroup_handle **out, berth_error **err);
 /* Make the v1 leaf directories of a new container cgroup ahead of
- * cgroup_create_premade (they take most of its time: a start makes them
- * while it does other work). On failure none is left. */
-int cgroup_premake(const char *cgroups_path, const char *id, berth_error **err);
-/* cgroup_create (no pid) after cgroup_premake: the leaves found are ours. */
-int cgroup_create_premade(const char *cgroups_path, const char *id, json_t *resources,
-                          cgroup_handle **out, berth_error **err);
+ * cgroup_create_premade, which takes *out (they take most of the time of a
+ * creation: a start makes them while it does other work). On failure none
+ * is left. */
+int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out,
+                   berth_error **err);
+/* cgroup_create (no pid) on a cgroup_premake handle: the directories it
+ * made are the cgroup's own. On failure they are removed too; the handle
+ * stays the caller's to free either way. */
+int cgroup_create_premade(cgroup_handle *h, json_t *resources, berth_error **err);
 /* Open an existing container cgroup (same path rules); BERTH_E_NOTFOUND if
  * it does not exist in any hierarchy. */
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err);

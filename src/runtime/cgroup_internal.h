@@ -41,6 +41,7 @@ struct cg_dir {
 	char *mountpoint;
 	int dfd; /* O_PATH directory fd, -1 until opened */
 	bool v2;
+	bool premade; /* v1: cgroup_premake made this directory */
 };
 
 struct cgroup_handle {

@@ -26,7 +26,6 @@ void rt_create_opts_init(rt_create_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->stdio_fds[0] = o->stdio_fds[1] = o->stdio_fds[2] = -1;
-	o->netns_fd = -1;
 }
 
 void rt_exec_opts_init(rt_exec_opts *o)
@@ -152,7 +151,8 @@ static int converse(struct create_run *r, berth_error **err)
 	if (!r->two_stage) {
 		/* the child waits for its id mappings only (it joined its cgroup
 		 * itself) */
-		if (s->ns[RT_NS_USER].enabled && (write_maps(s, r->init, err) < 0 || go(r, err) < 0))
+		if (s->ns[RT_NS_USER].enabled &&
+		    (write_maps(s, r->init, err) < 0 || go(r, err) < 0))
 			return -1;
 		if (!s->ns[RT_NS_USER].enabled && save_created(r, err) < 0)
 			return -1;
@@ -334,7 +334,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		goto fail;
 	}
 	/* the cgroup first: the child joins it by itself as it starts */
-	if (rt_cg_create(s, id, o->cgroup_premade, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
+	if (rt_cg_create(s, id, o->prep, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
 		goto fail;
 	r.cgroup_made = true;
 	bool two_stage = false;
@@ -355,9 +355,10 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	}
 	/* a network namespace made ahead: the child starts in it (we enter it
 	 * for the clone and leave it again) */
-	if (o->netns_fd >= 0 && (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER)) {
+	int netns = rt_prep_netns(o->prep);
+	if (netns >= 0 && (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER)) {
 		own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (own_net < 0 || setns(o->netns_fd, CLONE_NEWNET) < 0) {
+		if (own_net < 0 || setns(netns, CLONE_NEWNET) < 0) {
 			berth_err_sys(err, errno, "entering the container's network namespace");
 			goto fail;
 		}

@@ -19,6 +19,23 @@
 #include "runtime/rt_cgroup.h"
 #include "runtime/cgroup.h"
 
+/* Work made ahead of a start (runtime.h, rt_prep). */
+struct rt_prep {
+	pthread_t thread;
+	bool running;
+	char *cgroups_path, *id;
+	bool want_netns;
+	int netns_fd;
+	cgroup_handle *cg; /* cgroup_premake's, or NULL */
+	bool cg_taken; /* rt_cg_create has it */
+};
+
+static bool prep_matches(const rt_prep *p, const rt_spec *s, const char *id)
+{
+	return p && p->cg && !p->cg_taken && !p->running && str_eq(p->id, id) &&
+	       str_eq(p->cgroups_path, s->cgroups_path);
+}
+
 static json_t *dev_rule(const char *type, long long major, long long minor, const char *access)
 {
 	json_t *r = json_pack("{s:b,s:s,s:s}", "allow", 1, "type", type, "access", access);
@@ -61,14 +78,23 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, bool premade, char **path, char ***dirs,
+int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, char ***dirs,
                  rt_cg_join *j, berth_error **err)
 {
-	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	_cleanup_cgroup_ cgroup_handle *own = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
-	if ((premade ? cgroup_create_premade(s->cgroups_path, id, res, &h, err)
-	             : cgroup_create(s->cgroups_path, id, res, 0, &h, err)) < 0)
-		return -1;
+	cgroup_handle *h;
+	if (prep_matches(prep, s, id)) {
+		h = prep->cg;
+		/* ours now, whatever happens: a failure removes them */
+		prep->cg_taken = true;
+		if (cgroup_create_premade(h, res, err) < 0)
+			return -1;
+	} else {
+		if (cgroup_create(s->cgroups_path, id, res, 0, &own, err) < 0)
+			return -1;
+		h = own;
+	}
 	if (cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err) < 0) {
 		_cleanup_error_ berth_error *e2 = NULL;
 		cgroup_destroy(h, &e2);
@@ -254,14 +280,10 @@ int rt_cg_host_layout(rt_spec *s, berth_error **err)
 
 /* ---- work made ahead of a start (runtime.h, rt_prep) ---- */
 
-struct rt_prep {
-	pthread_t thread;
-	bool running;
-	char *cgroups_path, *id;
-	bool want_netns;
-	int netns_fd;
-	bool cg_made, cg_taken;
-};
+int rt_prep_netns(const rt_prep *p)
+{
+	return p && !p->running ? p->netns_fd : -1;
+}
 
 static void *prep_main(void *arg)
 {
@@ -270,7 +292,8 @@ static void *prep_main(void *arg)
 	if (p->want_netns && unshare(CLONE_NEWNET) == 0)
 		p->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	berth_error *e = NULL;
-	p->cg_made = cgroup_premake(p->cgroups_path, p->id, &e) == 0;
+	if (cgroup_premake(p->cgroups_path, p->id, &p->cg, &e) < 0)
+		p->cg = NULL;
 	berth_error_free(e);
 	return NULL;
 }
@@ -287,36 +310,37 @@ rt_prep *rt_prep_begin(const char *cgroups_path, const char *id, bool netns)
 	return p;
 }
 
-void rt_prep_end(rt_prep *p, rt_create_opts *o)
+void rt_prep_wait(rt_prep *p)
 {
-	if (p == NULL)
-		return;
-	if (p->running)
+	if (p && p->running) {
 		pthread_join(p->thread, NULL);
-	p->running = false;
-	o->netns_fd = p->netns_fd;
-	o->cgroup_premade = p->cg_made;
-}
-
-void rt_prep_taken(rt_prep *p)
-{
-	if (p)
-		p->cg_taken = true;
-}
-
-void rt_prep_free(rt_prep *p)
-{
-	if (p == NULL)
-		return;
-	if (p->running)
-		pthread_join(p->thread, NULL);
-	if (p->cg_made && !p->cg_taken) {
-		_cleanup_error_ berth_error *e = NULL;
-		rt_cg_destroy(p->cgroups_path, p->id, &e);
+		p->running = false;
 	}
+}
+
+static void prep_release(rt_prep *p, bool destroy)
+{
+	if (p == NULL)
+		return;
+	rt_prep_wait(p);
+	if (p->cg && !p->cg_taken && destroy) {
+		_cleanup_error_ berth_error *e = NULL;
+		cgroup_destroy(p->cg, &e);
+	}
+	cgroup_handle_free(p->cg);
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
 	free(p->cgroups_path);
 	free(p->id);
 	free(p);
+}
+
+void rt_prep_free(rt_prep *p)
+{
+	prep_release(p, true);
+}
+
+void rt_prep_disown(rt_prep *p)
+{
+	prep_release(p, false);
 }

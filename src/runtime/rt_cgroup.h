@@ -6,13 +6,16 @@
 #include <sys/types.h>
 
 #include "runtime/internal.h"
+#include "runtime/runtime.h"
 
-/* Create the container's cgroup (premade: its directories are made,
- * rt_prep) and apply linux.resources; *path gets the
+/* Create the container's cgroup (with the directories prep made, if any:
+ * they are the container's now) and apply linux.resources; *path gets the
  * path to record in the state, *j what the container's process joins it
  * with (rt_cg_clone). */
-int rt_cg_create(const rt_spec *s, const char *id, bool premade, char **path, char ***dirs,
+int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, char ***dirs,
                  rt_cg_join *j, berth_error **err);
+/* The network namespace rt_prep made, or -1. */
+int rt_prep_netns(const rt_prep *p);
 /* What a process joins a running container's cgroup with (exec). */
 int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err);
 void rt_cg_join_close(rt_cg_join *j);

@@ -44,28 +44,30 @@ typedef struct rt_create_opts {
 	 * before the start, the waiting init is killed instead of waiting on
 	 * exec.fifo forever (not with namespaces joined by path). */
 	bool die_with_parent;
-	/* Made ahead by rt_prep (berth's own starts): a new network namespace
-	 * the init starts in instead of cloning one (-1: none; borrowed; not
-	 * used with a user namespace or namespaces joined by path), and the
-	 * cgroup's directories, which are then the container's own. */
-	int netns_fd;
-	bool cgroup_premade;
+	/* Work made ahead for this container (rt_prep_begin with its id and
+	 * linux.cgroupsPath), or NULL (borrowed): its network namespace is the
+	 * init's (not with a user namespace or namespaces joined by path) and
+	 * its cgroup directories are the container's own. */
+	struct rt_prep *prep;
 } rt_create_opts;
 
-/* Work a start can do ahead, in a thread, while it prepares the rest: a new
- * network namespace (netns) and the directories of the cgroup at
- * cgroups_path (the container's linux.cgroupsPath). Both are the costly
- * part of the runtime's clone and cgroup set-up. rt_prep_end waits for the
- * thread (call it before rt_create: the runtime clones with the raw system
- * call, which needs a single thread) and sets o's netns_fd and
- * cgroup_premade. rt_prep_free closes the namespace and, unless
- * rt_prep_taken said the container has them (rt_create succeeded, or failed
- * and removed them itself), removes the directories. */
+/* Work a start can do ahead, in a thread, while the caller prepares the
+ * rest: a new network namespace (netns) and the directories of the cgroup
+ * at cgroups_path (the container's linux.cgroupsPath to be). Both are the
+ * costly part of the runtime's clone and cgroup set-up. Pass it in
+ * rt_create_opts.prep. rt_prep_wait waits for the thread (before a fork:
+ * the child would not have it). rt_prep_free also removes the directories
+ * unless rt_create took them (it succeeded, or failed and removed them);
+ * rt_prep_disown only frees our copy (a forked child took it over). */
 typedef struct rt_prep rt_prep;
 rt_prep *rt_prep_begin(const char *cgroups_path, const char *id, bool netns);
-void rt_prep_end(rt_prep *p, rt_create_opts *o);
-void rt_prep_taken(rt_prep *p);
+void rt_prep_wait(rt_prep *p);
 void rt_prep_free(rt_prep *p);
+void rt_prep_disown(rt_prep *p);
+static inline void rt_prep_freep(rt_prep **p)
+{
+	rt_prep_free(*p);
+}
 
 typedef struct rt_exec_opts {
 	const char *console_socket; /* for process.terminal */

@@ -7,8 +7,10 @@ before the container exits."""
 import glob
 import json
 import os
+import re
 import shutil
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -170,3 +172,33 @@ def test_no_cgroup_left_when_record_went_first(bb):
     assert wait_for(lambda: monitor_gone(mon), timeout=15)
     assert cgroups(cid) == []
     assert not os.path.exists(os.path.join(bb.runroot, "runtime", cid))
+
+
+def made_cgroups(b, *args):
+    """Run berth under strace; the cgroup directories it made (and the
+    result)."""
+    trace = os.path.join(b.root, "..", "mkdir.trace")
+    p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=mkdir,mkdirat", "-o", trace] +
+                       b.cmd(*args), capture_output=True, text=True, timeout=60)
+    with open(trace) as f:
+        ids = set(re.findall(r'/berth/([0-9a-f]{64})"', f.read()))
+    return p, ids
+
+
+@pytest.mark.parametrize("case", ["name-in-use", "no-such-command", "no-image"])
+def test_failed_run_leaves_no_cgroup(bb, case):
+    """run makes the cgroup's directories ahead, while it creates the
+    record: a run that fails before (a name in use, an image missing) or in
+    the start (a command not found) removes them."""
+    if case == "name-in-use":
+        bb.run("create", "--name", "taken", "busybox", "true")
+        args = ["run", "--rm", "--name", "taken", "busybox", "true"]
+    elif case == "no-such-command":
+        args = ["run", "--rm", "--network", "none", "busybox", "no-such-command"]
+    else:
+        args = ["run", "--rm", "--pull", "never", "nosuch:1", "true"]
+    p, ids = made_cgroups(bb, *args)
+    assert p.returncode in (125, 127), p.stderr
+    assert len(ids) == 1, ids
+    for cid in ids:
+        assert cgroups(cid) == []

@@ -526,6 +526,60 @@ TEST(cgroup_default_path_and_relative_rules)
 	CHECK(!dir_exists(memdir));
 }
 
+/* cgroup_premake's directories become the cgroup's own: kept on success,
+ * removed when the creation fails; a premade cgroup is a full one (cpuset
+ * filled in, the join descriptors open, a process moves itself in). */
+TEST(cgroup_premake_then_create)
+{
+	_cleanup_free_ char *name = unique_name("pre");
+	_cleanup_free_ char *path = xasprintf("/%s", name);
+	_cleanup_free_ char *mem = xasprintf("/sys/fs/cgroup/memory/%s", name);
+	_cleanup_free_ char *cpus = xasprintf("/sys/fs/cgroup/cpuset/%s", name);
+	_cleanup_error_ berth_error *e = NULL;
+	_cleanup_cg_ cgroup_handle *h = NULL;
+	CHECK(cgroup_premake(path, NULL, &h, &e) == 0);
+	CHECK(dir_exists(mem));
+	_cleanup_json_ json_t *res = J("{\"memory\": {\"limit\": 67108864}}");
+	CHECK(cgroup_create_premade(h, res, &e) == 0);
+	_cleanup_free_ char *lim = slurp(mem, "memory.limit_in_bytes");
+	CHECK_STR_EQ(lim, "67108864");
+	_cleanup_free_ char *have = slurp(cpus, "cpuset.cpus");
+	CHECK(have[0] != 0);
+	int *fds = NULL;
+	size_t n = 0;
+	int v2 = -1;
+	CHECK(cgroup_join_fds(h, &fds, &n, &v2, &e) == 0);
+	CHECK(n >= 2);
+	pid_t c = fork();
+	if (c == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (write(fds[i], "0", 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(c, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	if (v2 >= 0)
+		close(v2);
+	CHECK(cgroup_destroy(h, &e) == 0);
+	cg_guard(&h);
+	CHECK(!dir_exists(mem));
+
+	/* a failing creation removes the premade directories too */
+	CHECK(cgroup_premake(path, NULL, &h, &e) == 0);
+	CHECK(dir_exists(mem));
+	_cleanup_json_ json_t *bad = J("{\"memory\": {\"swappiness\": 101}}");
+	CHECK(cgroup_create_premade(h, bad, &e) < 0);
+	berth_error_clear(&e);
+	CHECK(!dir_exists(mem));
+	CHECK(!dir_exists(cpus));
+	cgroup_handle_free(steal_ptr(h));
+}
+
 TEST(cgroup_v2_unified_mount_hugetlb)
 {
 	/* This host's cgroup2 mount holds hugetlb (or nothing): the cgroup is
