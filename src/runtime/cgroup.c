@@ -609,23 +609,28 @@ static void rollback(struct created *c)
 	c->paths = NULL;
 }
 
+/* cpuset.cpus and cpuset.mems of a new v1 cpuset cgroup, from its parent */
+static int cpuset_fill(struct cg_dir *d, berth_error **err)
+{
+	_cleanup_free_ char *parent = xstrdup(d->fs);
+	*strrchr(parent, '/') = '\0';
+	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int lfd = open(d->fs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || lfd < 0)
+		return berth_err_sys(err, errno, "opening cgroup %s", d->fs);
+	if (cg_v1_cpuset_init(lfd, pfd, err) < 0)
+		return berth_err_prefix(err, "cgroup %s", d->fs);
+	return 0;
+}
+
 static int make_dir(struct cg_dir *d, struct created *c, char *const *want, bool all,
                     berth_error **err)
 {
 	bool cpuset = !d->v2 && strv_contains(d->ctrls, "cpuset");
 	if (d->premade) {
-		/* cgroup_premake made the leaf, below parents that existed */
+		/* cgroup_premake made the leaf (cpuset filled in), below parents
+		 * that existed */
 		c->paths = strv_append(c->paths, d->fs);
-		if (!cpuset)
-			return 0;
-		_cleanup_free_ char *parent = xstrdup(d->fs);
-		*strrchr(parent, '/') = '\0';
-		_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		_cleanup_close_ int lfd = open(d->fs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd < 0 || lfd < 0)
-			return berth_err_sys(err, errno, "opening cgroup %s", d->fs);
-		if (cg_v1_cpuset_init(lfd, pfd, err) < 0)
-			return berth_err_prefix(err, "cgroup %s", d->fs);
 		return 0;
 	}
 	const char *rel = d->fs + strlen(d->mountpoint);
@@ -778,6 +783,15 @@ int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out
 			continue;
 		if (mkdir(h->d[i].fs, 0755) == 0) {
 			h->d[i].premade = true;
+			/* cpuset: no task can join before cpus and mems are set */
+			if (strv_contains(h->d[i].ctrls, "cpuset") &&
+			    cpuset_fill(&h->d[i], err) < 0) {
+				for (size_t k = 0; k <= i; k++)
+					if (h->d[k].premade)
+						rmdir(h->d[k].fs);
+				cgroup_handle_free(h);
+				return -1;
+			}
 			continue;
 		}
 		/* a missing parent: cgroup_create_premade makes the whole path */
@@ -796,7 +810,7 @@ int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out
 
 /* Make every directory (those premade are ours), apply resources, move
  * pid in; on failure remove what is ours. */
-static int create_in(cgroup_handle *h, json_t *resources, pid_t pid, berth_error **err)
+static int create_in(cgroup_handle *h, json_t *resources, bool apply, pid_t pid, berth_error **err)
 {
 	struct created c = {0};
 	_cleanup_strv_ char **want = v2_wanted(h, resources);
@@ -805,7 +819,7 @@ static int create_in(cgroup_handle *h, json_t *resources, pid_t pid, berth_error
 			goto fail;
 	if (open_dirs(h, err) < 0)
 		goto fail;
-	if (resources && !json_is_null(resources) && cg_apply(h, resources, err) < 0)
+	if (apply && resources && !json_is_null(resources) && cg_apply(h, resources, err) < 0)
 		goto fail;
 	if (pid > 0 && cgroup_enter(h, pid, err) < 0)
 		goto fail;
@@ -824,7 +838,7 @@ int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, p
 	cgroup_handle *h = NULL;
 	if (build_handle(cgroups_path, id, &h, err) < 0)
 		return -1;
-	if (create_in(h, resources, pid, err) < 0) {
+	if (create_in(h, resources, true, pid, err) < 0) {
 		cgroup_handle_free(h);
 		return -1;
 	}
@@ -832,9 +846,23 @@ int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, p
 	return 0;
 }
 
-int cgroup_create_premade(cgroup_handle *h, json_t *resources, berth_error **err)
+int cgroup_create_premade(cgroup_handle *h, json_t *resources, bool apply, berth_error **err)
 {
-	return create_in(h, resources, 0, err);
+	return create_in(h, resources, apply, 0, err);
+}
+
+int cgroup_create_unapplied(const char *cgroups_path, const char *id, json_t *resources,
+                            cgroup_handle **out, berth_error **err)
+{
+	cgroup_handle *h = NULL;
+	if (build_handle(cgroups_path, id, &h, err) < 0)
+		return -1;
+	if (create_in(h, resources, false, 0, err) < 0) {
+		cgroup_handle_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
 }
 
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err)

@@ -1059,6 +1059,12 @@ void rt_child_main(rt_child_args *a)
 		_exit(126);
 	if (rt_msg_send(a->sock, RT_MSG_READY, 0, 0, NULL) < 0 && a->die_with_parent)
 		_exit(126);
+	/* the filter loads while the parent finishes the start. As with runc,
+	 * a profile must allow what follows: openat, write, close, execve
+	 * (startContainer hooks run before it, outside the filter) */
+	bool filter_now = p->no_new_privs && !s->hooks.n[RT_HOOK_START_CONTAINER];
+	if (filter_now)
+		load_seccomp(a, p);
 	int w;
 	do
 		w = open(fifo, O_WRONLY | O_CLOEXEC);
@@ -1084,7 +1090,7 @@ void rt_child_main(rt_child_args *a)
 			_exit(126);
 		}
 	}
-	if (p->no_new_privs)
+	if (p->no_new_privs && !filter_now)
 		load_seccomp(a, p);
 	do_exec(a, p, exe);
 }

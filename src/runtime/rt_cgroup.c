@@ -26,13 +26,12 @@ struct rt_prep {
 	char *cgroups_path, *id;
 	bool want_netns;
 	int netns_fd;
-	cgroup_handle *cg; /* cgroup_premake's, or NULL */
-	bool cg_taken; /* rt_cg_create has it */
+	cgroup_handle *cg; /* cgroup_premake's, or NULL once rt_cg_create took it */
 };
 
 static bool prep_matches(const rt_prep *p, const rt_spec *s, const char *id)
 {
-	return p && p->cg && !p->cg_taken && !p->running && str_eq(p->id, id) &&
+	return p && p->cg && !p->running && str_eq(p->id, id) &&
 	       str_eq(p->cgroups_path, s->cgroups_path);
 }
 
@@ -78,22 +77,18 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, char ***dirs,
-                 rt_cg_join *j, berth_error **err)
+int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, cgroup_handle **out, char **path,
+                 char ***dirs, rt_cg_join *j, berth_error **err)
 {
-	_cleanup_cgroup_ cgroup_handle *own = NULL;
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
-	cgroup_handle *h;
 	if (prep_matches(prep, s, id)) {
-		h = prep->cg;
 		/* ours now, whatever happens: a failure removes them */
-		prep->cg_taken = true;
-		if (cgroup_create_premade(h, res, err) < 0)
+		h = steal_ptr(prep->cg);
+		if (cgroup_create_premade(h, res, false, err) < 0)
 			return -1;
-	} else {
-		if (cgroup_create(s->cgroups_path, id, res, 0, &own, err) < 0)
-			return -1;
-		h = own;
+	} else if (cgroup_create_unapplied(s->cgroups_path, id, res, &h, err) < 0) {
+		return -1;
 	}
 	if (cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err) < 0) {
 		_cleanup_error_ berth_error *e2 = NULL;
@@ -103,7 +98,14 @@ int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, c
 	*path = xstrdup(cgroup_path(h));
 	if (dirs)
 		*dirs = cgroup_dirs(h);
+	*out = steal_ptr(h);
 	return 0;
+}
+
+int rt_cg_apply(const rt_spec *s, cgroup_handle *h, berth_error **err)
+{
+	_cleanup_json_ json_t *res = with_default_devices(s);
+	return cgroup_update(h, res, err);
 }
 
 static int open_rec(const rt_state_rec *rec, cgroup_handle **h, berth_error **err)
@@ -323,7 +325,7 @@ static void prep_release(rt_prep *p, bool destroy)
 	if (p == NULL)
 		return;
 	rt_prep_wait(p);
-	if (p->cg && !p->cg_taken && destroy) {
+	if (p->cg && destroy) {
 		_cleanup_error_ berth_error *e = NULL;
 		cgroup_destroy(p->cg, &e);
 	}
