@@ -846,23 +846,9 @@ int cgroup_create(const char *cgroups_path, const char *id, json_t *resources, p
 	return 0;
 }
 
-int cgroup_create_premade(cgroup_handle *h, json_t *resources, bool apply, berth_error **err)
+int cgroup_create_premade(cgroup_handle *h, json_t *resources, berth_error **err)
 {
-	return create_in(h, resources, apply, 0, err);
-}
-
-int cgroup_create_unapplied(const char *cgroups_path, const char *id, json_t *resources,
-                            cgroup_handle **out, berth_error **err)
-{
-	cgroup_handle *h = NULL;
-	if (build_handle(cgroups_path, id, &h, err) < 0)
-		return -1;
-	if (create_in(h, resources, false, 0, err) < 0) {
-		cgroup_handle_free(h);
-		return -1;
-	}
-	*out = h;
-	return 0;
+	return create_in(h, resources, true, 0, err);
 }
 
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err)

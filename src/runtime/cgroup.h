@@ -37,13 +37,8 @@ int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out
                    berth_error **err);
 /* cgroup_create (no pid) on a cgroup_premake handle: the directories it
  * made are the cgroup's own. On failure they are removed too; the handle
- * stays the caller's to free either way. apply false: resources only say
- * which cgroup2 controllers to enable; cgroup_update applies them later. */
-int cgroup_create_premade(cgroup_handle *h, json_t *resources, bool apply, berth_error **err);
-/* cgroup_create (no pid) that leaves the resources to cgroup_update (the
- * runtime applies them while the container's init sets up). */
-int cgroup_create_unapplied(const char *cgroups_path, const char *id, json_t *resources,
-                            cgroup_handle **out, berth_error **err);
+ * stays the caller's to free either way. */
+int cgroup_create_premade(cgroup_handle *h, json_t *resources, berth_error **err);
 /* Open an existing container cgroup (same path rules); BERTH_E_NOTFOUND if
  * it does not exist in any hierarchy. */
 int cgroup_open(const char *cgroups_path, const char *id, cgroup_handle **out, berth_error **err);

@@ -319,7 +319,6 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	                       .config = config};
 	int ret = -1;
 	rt_cg_join join = {.v2dir = -1};
-	cgroup_handle *cgh = NULL;
 	int own_net = -1;
 	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
 		berth_err_sys(err, errno, "creating %s", fifo);
@@ -335,7 +334,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		goto fail;
 	}
 	/* the cgroup first: the child joins it by itself as it starts */
-	if (rt_cg_create(s, id, o->prep, &cgh, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
+	if (rt_cg_create(s, id, o->prep, &r.cgroup_path, o->cgroup_dirs, &join, err) < 0)
 		goto fail;
 	r.cgroup_made = true;
 	bool two_stage = false;
@@ -406,10 +405,6 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		if (o->created)
 			o->created(r.init, o->created_arg);
 	}
-	/* the limits go on while the init sets up (it joined already; it can
-	 * run nothing of its own before its start) */
-	if (rt_cg_apply(s, cgh, err) < 0)
-		goto fail_child;
 	if (converse(&r, err) < 0)
 		goto fail_child;
 	if (o->pid_file) {
@@ -441,7 +436,6 @@ fail:
 	}
 out:
 	rt_cg_join_close(&join);
-	cgroup_handle_free(cgh);
 	if (own_net >= 0)
 		close(own_net);
 	free(r.cgroup_path);

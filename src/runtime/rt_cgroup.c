@@ -77,17 +77,19 @@ static json_t *with_default_devices(const rt_spec *s)
 	return copy;
 }
 
-int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, cgroup_handle **out, char **path,
-                 char ***dirs, rt_cg_join *j, berth_error **err)
+int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, char ***dirs,
+                 rt_cg_join *j, berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	_cleanup_json_ json_t *res = with_default_devices(s);
+	/* all before the child joins, the devices rules above all (it makes
+	 * /dev's nodes) */
 	if (prep_matches(prep, s, id)) {
 		/* ours now, whatever happens: a failure removes them */
 		h = steal_ptr(prep->cg);
-		if (cgroup_create_premade(h, res, false, err) < 0)
+		if (cgroup_create_premade(h, res, err) < 0)
 			return -1;
-	} else if (cgroup_create_unapplied(s->cgroups_path, id, res, &h, err) < 0) {
+	} else if (cgroup_create(s->cgroups_path, id, res, 0, &h, err) < 0) {
 		return -1;
 	}
 	if (cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err) < 0) {
@@ -98,14 +100,7 @@ int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, cgroup_handle 
 	*path = xstrdup(cgroup_path(h));
 	if (dirs)
 		*dirs = cgroup_dirs(h);
-	*out = steal_ptr(h);
 	return 0;
-}
-
-int rt_cg_apply(const rt_spec *s, cgroup_handle *h, berth_error **err)
-{
-	_cleanup_json_ json_t *res = with_default_devices(s);
-	return cgroup_update(h, res, err);
 }
 
 static int open_rec(const rt_state_rec *rec, cgroup_handle **h, berth_error **err)

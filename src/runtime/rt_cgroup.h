@@ -6,18 +6,14 @@
 #include <sys/types.h>
 
 #include "runtime/internal.h"
-#include "runtime/cgroup.h"
 #include "runtime/runtime.h"
 
 /* Create the container's cgroup (with the directories prep made, if any:
- * they are the container's now), resources not applied yet: *h (the
- * caller's to free) for rt_cg_apply, which the runtime calls after the
- * clone, while the init sets up (before it can start). *path gets the path
- * to record in the state, *j what the container's process joins it with
- * (rt_cg_clone). */
-int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, cgroup_handle **h, char **path,
-                 char ***dirs, rt_cg_join *j, berth_error **err);
-int rt_cg_apply(const rt_spec *s, cgroup_handle *h, berth_error **err);
+ * they are the container's now) and apply linux.resources; *path gets the
+ * path to record in the state, *j what the container's process joins it
+ * with (rt_cg_clone). */
+int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, char ***dirs,
+                 rt_cg_join *j, berth_error **err);
 /* The network namespace rt_prep made, or -1. */
 int rt_prep_netns(const rt_prep *p);
 /* What a process joins a running container's cgroup with (exec). */

@@ -540,7 +540,7 @@ TEST(cgroup_premake_then_create)
 	CHECK(cgroup_premake(path, NULL, &h, &e) == 0);
 	CHECK(dir_exists(mem));
 	_cleanup_json_ json_t *res = J("{\"memory\": {\"limit\": 67108864}}");
-	CHECK(cgroup_create_premade(h, res, true, &e) == 0);
+	CHECK(cgroup_create_premade(h, res, &e) == 0);
 	_cleanup_free_ char *lim = slurp(mem, "memory.limit_in_bytes");
 	CHECK_STR_EQ(lim, "67108864");
 	_cleanup_free_ char *have = slurp(cpus, "cpuset.cpus");
@@ -573,7 +573,7 @@ TEST(cgroup_premake_then_create)
 	CHECK(cgroup_premake(path, NULL, &h, &e) == 0);
 	CHECK(dir_exists(mem));
 	_cleanup_json_ json_t *bad = J("{\"memory\": {\"swappiness\": 101}}");
-	CHECK(cgroup_create_premade(h, bad, true, &e) < 0);
+	CHECK(cgroup_create_premade(h, bad, &e) < 0);
 	berth_error_clear(&e);
 	CHECK(!dir_exists(mem));
 	CHECK(!dir_exists(cpus));
