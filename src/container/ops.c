@@ -313,17 +313,38 @@ int container_cleanup_attached(berth_store *s, ctr_record *r, bool rm, int sock,
 	/* the monitor removes the cgroup and runtime state meanwhile */
 	int rc = cleanup(s, r, rm, false, err);
 	container_ack_cleanup(sock);
-	/* and closes once it did (and got the answer) */
+	/* and closes once it did (and got the answer), MON_GONE first if the
+	 * cgroup is gone (its runtime state goes after) */
 	struct pollfd p = {.fd = sock, .events = POLLIN};
-	char buf[512];
-	while (poll(&p, 1, 10000) > 0 && read(sock, buf, sizeof(buf)) > 0)
-		;
+	unsigned char buf[256];
+	size_t have = 0;
+	bool gone = false;
+	while (poll(&p, 1, 10000) > 0) {
+		ssize_t n = read(sock, buf + have, sizeof(buf) - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		while (have >= MON_FRAME_HDR && mon_frame_len(buf) <= have - MON_FRAME_HDR) {
+			size_t len = MON_FRAME_HDR + mon_frame_len(buf);
+			gone |= buf[0] == MON_GONE;
+			memmove(buf, buf + len, have - len);
+			have -= len;
+		}
+		if (have == sizeof(buf))
+			have = 0; /* a frame we do not read */
+	}
 	/* left behind (a monitor of an older berth, a busy cgroup): here */
-	rt_ctx ctx;
-	ctr_rt_ctx(s, &ctx);
-	_cleanup_free_ char *state = xasprintf("%s/%s", ctx.state_root, r->id);
-	if (access(state, F_OK) == 0)
-		delete_runtime(s, r->id);
+	if (!gone) {
+		rt_ctx ctx;
+		ctr_rt_ctx(s, &ctx);
+		_cleanup_free_ char *state = xasprintf("%s/%s", ctx.state_root, r->id);
+		if (access(state, F_OK) == 0)
+			delete_runtime(s, r->id);
+		if (rm) {
+			_cleanup_free_ char *rundir = container_rundir(s, r->id);
+			rm_rf(rundir, NULL);
+		}
+	}
 	return rc;
 }
 
@@ -408,15 +429,21 @@ static int remove_container(berth_store *s, ctr_record *r, bool force, bool volu
 		_cleanup_free_ char *trash =
 		    xasprintf("%s/containers/.trash-%s", store_root(s), r->id);
 		if (rename(dir, trash) == 0) {
-			if (!ctr_monitor_alive_at(dfd))
+			bool alive = ctr_monitor_alive_at(dfd);
+			if (!alive)
 				rm_rf(trash, NULL);
+			/* an attached run's monitor, which waits for our answer,
+			 * removes the run directory (its socket's) with the trash */
+			if (!alive || runtime)
+				rm_rf(rundir, NULL);
 		} else {
 			rm_rf(dir, NULL);
+			rm_rf(rundir, NULL);
 		}
 	} else {
 		rm_rf(dir, NULL);
+		rm_rf(rundir, NULL);
 	}
-	rm_rf(rundir, NULL);
 	for (size_t i = 0; anon && anon[i]; i++)
 		volume_remove(s, anon[i], false, NULL);
 	return 0;

@@ -22,6 +22,12 @@
 #include <stdint.h>
 
 #define MON_SOCK_NAME "attach.sock"
+/* Removed containers' directories kept for new ones (berth-monitor's
+ * recycle, container_create's claim), below root/containers, and the name
+ * a kept json log waits under. */
+#define CTR_SPARES_DIR ".spares"
+#define CTR_SPARES_MAX 4
+#define CTR_SPARE_LOG "spare-json.log"
 #define MON_FRAME_HDR 8
 #define MON_FRAME_MAX (1u << 20)
 
@@ -33,6 +39,7 @@ enum mon_frame_type {
 	MON_RESIZE = 4, /* client -> monitor: "ROWS COLS" */
 	MON_CLEANED = 5, /* client -> monitor: the client has done the post-exit cleanup */
 	MON_SIGNAL = 6, /* client -> monitor: decimal signal number to forward */
+	MON_GONE = 7, /* monitor -> client, after MON_EXIT: the cgroup is removed */
 };
 
 static inline void mon_frame_header(unsigned char hdr[MON_FRAME_HDR], int type, uint32_t len)

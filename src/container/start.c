@@ -262,21 +262,12 @@ static int mount_rootfs(berth_store *s, ctr_record *r, const char *dir, berth_er
 	json_t *idm = json_object_get(r->config, "IdMappings");
 	if (idm)
 		return ctr_userns_mount_rootfs(dir, lower, idm, err);
-	/* a container removed when it exits never needs its writable layer
-	 * on disk: "volatile" spares the syncs of the upper filesystem (the
-	 * unmount's among them, a journal commit) */
-	bool rm = json_get_bool(json_object_get(r->config, "HostConfig"), "AutoRemove", false);
-	_cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s",
-	                                      lower, dir, dir, rm ? ",volatile" : "");
+	_cleanup_free_ char *opts =
+	    xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
 	if (strlen(opts) >= 4096)
 		return berth_err(err, BERTH_E_UNSUPPORTED, "too many image layers for overlayfs");
 	int mr = mount("overlay", merged, "overlay", 0, opts);
-	if (mr < 0 && errno == EINVAL && rm) {
-		/* a kernel before 5.10 */
-		opts[strlen(opts) - strlen(",volatile")] = '\0';
-		mr = mount("overlay", merged, "overlay", 0, opts);
-	}
 	if (mr < 0)
 		return berth_err_sys(err, errno, "mounting the container's root filesystem");
 	(void)s;

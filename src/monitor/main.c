@@ -10,6 +10,7 @@
  * policy with Docker's backoff, trigger health checks, and finally run the
  * post-exit cleanup (or let the attached `berth run` do it). Everything that
  * needs the store is done by exec'ing `berth container __…` helpers. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -67,7 +68,7 @@ enum restart_kind { RS_NO, RS_ALWAYS, RS_ON_FAILURE, RS_UNLESS_STOPPED };
 struct mon {
 	const char *id;
 	const char *berth, *root, *runroot;
-	const char *dir;
+	const char *dir, *rundir;
 	int dirfd, rundirfd, lock_fd;
 	int state_fd; /* holds the OFD lock on the state file in place */
 	pid_t pid;
@@ -803,23 +804,110 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
  * directory, after our client has gone. Call with the lock released: a
  * client that moves the directory aside after that sees us gone and
  * removes it itself. */
-static void remove_trash(struct mon *m)
+/* Has a client moved our directory aside (removed the container)? trash
+ * gets where to. */
+static bool in_trash(struct mon *m, char trash[PATH_MAX])
 {
 	const char *slash = strrchr(m->dir, '/');
-	char trash[PATH_MAX], merged[PATH_MAX + 8];
-	if (slash == NULL || snprintf(trash, sizeof(trash), "%.*s/.trash-%s", (int)(slash - m->dir),
-	                              m->dir, m->id) >= (int)sizeof(trash))
-		return;
+	if (slash == NULL || snprintf(trash, PATH_MAX, "%.*s/.trash-%s", (int)(slash - m->dir),
+	                              m->dir, m->id) >= PATH_MAX)
+		return false;
 	struct stat a, b;
 	/* only our own directory, moved there */
-	if (stat(trash, &a) < 0 || fstat(m->dirfd, &b) < 0 || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino)
+	return stat(trash, &a) == 0 && fstat(m->dirfd, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* What a spare container directory keeps (CTR_SPARES_DIR in proto.h):
+ * the inodes a new container would otherwise create. */
+static bool spare_keeps(const char *name)
+{
+	static const char *const keep[] = {"upper",        "work",         "merged",
+	                                   "hostname",     "hosts",        "resolv.conf",
+	                                   "process.json", "monitor.lock", CTR_SPARE_LOG};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (!strcmp(name, keep[i]))
+			return true;
+	return false;
+}
+
+static int rm_below(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	if (f->level == 0)
+		return 0; /* the directory itself stays */
+	return rm_entry(path, st, type, f);
+}
+
+/* Keep the removed container's directory as a spare for the next one
+ * (at most CTR_SPARES_MAX): on ext4 without a journal every inode created
+ * scans past each one freed in the last minute, and a run makes ten of
+ * them here. Emptied: upper/ (the container's writes), everything but
+ * spare_keeps; the log truncated under a neutral name. Not for a container
+ * of a user namespace (its upper belongs to the mapped root). */
+static bool recycle(struct mon *m, const char *trash)
+{
+	char spares[PATH_MAX], path[PATH_MAX], to[PATH_MAX];
+	const char *slash = strrchr(m->dir, '/');
+	if (slash == NULL || snprintf(spares, sizeof(spares), "%.*s/%s", (int)(slash - m->dir),
+	                              m->dir, CTR_SPARES_DIR) >= (int)sizeof(spares))
+		return false;
+	struct stat st;
+	if (snprintf(path, sizeof(path), "%s/upper", trash) >= (int)sizeof(path) ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || st.st_gid != 0)
+		return false;
+	if (mkdir(spares, 0700) < 0 && errno != EEXIST)
+		return false;
+	DIR *d = opendir(spares);
+	if (d == NULL)
+		return false;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	if (n >= CTR_SPARES_MAX)
+		return false;
+	if (nftw(path, rm_below, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return false;
+	/* the overlay makes work/work again at each mount anyway */
+	if (snprintf(path, sizeof(path), "%s/work", trash) >= (int)sizeof(path) ||
+	    nftw(path, rm_below, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return false;
+	d = opendir(trash);
+	if (d == NULL)
+		return false;
+	bool ok = true;
+	char log[80];
+	snprintf(log, sizeof(log), "%s-json.log", m->id);
+	for (struct dirent *e; ok && (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || spare_keeps(e->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", trash, e->d_name) >= (int)sizeof(path))
+			ok = false;
+		else if (!strcmp(e->d_name, log))
+			ok = truncate(path, 0) == 0 &&
+			     snprintf(to, sizeof(to), "%s/%s", trash, CTR_SPARE_LOG) <
+			         (int)sizeof(to) &&
+			     rename(path, to) == 0;
+		else
+			ok = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0;
+	}
+	closedir(d);
+	if (!ok || snprintf(to, sizeof(to), "%s/%s", spares, m->id) >= (int)sizeof(to))
+		return false;
+	return rename(trash, to) == 0;
+}
+
+static void remove_trash(struct mon *m)
+{
+	char trash[PATH_MAX], merged[PATH_MAX + 8];
+	if (!in_trash(m, trash))
 		return;
 	if (snprintf(merged, sizeof(merged), "%s/merged", trash) < (int)sizeof(merged))
 		umount2(merged, MNT_DETACH);
 	if (chdir("/") < 0)
 		(void)0;
-	nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (!recycle(m, trash))
+		nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static void release_netns(struct mon *m)
@@ -835,16 +923,31 @@ static void release_netns(struct mon *m)
  * cgroup that is still busy (processes outside the container's pid
  * namespace, sub-cgroups) is left, and with it the runtime state, to
  * rt_delete, which kills and retries. */
-static void remove_runtime(struct mon *m)
+static bool remove_cgroup(struct mon *m)
 {
-	if (m->cgroup_dirs_dropped)
-		return;
+	if (m->cgroup_dirs_dropped || m->ncgroup_dirs == 0)
+		return false;
 	bool all = true;
 	for (int i = 0; i < m->ncgroup_dirs; i++)
 		if (rmdir(m->cgroup_dirs[i]) < 0 && errno != ENOENT)
 			all = false;
-	if (all && m->runtime_dir)
+	return all;
+}
+
+static void remove_runtime_dir(struct mon *m)
+{
+	if (m->runtime_dir)
 		nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* An attached client that removed the container left our run directory
+ * (the attach socket's) to us: gone before we release our lock, so that
+ * a new start (it waits for that lock) finds nothing of ours there. */
+static void remove_rundir(struct mon *m)
+{
+	char trash[PATH_MAX];
+	if (m->rundir && in_trash(m, trash))
+		nftw(m->rundir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static void finish(struct mon *m)
@@ -856,12 +959,19 @@ static void finish(struct mon *m)
 	}
 	notify_exit(m);
 	/* the exit goes out at once: an attached `run --rm` removes the
-	 * record while we remove the cgroup and runtime state, and waits for
-	 * us to close before it returns */
+	 * record while we remove the cgroup, and waits for us to close (with
+	 * MON_GONE first if the cgroup is gone) before it returns */
 	for (int i = 0; i < m->nclients; i++)
 		client_flush(&m->clients[i]);
-	remove_runtime(m);
+	bool gone = remove_cgroup(m);
+	for (int i = 0; gone && i < m->nclients; i++)
+		if (m->clients[i].kind == CL_ATTACH)
+			client_queue_frame(&m->clients[i], MON_GONE, NULL, 0);
 	final_flush(m);
+	/* the rest of the runtime state once nobody waits for us (rt_delete
+	 * kills and retries what a busy cgroup left) */
+	if (gone)
+		remove_runtime_dir(m);
 	if (!m->cleaned_by_client) {
 		pid_t h = spawn_helper(m, "__cleanup", m->rm ? "--rm" : NULL, NULL, -1);
 		if (h > 0)
@@ -870,6 +980,7 @@ static void finish(struct mon *m)
 	release_netns(m);
 	if (m->log_enabled)
 		jsonlog_close(&m->log);
+	remove_rundir(m);
 	close(m->lock_fd);
 	if (m->state_fd >= 0)
 		close(m->state_fd);
@@ -1144,6 +1255,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_NAME, "berth-monitor");
 
 	m->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	m->rundir = rundir;
 	m->rundirfd = open(rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (m->dirfd < 0 || m->rundirfd < 0) {
 		fprintf(stderr, "berth-monitor: %s: %s\n", dir, strerror(errno));

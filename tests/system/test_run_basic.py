@@ -207,19 +207,39 @@ def test_rm_leaves_no_mount_or_cgroup(bb):
 
 def test_removed_containers_leave_no_directory(bb):
     """The directory of a container removed while its monitor lives (an
-    attached run --rm, rm -f) is moved aside and removed by the monitor as
-    it exits: none is left behind, nor any runtime state."""
+    attached run --rm, rm -f) is moved aside and, as the monitor exits,
+    removed or kept emptied for the next container (containers/.spares,
+    a few at most): none is left behind with the container's data, nor
+    any runtime state; the next run takes a spare."""
     ctrs = os.path.join(bb.root, "containers")
-    before = set(os.listdir(ctrs))
+    spares = os.path.join(ctrs, ".spares")
+    before = set(os.listdir(ctrs)) - {".spares"}
     assert bb.out("run", "--rm", "--network", "none", "busybox", "sh", "-c",
                   "echo x > /f; cat /f") == "x\n"
     cid = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
     assert cid in os.listdir(ctrs)
     bb.run("rm", "-f", cid)
-    assert wait_for(lambda: set(os.listdir(ctrs)) == before), os.listdir(ctrs)
+    assert wait_for(lambda: set(os.listdir(ctrs)) - {".spares"} == before), os.listdir(ctrs)
     rt = os.path.join(bb.runroot, "runtime")
     assert [d for d in os.listdir(rt) if not d.startswith(".")] == []
     assert bb.out("ps", "-aq") == ""
+    kept = os.listdir(spares)
+    assert 1 <= len(kept) <= 4, kept
+    for k in kept:
+        d = os.path.join(spares, k)
+        assert os.listdir(os.path.join(d, "upper")) == []
+        assert os.listdir(os.path.join(d, "work")) == []
+        assert not [f for f in os.listdir(d) if "state" in f or
+                    (f.endswith("-json.log") and f != "spare-json.log")]
+        log = os.path.join(d, "spare-json.log")
+        assert not os.path.exists(log) or os.path.getsize(log) == 0
+    # the next container takes one: the same directories come back
+    def uppers():
+        return {os.stat(os.path.join(spares, k, "upper")).st_ino for k in os.listdir(spares)}
+    inos = uppers()
+    out = bb.out("run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /")
+    assert "f\n" not in out.split("\n") and "bin\n" in out
+    assert wait_for(lambda: uppers() == inos), (uppers(), inos)
 
 
 def test_failed_run_is_not_cached_as_running(bb):
