@@ -28,6 +28,8 @@
 #define CTR_SPARES_DIR ".spares"
 #define CTR_SPARES_MAX 4
 #define CTR_SPARE_LOG "spare-json.log"
+#define CTR_SPARE_RUNDIR "spare-rundir" /* the attach socket's directory */
+#define CTR_SPARE_RTDIR "spare-rtdir" /* the runtime's state directory */
 #define MON_FRAME_HDR 8
 #define MON_FRAME_MAX (1u << 20)
 

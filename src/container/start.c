@@ -414,6 +414,8 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	o.cgroup_dirs = cgroup_dirs;
 	o.die_with_parent = true;
 	o.prep = prep;
+	_cleanup_free_ char *spare_rt = xasprintf("%s/%s", dir, CTR_SPARE_RTDIR);
+	o.spare_state_dir = spare_rt;
 	rt_delete(&ctx, r->id, true, NULL);
 	if (rt_create(&ctx, r->id, &o, pid, err) < 0) {
 		/* the init is gone: release what the thread attached */
@@ -750,7 +752,10 @@ static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_st
 		rt_delete(&ctx, r->id, true, NULL);
 	}
 	_cleanup_free_ char *rundir = container_rundir(s, r->id);
-	if (mkdir_p(rundir, 0700, err) < 0)
+	/* a spare container directory brings one (berth-monitor's recycle) */
+	_cleanup_free_ char *kept =
+	    xasprintf("%s/containers/%s/%s", store_root(s), r->id, CTR_SPARE_RUNDIR);
+	if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
 		return -1;
 	int sp[2], cp[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)

@@ -822,9 +822,10 @@ static bool in_trash(struct mon *m, char trash[PATH_MAX])
  * the inodes a new container would otherwise create. */
 static bool spare_keeps(const char *name)
 {
-	static const char *const keep[] = {"upper",        "work",         "merged",
-	                                   "hostname",     "hosts",        "resolv.conf",
-	                                   "process.json", "monitor.lock", CTR_SPARE_LOG};
+	static const char *const keep[] = {"upper",          "work",         "merged",
+	                                   "hostname",       "hosts",        "resolv.conf",
+	                                   "process.json",   "monitor.lock", CTR_SPARE_LOG,
+	                                   CTR_SPARE_RUNDIR, CTR_SPARE_RTDIR};
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (!strcmp(name, keep[i]))
 			return true;
@@ -868,6 +869,25 @@ static bool recycle(struct mon *m, const char *trash)
 		return false;
 	if (nftw(path, rm_below, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 		return false;
+	/* the run directory goes back to the run root empty */
+	if (snprintf(path, sizeof(path), "%s/%s", trash, CTR_SPARE_RUNDIR) >= (int)sizeof(path) ||
+	    (access(path, F_OK) == 0 &&
+	     nftw(path, rm_below, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0))
+		return false;
+	/* the runtime's state directory: its two files only, emptied */
+	if (snprintf(path, sizeof(path), "%s/%s", trash, CTR_SPARE_RTDIR) >= (int)sizeof(path))
+		return false;
+	DIR *rd = opendir(path);
+	if (rd != NULL) {
+		bool clean = true;
+		for (struct dirent *e; clean && (e = readdir(rd));)
+			clean = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+			        !strcmp(e->d_name, "config.json") ||
+			        !strcmp(e->d_name, "state.json");
+		closedir(rd);
+		if (!clean && nftw(path, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+			return false;
+	}
 	/* the overlay makes work/work again at each mount anyway */
 	if (snprintf(path, sizeof(path), "%s/work", trash) >= (int)sizeof(path) ||
 	    nftw(path, rm_below, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
@@ -934,10 +954,23 @@ static bool remove_cgroup(struct mon *m)
 	return all;
 }
 
+static bool in_trash(struct mon *m, char trash[PATH_MAX]);
+
 static void remove_runtime_dir(struct mon *m)
 {
-	if (m->runtime_dir)
-		nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (m->runtime_dir == NULL)
+		return;
+	/* a removed container's goes with its directory, for the next one
+	 * (recycle): its two files emptied, kept for their inodes */
+	char trash[PATH_MAX], keep[PATH_MAX], f[PATH_MAX];
+	if (in_trash(m, trash) &&
+	    snprintf(keep, sizeof(keep), "%s/%s", trash, CTR_SPARE_RTDIR) < (int)sizeof(keep) &&
+	    snprintf(f, sizeof(f), "%s/config.json", m->runtime_dir) < (int)sizeof(f) &&
+	    truncate(f, 0) == 0 &&
+	    snprintf(f, sizeof(f), "%s/state.json", m->runtime_dir) < (int)sizeof(f) &&
+	    truncate(f, 0) == 0 && rename(m->runtime_dir, keep) == 0)
+		return;
+	nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 /* An attached client that removed the container left our run directory
@@ -945,9 +978,15 @@ static void remove_runtime_dir(struct mon *m)
  * a new start (it waits for that lock) finds nothing of ours there. */
 static void remove_rundir(struct mon *m)
 {
-	char trash[PATH_MAX];
-	if (m->rundir && in_trash(m, trash))
-		nftw(m->rundir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	char trash[PATH_MAX], keep[PATH_MAX];
+	if (m->rundir == NULL || !in_trash(m, trash))
+		return;
+	/* kept with the directory for the next container (recycle), when
+	 * both are on one filesystem */
+	if (snprintf(keep, sizeof(keep), "%s/%s", trash, CTR_SPARE_RUNDIR) < (int)sizeof(keep) &&
+	    rename(m->rundir, keep) == 0)
+		return;
+	nftw(m->rundir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static void finish(struct mon *m)

@@ -26,7 +26,16 @@
 
 int cg_write(int dfd, const char *file, const char *val, const char *field, berth_error **err)
 {
-	_cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd = -1;
+	return cg_write_keep(dfd, file, &fd, val, field, err);
+}
+
+int cg_write_keep(int dfd, const char *file, int *fdp, const char *val, const char *field,
+                  berth_error **err)
+{
+	if (*fdp < 0)
+		*fdp = openat(dfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	int fd = *fdp;
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return berth_err(err, BERTH_E_UNSUPPORTED,

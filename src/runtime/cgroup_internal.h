@@ -62,6 +62,10 @@ struct cg_dir *cg_find(cgroup_handle *h, const char *c);
 struct cg_dir *cg_v2dir(cgroup_handle *h);
 
 /* File helpers. field names the spec field for error messages. */
+/* cg_write through *fdp, opened by the first call (the caller closes it):
+ * for files that take one value per write, as devices.allow. */
+int cg_write_keep(int dfd, const char *file, int *fdp, const char *val, const char *field,
+                  berth_error **err);
 int cg_write(int dfd, const char *file, const char *val, const char *field, berth_error **err);
 int cg_writef(int dfd, const char *file, const char *field, berth_error **err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -354,6 +354,8 @@ int cg_v1_devices(int dfd, json_t *arr, berth_error **err)
 {
 	size_t i;
 	json_t *e;
+	/* one open of each file for all the rules (a dozen by default) */
+	_cleanup_close_ int allow_fd = -1, deny_fd = -1;
 	json_array_foreach (arr, i, e) {
 		bool allow = false;
 		char type = 'a';
@@ -362,10 +364,11 @@ int cg_v1_devices(int dfd, json_t *arr, berth_error **err)
 		if (dev_rule_parse(e, i, &allow, &type, &maj, &min, &acc, err) < 0)
 			return -1;
 		const char *file = allow ? "devices.allow" : "devices.deny";
+		int *fdp = allow ? &allow_fd : &deny_fd;
 		_cleanup_free_ char *field = xasprintf("linux.resources.devices[%zu]", i);
 		bool all_acc = strchr(acc, 'r') && strchr(acc, 'w') && strchr(acc, 'm');
 		if (type == 'a' && maj < 0 && min < 0 && all_acc) {
-			if (cg_write(dfd, file, "a", field, err) < 0)
+			if (cg_write_keep(dfd, file, fdp, "a", field, err) < 0)
 				return -1;
 			continue;
 		}
@@ -381,8 +384,9 @@ int cg_v1_devices(int dfd, json_t *arr, berth_error **err)
 				snprintf(mins, sizeof(mins), "*");
 			else
 				snprintf(mins, sizeof(mins), "%lld", (long long)min);
-			if (cg_writef(dfd, file, field, err, "%c %s:%s %s", *t, majs, mins, acc) <
-			    0)
+			char rule[80];
+			snprintf(rule, sizeof(rule), "%c %s:%s %s", *t, majs, mins, acc);
+			if (cg_write_keep(dfd, file, fdp, rule, field, err) < 0)
 				return -1;
 		}
 	}

@@ -117,6 +117,7 @@ struct create_run {
 	bool two_stage;
 	char *cgroup_path;
 	bool cgroup_made;
+	bool reused_dir; /* the state directory came from o->spare_state_dir */
 };
 
 static int save_created(const struct create_run *r, berth_error **err);
@@ -253,8 +254,10 @@ static int save_created(const struct create_run *r, berth_error **err)
 	rec.hooks = json_object_size(hooks) ? hooks : NULL;
 	_cleanup_free_ char *cfgcopy = xasprintf("%s/config.json", dir);
 	_cleanup_free_ char *cfgtext = json_dump_compact(config);
-	if (atomic_write(cfgcopy, cfgtext, strlen(cfgtext), 0600, false, err) < 0 ||
-	    rt_state_save(ctx, &rec, err) < 0)
+	if ((r->reused_dir
+	         ? write_file(cfgcopy, cfgtext, strlen(cfgtext), 0600, err)
+	         : atomic_write(cfgcopy, cfgtext, strlen(cfgtext), 0600, false, err)) < 0 ||
+	    rt_state_write(ctx, &rec, r->reused_dir, err) < 0)
 		return -1;
 	return 0;
 }
@@ -302,7 +305,10 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		}
 	if (mkdir(root, 0711) < 0 && errno != EEXIST && mkdir_p(root, 0711, err) < 0)
 		return -1;
-	if (mkdir(dir, 0711) < 0) {
+	/* a spare state directory (emptied, of a removed container) saves the
+	 * inodes of the directory and its two files */
+	bool reused = o->spare_state_dir && rename(o->spare_state_dir, dir) == 0;
+	if (!reused && mkdir(dir, 0711) < 0) {
 		if (errno == EEXIST)
 			return berth_err(err, BERTH_E_CONFLICT, "container with id exists: %s", id);
 		return berth_err_sys(err, errno, "creating %s", dir);
@@ -310,7 +316,8 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
 	int sv[2] = {-1, -1};
 	_cleanup_close_ int fifo_fd = -1;
-	struct create_run r = {.ctx = ctx,
+	struct create_run r = {.reused_dir = reused,
+	                       .ctx = ctx,
 	                       .spec = s,
 	                       .o = o,
 	                       .id = id,

@@ -278,6 +278,9 @@ static inline void rt_state_rec_clearp(rt_state_rec *r)
 	rt_state_rec_clear(r);
 }
 #define _cleanup_rec_ __attribute__((cleanup(rt_state_rec_clearp)))
+/* rt_state_save; in_place: over the file there (a reused state directory
+ * nobody knows yet: no new inode) instead of a new one renamed in. */
+int rt_state_write(const rt_ctx *ctx, const rt_state_rec *rec, bool in_place, berth_error **err);
 int rt_state_save(const rt_ctx *ctx, const rt_state_rec *rec, berth_error **err);
 /* created | running | stopped | paused */
 const char *rt_state_status(const rt_ctx *ctx, const rt_state_rec *rec);

@@ -49,6 +49,10 @@ typedef struct rt_create_opts {
 	 * init's (not with a user namespace or namespaces joined by path) and
 	 * its cgroup directories are the container's own. */
 	struct rt_prep *prep;
+	/* An emptied state directory of a removed container (berth's spare
+	 * container directories) to rename into place instead of making one,
+	 * or NULL. */
+	const char *spare_state_dir;
 } rt_create_opts;
 
 /* Work a start can do ahead, in a thread, while the caller prepares the

@@ -114,6 +114,11 @@ int rt_state_load(const rt_ctx *ctx, const char *id, rt_state_rec *rec, berth_er
 
 int rt_state_save(const rt_ctx *ctx, const rt_state_rec *rec, berth_error **err)
 {
+	return rt_state_write(ctx, rec, false, err);
+}
+
+int rt_state_write(const rt_ctx *ctx, const rt_state_rec *rec, bool in_place, berth_error **err)
+{
 	_cleanup_free_ char *dir = NULL;
 	if (rt_state_dir(ctx, rec->id, &dir, err) < 0)
 		return -1;
@@ -133,6 +138,8 @@ int rt_state_save(const rt_ctx *ctx, const rt_state_rec *rec, berth_error **err)
 	json_object_set_new(j, "userns", json_boolean(rec->has_userns));
 	_cleanup_free_ char *s = json_dump_compact(j);
 	_cleanup_free_ char *path = xasprintf("%s/state.json", dir);
+	if (in_place)
+		return write_file(path, s, strlen(s), 0600, err);
 	return atomic_write(path, s, strlen(s), 0600, false, err);
 }
 
