@@ -65,14 +65,17 @@ int atomic_write(const char *path, const void *data, size_t len, mode_t mode, bo
 
 int write_file(const char *path, const void *data, size_t len, mode_t mode, berth_error **err)
 {
-	_cleanup_close_ int fd =
-	    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* over the old content, then cut to length: truncating first would
+	 * free the file's blocks only for the write to take new ones (on this
+	 * host's ext4, mounted with discard, a freed block is a discard) */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return berth_err_sys(err, errno, "creating %s", path);
 	/* the umask (or an older file) may have left another mode */
 	struct stat st;
 	if (fstat(fd, &st) < 0 || ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) ||
-	    write_all(fd, data, len) < 0)
+	    write_all(fd, data, len) < 0 ||
+	    (S_ISREG(st.st_mode) && (off_t)len < st.st_size && ftruncate(fd, (off_t)len) < 0))
 		return berth_err_sys(err, errno, "writing %s", path);
 	return 0;
 }

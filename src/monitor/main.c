@@ -961,14 +961,12 @@ static void remove_runtime_dir(struct mon *m)
 	if (m->runtime_dir == NULL)
 		return;
 	/* a removed container's goes with its directory, for the next one
-	 * (recycle): its two files emptied, kept for their inodes */
-	char trash[PATH_MAX], keep[PATH_MAX], f[PATH_MAX];
+	 * (recycle): its two files kept for their inodes and blocks (the
+	 * next start writes over them before anyone knows its name) */
+	char trash[PATH_MAX], keep[PATH_MAX];
 	if (in_trash(m, trash) &&
 	    snprintf(keep, sizeof(keep), "%s/%s", trash, CTR_SPARE_RTDIR) < (int)sizeof(keep) &&
-	    snprintf(f, sizeof(f), "%s/config.json", m->runtime_dir) < (int)sizeof(f) &&
-	    truncate(f, 0) == 0 &&
-	    snprintf(f, sizeof(f), "%s/state.json", m->runtime_dir) < (int)sizeof(f) &&
-	    truncate(f, 0) == 0 && rename(m->runtime_dir, keep) == 0)
+	    rename(m->runtime_dir, keep) == 0)
 		return;
 	nftw(m->runtime_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
