@@ -1155,6 +1155,28 @@ static void usage_exit(void)
 	exit(125);
 }
 
+/* Keep the store's SQLite WAL index (berth.db-shm) alive while we live, as
+ * an open SQLite connection does: a shared lock on its "dead man switch"
+ * byte. The first connection of a process opening the database finds none
+ * and truncates the index, rebuilding it from the whole WAL, on every berth
+ * command otherwise (the index is valid as long as one holder remains;
+ * SQLite checks it and recovers a damaged one under its own locks). Best
+ * effort; held until we exit. */
+static void hold_db_index(struct mon *m)
+{
+	char p[PATH_MAX];
+	if (snprintf(p, sizeof(p), "%s/berth.db-shm", m->root) >= (int)sizeof(p))
+		return;
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* SQLite's unix VFS: the DMS byte follows the 8 lock bytes at 120 */
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1};
+	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	(void)fd; /* closed as we exit */
+}
+
 int main(int argc, char **argv)
 {
 	static struct mon mon;
@@ -1312,6 +1334,7 @@ int main(int argc, char **argv)
 	}
 	m->lock_fd = lock_fd;
 	m->dir = dir;
+	hold_db_index(m);
 	/* chdir so that nothing of ours pins another directory */
 	if (fchdir(m->dirfd) < 0)
 		(void)0;
