@@ -557,6 +557,16 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		_cleanup_free_ char *np = xasprintf("/proc/%d/ns/net", (int)pid);
 		netns = open(np, O_RDONLY | O_CLOEXEC);
 	}
+	/* and its mount namespace, when nothing of the host is mounted in it
+	 * (no volume, no bind, no device of a user namespace): the kernel's
+	 * teardown of the container's mounts, most of the work of its exit,
+	 * then follows the return of an attached run instead of delaying the
+	 * report of the exit */
+	int mntns = -1;
+	if (json_array_size(json_object_get(r->config, "Mounts")) == 0 && idm == NULL) {
+		_cleanup_free_ char *mp = xasprintf("/proc/%d/ns/mnt", (int)pid);
+		mntns = open(mp, O_RDONLY | O_CLOEXEC);
+	}
 	/* the monitor waits for the process to be executed (exec_fd at EOF)
 	 * before it reports the start, while it sets itself up */
 	int exec_fd = -1;
@@ -634,6 +644,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		ARGF("--oom-file=%s", oom);
 	if (netns >= 0)
 		ARGF("--netns-fd=%d", netns);
+	if (mntns >= 0)
+		ARGF("--mntns-fd=%d", mntns);
 	if (exec_fd >= 0)
 		ARGF("--exec-fd=%d", exec_fd);
 	/* once the container is gone for good, the monitor removes its cgroup
@@ -679,7 +691,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	}
 #undef ARG
 #undef ARGF
-	int keep[] = {status_fd, client_fd, master, in[1], out[0], errp[0], tty_in, exec_fd, netns};
+	int keep[] = {status_fd, client_fd, master,  in[1], out[0],
+	              errp[0],   tty_in,    exec_fd, netns, mntns};
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
 		if (keep[i] >= 0)
 			fcntl(keep[i], F_SETFD, 0);

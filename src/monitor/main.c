@@ -99,7 +99,7 @@ struct mon {
 	 * (unregistering both ends, RCU grace periods, under the rtnl lock)
 	 * runs after an attached `run --rm` has returned, not during its
 	 * clean-up. -1: none. */
-	int netns_fd;
+	int netns_fd, mntns_fd;
 	/* the container's cgroup directories and runtime state directory,
 	 * removed once it is gone for good */
 	const char *cgroup_dirs[MAX_CGROUP_DIRS];
@@ -930,11 +930,16 @@ static void remove_trash(struct mon *m)
 		nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The container's network and mount namespaces we hold (start.c says
+ * why): their teardown starts as we let them go. */
 static void release_netns(struct mon *m)
 {
 	if (m->netns_fd >= 0)
 		close(m->netns_fd);
 	m->netns_fd = -1;
+	if (m->mntns_fd >= 0)
+		close(m->mntns_fd);
+	m->mntns_fd = -1;
 }
 
 /* The container is gone for good: remove its cgroup and its runtime
@@ -1155,6 +1160,17 @@ static void usage_exit(void)
 	exit(125);
 }
 
+/* The running container's attach socket and state. */
+static void set_up_running(struct mon *m)
+{
+	m->listen_fd = open_listen(m);
+	if (m->listen_fd < 0) {
+		open_errlog(m);
+		fprintf(stderr, "berth-monitor: attach socket: %s\n", strerror(-m->listen_fd));
+	}
+	save_state(m);
+}
+
 /* Keep the store's SQLite WAL index (berth.db-shm) alive while we live, as
  * an open SQLite connection does: a shared lock on its "dead man switch"
  * byte. The first connection of a process opening the database finds none
@@ -1183,7 +1199,7 @@ int main(int argc, char **argv)
 	struct mon *m = &mon;
 	m->dirfd = m->rundirfd = m->state_fd = -1;
 	m->in_fd = m->out_fd = m->err_fd = -1;
-	m->netns_fd = -1;
+	m->netns_fd = m->mntns_fd = -1;
 	m->listen_fd = m->sig_fd = m->status_fd = -1;
 	m->log_enabled = true;
 	int client_fd = -1, lock_fd = -1, exec_fd = -1;
@@ -1221,6 +1237,7 @@ int main(int argc, char **argv)
 		O_RESTARTS,
 		O_LOGATTRS,
 		O_NETNS,
+		O_MNTNS,
 		O_EXECFD,
 		O_CGDIR,
 		O_RTDIR,
@@ -1252,6 +1269,7 @@ int main(int argc, char **argv)
 	    {"restart-count", required_argument, NULL, O_RESTARTS},
 	    {"log-attrs", required_argument, NULL, O_LOGATTRS},
 	    {"netns-fd", required_argument, NULL, O_NETNS},
+	    {"mntns-fd", required_argument, NULL, O_MNTNS},
 	    {"exec-fd", required_argument, NULL, O_EXECFD},
 	    {"cgroup-dir", required_argument, NULL, O_CGDIR},
 	    {"runtime-dir", required_argument, NULL, O_RTDIR},
@@ -1287,6 +1305,7 @@ int main(int argc, char **argv)
 		case O_RESTARTS: restart_count = atoi(optarg); break;
 		case O_LOGATTRS: log_attrs = optarg; break;
 		case O_NETNS: m->netns_fd = atoi(optarg); break;
+		case O_MNTNS: m->mntns_fd = atoi(optarg); break;
 		case O_EXECFD: exec_fd = atoi(optarg); break;
 		case O_CGDIR:
 			if (m->ncgroup_dirs < MAX_CGROUP_DIRS)
@@ -1309,6 +1328,7 @@ int main(int argc, char **argv)
 	set_cloexec(m->err_fd);
 	set_cloexec(m->status_fd);
 	set_cloexec(m->netns_fd);
+	set_cloexec(m->mntns_fd);
 	set_cloexec(exec_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
@@ -1365,11 +1385,6 @@ int main(int argc, char **argv)
 		if (log_attrs != NULL && strlen(log_attrs) <= JSONLOG_ATTRS_MAX)
 			m->log.attrs = log_attrs;
 	}
-	m->listen_fd = open_listen(m);
-	if (m->listen_fd < 0) {
-		open_errlog(m);
-		fprintf(stderr, "berth-monitor: attach socket: %s\n", strerror(-m->listen_fd));
-	}
 	m->has_stdin = m->in_fd >= 0;
 	if (m->in_fd >= 0)
 		set_nonblock(m->in_fd);
@@ -1390,8 +1405,14 @@ int main(int argc, char **argv)
 	m->st.paused = false;
 	m->st.health = m->health_interval_ns > 0;
 	m->st.error[0] = 0;
-	save_state(m);
-	if (client_fd >= 0) {
+	/* A detached start returns at our "ok": the container's state and
+	 * socket are in place by then. An attached one relays until the exit:
+	 * "ok" first, and for a container that is gone already (a quick
+	 * command) no socket nor "running" state at all, only its exit. */
+	bool attached = client_fd >= 0;
+	if (!attached)
+		set_up_running(m);
+	if (attached) {
 		struct client *cl = client_add(m, client_fd);
 		if (cl) {
 			char req[128];
@@ -1408,6 +1429,11 @@ int main(int argc, char **argv)
 			(void)0;
 		close(m->status_fd);
 		m->status_fd = -1;
+	}
+	if (attached) {
+		reap(m);
+		if (!m->exited)
+			set_up_running(m);
 	}
 	if (m->health_interval_ns > 0)
 		m->health_next_ns = now_mono() + m->health_interval_ns;

@@ -406,6 +406,8 @@ static void dir_clear(struct cg_dir *d)
 	free(d->mountpoint);
 	if (d->dfd >= 0)
 		close(d->dfd);
+	if (d->tasks_fd >= 0)
+		close(d->tasks_fd);
 }
 
 void cgroup_handle_free(cgroup_handle *h)
@@ -503,6 +505,7 @@ static int build_handle(const char *cgroups_path, const char *id, cgroup_handle 
 		    .fs = steal_ptr(fs),
 		    .mountpoint = xstrdup(l.h[i].mountpoint),
 		    .dfd = -1,
+		    .tasks_fd = -1,
 		    .v2 = l.h[i].v2,
 		};
 		if (main_path == NULL)
@@ -565,8 +568,8 @@ int cg_handle_v2_dir(const char *dir, cgroup_handle **out, berth_error **err)
 	h->path = xstrdup("/");
 	h->d = xcalloc(1, sizeof(*h->d));
 	h->n = 1;
-	h->d[0] =
-	    (struct cg_dir){.fs = xstrdup(dir), .mountpoint = xstrdup(dir), .dfd = -1, .v2 = true};
+	h->d[0] = (struct cg_dir){
+	    .fs = xstrdup(dir), .mountpoint = xstrdup(dir), .dfd = -1, .tasks_fd = -1, .v2 = true};
 	if (open_dirs(h, err) < 0) {
 		cgroup_handle_free(h);
 		return -1;
@@ -743,7 +746,9 @@ int cgroup_join_fds(cgroup_handle *h, int **fds, size_t *n, int *v2dir, berth_er
 			}
 			continue;
 		}
-		v[k] = openat(h->d[i].dfd, "tasks", O_WRONLY | O_CLOEXEC);
+		v[k] = h->d[i].tasks_fd >= 0 ? steal_fd(h->d[i].tasks_fd)
+		                             : openat(h->d[i].dfd, "tasks", O_WRONLY | O_CLOEXEC);
+		h->d[i].tasks_fd = -1;
 		if (v[k] < 0) {
 			e = errno;
 			what = h->d[i].fs;
@@ -792,6 +797,11 @@ int cgroup_premake(const char *cgroups_path, const char *id, cgroup_handle **out
 			continue;
 		if (mkdir(h->d[i].fs, 0755) == 0) {
 			h->d[i].premade = true;
+			/* what cgroup_join_fds opens, opened here too */
+			h->d[i].dfd = open(h->d[i].fs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (h->d[i].dfd >= 0)
+				h->d[i].tasks_fd =
+				    openat(h->d[i].dfd, "tasks", O_WRONLY | O_CLOEXEC);
 			/* cpuset: no task can join before cpus and mems are set */
 			if (strv_contains(h->d[i].ctrls, "cpuset") &&
 			    cpuset_fill(&h->d[i], err) < 0) {

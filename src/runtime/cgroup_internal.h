@@ -42,6 +42,7 @@ struct cg_dir {
 	int dfd; /* O_PATH directory fd, -1 until opened */
 	bool v2;
 	bool premade; /* v1: cgroup_premake made this directory */
+	int tasks_fd; /* premade: its tasks file, opened ahead (-1: none) */
 };
 
 struct cgroup_handle {
