@@ -503,6 +503,9 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		_exit(1);
 	}
 	json_t *idm = json_object_get(r->config, "IdMappings");
+	/* the container's network namespace, made while we mount and write
+	 * (a thread: after the unshare above, which needs a single one) */
+	rt_prep_netns_begin(start_prep);
 	if (idm && ctr_userns_prepare(s, r, idm, &err) < 0)
 		child_fail(status_fd, err);
 	if (mount_rootfs(s, r, dir, &err) < 0)

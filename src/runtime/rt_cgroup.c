@@ -21,8 +21,8 @@
 
 /* Work made ahead of a start (runtime.h, rt_prep). */
 struct rt_prep {
-	pthread_t thread;
-	bool running;
+	pthread_t thread, net_thread;
+	bool running, net_running;
 	char *cgroups_path, *id;
 	bool want_netns;
 	int netns_fd;
@@ -279,15 +279,21 @@ int rt_cg_host_layout(rt_spec *s, berth_error **err)
 
 int rt_prep_netns(const rt_prep *p)
 {
-	return p && !p->running ? p->netns_fd : -1;
+	return p && !p->running && !p->net_running ? p->netns_fd : -1;
+}
+
+static void *prep_net_main(void *arg)
+{
+	rt_prep *p = arg;
+	/* unshare in this thread only: the namespace outlives it by the fd */
+	if (unshare(CLONE_NEWNET) == 0)
+		p->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	return NULL;
 }
 
 static void *prep_main(void *arg)
 {
 	rt_prep *p = arg;
-	/* unshare in this thread only: the namespace outlives it by the fd */
-	if (p->want_netns && unshare(CLONE_NEWNET) == 0)
-		p->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	berth_error *e = NULL;
 	if (cgroup_premake(p->cgroups_path, p->id, &p->cg, &e) < 0)
 		p->cg = NULL;
@@ -307,11 +313,21 @@ rt_prep *rt_prep_begin(const char *cgroups_path, const char *id, bool netns)
 	return p;
 }
 
+void rt_prep_netns_begin(rt_prep *p)
+{
+	if (p && p->want_netns && !p->net_running && p->netns_fd < 0)
+		p->net_running = pthread_create(&p->net_thread, NULL, prep_net_main, p) == 0;
+}
+
 void rt_prep_wait(rt_prep *p)
 {
 	if (p && p->running) {
 		pthread_join(p->thread, NULL);
 		p->running = false;
+	}
+	if (p && p->net_running) {
+		pthread_join(p->net_thread, NULL);
+		p->net_running = false;
 	}
 }
 

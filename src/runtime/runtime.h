@@ -65,6 +65,9 @@ typedef struct rt_create_opts {
  * rt_prep_disown only frees our copy (a forked child took it over). */
 typedef struct rt_prep rt_prep;
 rt_prep *rt_prep_begin(const char *cgroups_path, const char *id, bool netns);
+/* The network namespace in a thread of its own, started apart (the start
+ * process, after its fork: the client's window is the cgroup's). */
+void rt_prep_netns_begin(rt_prep *p);
 void rt_prep_wait(rt_prep *p);
 void rt_prep_free(rt_prep *p);
 void rt_prep_disown(rt_prep *p);
