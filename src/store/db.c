@@ -15,9 +15,12 @@
 
 #define BUSY_TIMEOUT_MS 10000
 /* See store_db_open: a writer that leaves at least WAL_TRUNCATE_FRAMES in
- * the WAL empties it when it closes; a long-lived connection (berth serve,
- * a build) checkpoints every WAL_PASSIVE_FRAMES as SQLite's default does. */
-#define WAL_TRUNCATE_FRAMES 64
+ * the WAL empties it when it closes (two fsyncs, 2-3 ms here: a `run --rm`
+ * writes 10 frames, so one run in 13 pays it); a long-lived connection
+ * (berth serve, a build) checkpoints every WAL_PASSIVE_FRAMES as SQLite's
+ * default does. A cold open reads the WAL to rebuild its index (while a
+ * container runs its monitor keeps the index: hold_db_index). */
+#define WAL_TRUNCATE_FRAMES 128
 #define WAL_PASSIVE_FRAMES 1000
 
 int store_sql_err(berth_store *s, berth_error **err, const char *what)
