@@ -80,7 +80,17 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 	int pidfd = -1;
 	rt_cg_join join = {.v2dir = -1};
 	pid_t child = 0, target = 0;
-	const char *status = rt_state_status(ctx, &rec);
+	/* rt_state_status without its freezer lookup: the cgroup is opened
+	 * once, below, for that and for joining it */
+	const char *status = rt_state_status_unfrozen(ctx, &rec);
+	bool frozen = false;
+	if (!strcmp(status, "running") && rec.cgroup_path &&
+	    rt_cg_join_open(&rec, &join, &frozen, err) < 0) {
+		berth_err_prefix(err, "joining the cgroup of container %s", id);
+		goto out;
+	}
+	if (frozen)
+		status = "paused";
 	if (strcmp(status, "running") != 0 && strcmp(status, "created") != 0) {
 		berth_err(err, BERTH_E_CONFLICT, "cannot exec in a %s container", status);
 		goto out;
@@ -111,7 +121,8 @@ int rt_exec(const rt_ctx *ctx, const char *id, json_t *process, const rt_exec_op
 		berth_err(err, BERTH_E_CONFLICT, "container %s is not running", id);
 		goto out;
 	}
-	if (rec.cgroup_path && rt_cg_join_open(&rec, &join, err) < 0) {
+	if (rec.cgroup_path && join.fds == NULL && join.v2dir < 0 &&
+	    rt_cg_join_open(&rec, &join, NULL, err) < 0) {
 		berth_err_prefix(err, "joining the cgroup of container %s", id);
 		goto out;
 	}

@@ -284,6 +284,9 @@ int rt_state_write(const rt_ctx *ctx, const rt_state_rec *rec, bool in_place, be
 int rt_state_save(const rt_ctx *ctx, const rt_state_rec *rec, berth_error **err);
 /* created | running | stopped | paused */
 const char *rt_state_status(const rt_ctx *ctx, const rt_state_rec *rec);
+/* rt_state_status that says "running" for a paused container too (no
+ * cgroup lookup: the caller looks at the freezer itself). */
+const char *rt_state_status_unfrozen(const rt_ctx *ctx, const rt_state_rec *rec);
 json_t *rt_state_json(const rt_state_rec *rec, const char *status);
 unsigned long long rt_proc_start_time(pid_t pid);
 bool rt_valid_id(const char *id);

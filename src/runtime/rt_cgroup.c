@@ -110,11 +110,16 @@ static int open_rec(const rt_state_rec *rec, cgroup_handle **h, berth_error **er
 	return cgroup_open(rec->cgroup_path, rec->id, h, err);
 }
 
-int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err)
+int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, bool *frozen, berth_error **err)
 {
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	if (open_rec(rec, &h, err) < 0)
 		return -1;
+	if (frozen) {
+		_cleanup_error_ berth_error *e = NULL;
+		if (cgroup_get_state(h, frozen, &e) < 0)
+			*frozen = false;
+	}
 	return cgroup_join_fds(h, &j->fds, &j->n, &j->v2dir, err);
 }
 

@@ -16,8 +16,9 @@ int rt_cg_create(const rt_spec *s, const char *id, rt_prep *prep, char **path, c
                  rt_cg_join *j, berth_error **err);
 /* The network namespace rt_prep made, or -1. */
 int rt_prep_netns(const rt_prep *p);
-/* What a process joins a running container's cgroup with (exec). */
-int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, berth_error **err);
+/* What a process joins a running container's cgroup with (exec); *frozen
+ * (if non-NULL) whether the cgroup is frozen (paused). */
+int rt_cg_join_open(const rt_state_rec *rec, rt_cg_join *j, bool *frozen, berth_error **err);
 void rt_cg_join_close(rt_cg_join *j);
 /* clone(2) with flags|SIGCHLD of a child that joins the cgroup by itself
  * (cgroup.h, cgroup_join_fds): into j's cgroup2 directory when it has one

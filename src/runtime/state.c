@@ -145,6 +145,14 @@ int rt_state_write(const rt_ctx *ctx, const rt_state_rec *rec, bool in_place, be
 
 const char *rt_state_status(const rt_ctx *ctx, const rt_state_rec *rec)
 {
+	const char *st = rt_state_status_unfrozen(ctx, rec);
+	if (!strcmp(st, "running") && rt_cgroup_is_frozen(rec))
+		return "paused";
+	return st;
+}
+
+const char *rt_state_status_unfrozen(const rt_ctx *ctx, const rt_state_rec *rec)
+{
 	if (rec->pid <= 0)
 		return "stopped";
 	unsigned long long st = rt_proc_start_time(rec->pid);
@@ -156,8 +164,6 @@ const char *rt_state_status(const rt_ctx *ctx, const rt_state_rec *rec)
 	_cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", dir);
 	if (access(fifo, F_OK) == 0)
 		return "created";
-	if (rt_cgroup_is_frozen(rec))
-		return "paused";
 	return "running";
 }
 
