@@ -9,6 +9,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/container.h"
+#include "runtime/runtime.h"
 #include "volume/volume.h"
 
 /* Docker's filters.MatchKVList: every "KEY" must be a label, every
@@ -25,9 +26,24 @@ static bool match_all(char *const *filters, const json_t *labels)
 	return true;
 }
 
+static bool known_container(const char *id, void *arg)
+{
+	ctr_record *r = NULL;
+	berth_error *e = NULL;
+	bool found = container_lookup(arg, id, false, &r, &e) == 0;
+	ctr_record_free(r);
+	berth_error_free(e);
+	return found;
+}
+
+/* Empty cgroups of containers that never were: a `run` killed between
+ * making its cgroup ahead (container_prep) and its start. */
+#define ORPHAN_CGROUP_AGE_S 60
+
 int container_prune(berth_store *s, const ctr_prune_opts *o, char ***removed, int64_t *reclaimed,
                     berth_error **err)
 {
+	rt_cg_sweep_orphans("/berth", ORPHAN_CGROUP_AGE_S, known_container, s);
 	*removed = NULL;
 	*reclaimed = 0;
 	ctr_record **v = NULL;

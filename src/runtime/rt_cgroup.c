@@ -1,5 +1,8 @@
 /* Glue between the runtime and the cgroup module (cgroup.h). */
 #include <errno.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -361,4 +364,40 @@ void rt_prep_free(rt_prep *p)
 void rt_prep_disown(rt_prep *p)
 {
 	prep_release(p, false);
+}
+
+void rt_cg_sweep_orphans(const char *parent, int min_age_s,
+                         bool (*known)(const char *id, void *arg), void *arg)
+{
+	_cleanup_cgroup_ cgroup_handle *h = NULL;
+	_cleanup_error_ berth_error *e = NULL;
+	if (cgroup_open(parent, NULL, &h, &e) < 0)
+		return;
+	/* the names, from the first directory (they are alike in all) */
+	_cleanup_strv_ char **dirs = cgroup_dirs(h);
+	const char *first = dirs ? dirs[0] : NULL;
+	_cleanup_closedir_ DIR *d = first ? opendir(first) : NULL;
+	if (d == NULL)
+		return;
+	time_t now = time(NULL);
+	for (struct dirent *de; (de = readdir(d));) {
+		const char *id = de->d_name;
+		if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", first, id);
+		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", p);
+		struct stat st, ps;
+		/* not one just made ahead for a start, not one in use */
+		if (stat(p, &st) < 0 || now - st.st_mtime < min_age_s || stat(procs, &ps) < 0 ||
+		    (known && known(id, arg)))
+			continue;
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		_cleanup_error_ berth_error *re = NULL;
+		if (read_file(procs, &text, &len, &re) < 0 || len != 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", parent, id);
+		_cleanup_error_ berth_error *de2 = NULL;
+		rt_cg_destroy(path, id, &de2);
+	}
 }

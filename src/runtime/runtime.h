@@ -71,6 +71,11 @@ void rt_prep_netns_begin(rt_prep *p);
 void rt_prep_wait(rt_prep *p);
 void rt_prep_free(rt_prep *p);
 void rt_prep_disown(rt_prep *p);
+/* Remove the empty cgroups below parent ("/berth") named by a container
+ * ID that known() does not know and made more than min_age_s ago: what a
+ * start killed between making its cgroup ahead and taking it over left. */
+void rt_cg_sweep_orphans(const char *parent, int min_age_s,
+                         bool (*known)(const char *id, void *arg), void *arg);
 static inline void rt_prep_freep(rt_prep **p)
 {
 	rt_prep_free(*p);

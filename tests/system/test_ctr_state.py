@@ -202,3 +202,32 @@ def test_failed_run_leaves_no_cgroup(bb, case):
     assert len(ids) == 1, ids
     for cid in ids:
         assert cgroups(cid) == []
+
+
+def test_prune_sweeps_orphaned_cgroups(bb):
+    """A `run` killed between making its cgroup ahead and its start leaves an
+    empty /berth/<id> cgroup that no container owns: `container prune`
+    removes such cgroups once they are a minute old, never a younger one
+    (a start in progress) nor one with processes."""
+    old_id, new_id = os.urandom(32).hex(), os.urandom(32).hex()
+    made = []
+    try:
+        for cid in (old_id, new_id):
+            for d in glob.glob("/sys/fs/cgroup/*/berth"):
+                p = os.path.join(d, cid)
+                os.mkdir(p)
+                made.append(p)
+                if cid == old_id:
+                    os.utime(p, (time.time() - 120, time.time() - 120))
+        live = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
+        for d in glob.glob("/sys/fs/cgroup/*/berth/" + live):
+            os.utime(d, (time.time() - 120, time.time() - 120))
+        bb.run("container", "prune", "-f")
+        assert cgroups(old_id) == []
+        assert len(cgroups(new_id)) == len(made) // 2
+        assert cgroups(live)
+        assert bb.out("inspect", "-f", "{{.State.Status}}", live).strip() == "running"
+    finally:
+        for p in reversed(made):
+            if os.path.isdir(p):
+                os.rmdir(p)
