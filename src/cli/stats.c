@@ -56,7 +56,7 @@ static void take(const ctr_record *r, struct sample *smp)
 	memset(smp, 0, sizeof(*smp));
 	(void)container_net_io(r, &smp->net_rx, &smp->net_tx, NULL);
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
-	_cleanup_free_ char *path = xasprintf("/berth/%s", r->id);
+	_cleanup_free_ char *path = ctr_cgroups_path(r->id);
 	if (cgroup_open(path, r->id, &h, NULL) < 0)
 		return;
 	smp->ok = cgroup_stats_read(h, &smp->st, NULL) == 0;

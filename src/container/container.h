@@ -120,6 +120,8 @@ typedef struct ctr_start_opts {
  * it to container_start in ctr_start_opts.prep; rt_prep_free it if the
  * start is not reached. */
 struct rt_prep *container_prep(json_t *body, char id[CTR_ID_LEN + 1]);
+/* The container's linux.cgroupsPath ("/berth/<id>"), for cgroup_open. */
+char *ctr_cgroups_path(const char *id);
 
 int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                     int *attach_fd, berth_error **err) __attribute__((warn_unused_result));

@@ -18,9 +18,6 @@ void ctr_random_id(char out[CTR_ID_LEN + 1]);
  * runroot/runtime). */
 void ctr_rt_ctx(berth_store *s, rt_ctx *ctx);
 
-/* The container's linux.cgroupsPath. */
-char *ctr_cgroups_path(const char *id);
-
 /* Build the OCI config for a container from its record (Config,
  * HostConfig, Mounts) on top of rt_default_spec(). rootfs: the merged
  * overlay directory. */

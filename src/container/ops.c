@@ -243,7 +243,7 @@ static void reclaim_cgroup(const char *id)
 	}
 	if (!seen)
 		return;
-	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
+	_cleanup_free_ char *path = ctr_cgroups_path(id);
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
 	if (cgroup_open(path, id, &h, NULL) < 0)
 		return; /* none left */

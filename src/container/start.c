@@ -278,7 +278,7 @@ static int oom_file_for(const char *id, char **out)
 {
 	*out = NULL;
 	_cleanup_cgroup_ cgroup_handle *h = NULL;
-	_cleanup_free_ char *path = xasprintf("/berth/%s", id);
+	_cleanup_free_ char *path = ctr_cgroups_path(id);
 	if (cgroup_open(path, id, &h, NULL) < 0)
 		return -1;
 	const char *mem = cgroup_controller_dir(h, "memory");

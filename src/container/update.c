@@ -77,7 +77,7 @@ int container_update(berth_store *s, ctr_record *r, json_t *u, berth_error **err
 	_cleanup_json_ json_t *res = resources_of(u);
 	if (live && json_object_size(res)) {
 		_cleanup_cgroup_ cgroup_handle *h = NULL;
-		_cleanup_free_ char *path = xasprintf("/berth/%s", r->id);
+		_cleanup_free_ char *path = ctr_cgroups_path(r->id);
 		if (cgroup_open(path, r->id, &h, err) < 0 || cgroup_update(h, res, err) < 0)
 			return berth_err_prefix(err, "Cannot update container %s", r->id);
 	}

@@ -297,8 +297,9 @@ int nl_veth_create_up(nl_sock *nl, const struct nl_veth_opts *o, berth_error **e
 	return 0;
 }
 
-static int link_change(nl_sock *nl, int ifindex, unsigned flags, unsigned change, int mtu,
-                       const char *what, berth_error **err)
+/* ifindex, or (0) name, names the link */
+static int link_change(nl_sock *nl, int ifindex, const char *name, unsigned flags, unsigned change,
+                       int mtu, const char *what, berth_error **err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
@@ -307,6 +308,8 @@ static int link_change(nl_sock *nl, int ifindex, unsigned flags, unsigned change
 	ifm->ifi_index = ifindex;
 	ifm->ifi_flags = flags;
 	ifm->ifi_change = change;
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mtu > 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
 	return nl_talk(nl, nlh, NULL, NULL, what, err);
@@ -314,31 +317,24 @@ static int link_change(nl_sock *nl, int ifindex, unsigned flags, unsigned change
 
 int nl_link_set_up(nl_sock *nl, int ifindex, berth_error **err)
 {
-	return link_change(nl, ifindex, IFF_UP, IFF_UP, 0, "setting link up", err);
+	return link_change(nl, ifindex, NULL, IFF_UP, IFF_UP, 0, "setting link up", err);
 }
 
 int nl_link_set_up_by_name(nl_sock *nl, const char *name, berth_error **err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_start(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_flags = IFF_UP;
-	ifm->ifi_change = IFF_UP;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (nl_talk(nl, nlh, NULL, NULL, "setting link up", err) < 0)
+	if (link_change(nl, 0, name, IFF_UP, IFF_UP, 0, "setting link up", err) < 0)
 		return berth_err_prefix(err, "%s", name);
 	return 0;
 }
 
 int nl_link_set_down(nl_sock *nl, int ifindex, berth_error **err)
 {
-	return link_change(nl, ifindex, 0, IFF_UP, 0, "setting link down", err);
+	return link_change(nl, ifindex, NULL, 0, IFF_UP, 0, "setting link down", err);
 }
 
 int nl_link_set_mtu(nl_sock *nl, int ifindex, int mtu, berth_error **err)
 {
-	return link_change(nl, ifindex, 0, 0, mtu, "setting MTU", err);
+	return link_change(nl, ifindex, NULL, 0, 0, mtu, "setting MTU", err);
 }
 
 int nl_link_del(nl_sock *nl, const char *name, berth_error **err)
