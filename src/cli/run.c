@@ -979,11 +979,32 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	if (s == NULL)
 		return rc;
 	ctr_env env = {0};
+	/* run: how it is started, decided before the record (the start may
+	 * begin before the record is committed: container_start_begin) */
+	bool want_out = true, want_err = true, want_in = f.interactive;
+	if (attach) {
+		want_out = strv_contains(attach, "stdout") || strv_contains(attach, "STDOUT");
+		want_err = strv_contains(attach, "stderr") || strv_contains(attach, "STDERR");
+		want_in = f.interactive &&
+		          (strv_contains(attach, "stdin") || strv_contains(attach, "STDIN"));
+	}
+	/* so owns the work made ahead: a start takes it over */
+	ctr_start_opts so = {.db_state_set = true, .prep = steal_ptr(prep)};
+	if (!f.detach) {
+		so.attach = true;
+		so.attach_stdin = want_in;
+		so.attach_stdout = want_out;
+		so.attach_stderr = want_err;
+		so.cleanup_by_client = true;
+	}
+	ctr_start_pending *pending = NULL;
 	ctr_create_opts co = {.name = f.name,
 	                      .pull = f.pull,
 	                      .platform = f.platform,
 	                      .start = run,
-	                      .id = prep ? new_id : NULL};
+	                      .id = run ? new_id : NULL,
+	                      .start_early = run ? &so : NULL,
+	                      .pending = &pending};
 	_cleanup_free_ char *id = NULL;
 	_cleanup_strv_ char **warnings = NULL;
 	int cr = container_create(s, &env, body, &co, &id, &warnings, &err);
@@ -1002,8 +1023,11 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		berth_error_clear(&err);
 		cr = container_create(s, &env, body, &co, &id, &warnings, &err);
 	}
-	if (cr < 0)
+	if (cr < 0) {
+		/* (a start container_create began took it over and is undone) */
+		rt_prep_free(steal_ptr(so.prep));
 		return run_fail(err);
+	}
 	for (size_t i = 0; warnings && warnings[i]; i++)
 		fprintf(stderr, "WARNING: %s\n", warnings[i]);
 	write_cidfile(f.cidfile, id);
@@ -1012,44 +1036,32 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		return 0;
 	}
 	_cleanup_ctr_record_ ctr_record *r = NULL;
-	if (container_lookup(s, id, true, &r, &err) < 0)
-		return run_fail(err);
-	if (f.detach) {
-		ctr_start_opts sod = {.db_state_set = true, .prep = steal_ptr(prep)};
-		int sr = container_start(s, &env, r, &sod, NULL, &err);
-		if (sr < 0) {
-			/* --rm: a container that never started is removed too */
-			if (f.rm)
-				container_remove(s, r, true, true, NULL);
-			else
-				container_set_exit_error(s, r, err);
-			return run_fail(err);
+	if (container_lookup(s, id, true, &r, &err) < 0) {
+		rt_prep_free(steal_ptr(so.prep));
+		if (pending) {
+			ctr_record gone = {0};
+			snprintf(gone.id, sizeof(gone.id), "%s", id);
+			if (container_start_finish(s, &gone, &so, steal_ptr(pending), false, NULL,
+			                           NULL) < 0)
+				(void)0;
 		}
-		printf("%s\n", id);
-		return 0;
+		return run_fail(err);
 	}
-	bool want_out = true, want_err = true, want_in = f.interactive;
-	if (attach) {
-		want_out = strv_contains(attach, "stdout") || strv_contains(attach, "STDOUT");
-		want_err = strv_contains(attach, "stderr") || strv_contains(attach, "STDERR");
-		want_in = f.interactive &&
-		          (strv_contains(attach, "stdin") || strv_contains(attach, "STDIN"));
-	}
-	ctr_start_opts so = {.attach = true,
-	                     .attach_stdin = want_in,
-	                     .attach_stdout = want_out,
-	                     .attach_stderr = want_err,
-	                     .cleanup_by_client = true,
-	                     .db_state_set = true,
-	                     .prep = steal_ptr(prep)};
 	int sock = -1;
-	int sr = container_start(s, &env, r, &so, &sock, &err);
+	int sr = pending ? container_start_finish(s, r, &so, steal_ptr(pending), true,
+	                                          f.detach ? NULL : &sock, &err)
+	                 : container_start(s, &env, r, &so, f.detach ? NULL : &sock, &err);
 	if (sr < 0) {
+		/* --rm: a container that never started is removed too */
 		if (f.rm)
 			container_remove(s, r, true, true, NULL);
 		else
 			container_set_exit_error(s, r, err);
 		return run_fail(err);
+	}
+	if (f.detach) {
+		printf("%s\n", id);
+		return 0;
 	}
 	return attached_session(s, r, sock, want_in, f.tty, f.detach_keys, f.sig_proxy, f.rm);
 }

@@ -91,6 +91,13 @@ typedef struct ctr_create_opts {
 	 * says running from the start (one transaction less on the way) */
 	bool start;
 	const char *id; /* the ID to give it (container_prep), or NULL: a new one */
+	/* run: begin the start (container_start_begin, with these options)
+	 * before the record's transaction, when nothing of the record needs
+	 * the database (no volume, bind or volumes-from); *pending then gets
+	 * it (NULL when not begun) for container_start_finish. A record that
+	 * is not committed has the start undone here. */
+	struct ctr_start_opts *start_early; /* its prep is taken over: NULLed */
+	struct ctr_start_pending **pending;
 } ctr_create_opts;
 
 /* body: Docker's ContainerCreate JSON (borrowed). *warnings (strv) may be
@@ -125,6 +132,23 @@ char *ctr_cgroups_path(const char *id);
 
 int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
                     int *attach_fd, berth_error **err) __attribute__((warn_unused_result));
+
+/* A start begun before the record is committed (run, through
+ * ctr_create_opts.start_early): the start process mounts the root and
+ * creates the container meanwhile, and waits for container_start_finish's
+ * word before anything that needs the record (the network attach, the
+ * start of the process). The record must say what it will be committed
+ * with; the start process does not read it from the database. */
+typedef struct ctr_start_pending ctr_start_pending;
+int container_start_begin(berth_store *s, const ctr_env *env, ctr_record *r,
+                          const ctr_start_opts *o, ctr_start_pending **out, berth_error **err)
+    __attribute__((warn_unused_result));
+/* go: the record is committed, the start goes on as container_start's;
+ * not go: the start process undoes its work (this waits for that) and 0 is
+ * returned. Frees p. */
+int container_start_finish(berth_store *s, ctr_record *r, const ctr_start_opts *o,
+                           ctr_start_pending *p, bool go, int *attach_fd, berth_error **err)
+    __attribute__((warn_unused_result));
 
 /* Connect to a running container's monitor and send a request line;
  * returns the connected fd. */

@@ -375,21 +375,12 @@ static char *init_layer(berth_store *s)
 	return dir;
 }
 
-/* The record, its name and its volumes in one transaction. */
-static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
-                         const image_info *img, json_t *argv, json_t *config, json_t *host,
-                         json_t *netcfg, json_t *idmap, const char *state, berth_error **err)
+/* The record as the containers table keeps it (its config column). */
+static json_t *record_json(berth_store *s, const char *image, const image_info *img, json_t *argv,
+                           json_t *config, json_t *host, json_t *netcfg, json_t *idmap,
+                           json_t *mounts)
 {
-	_cleanup_free_ char *gen = NULL;
-	_cleanup_json_ json_t *mounts = NULL;
-	_cleanup_tx_ berth_store *tx = NULL;
-	if (store_tx_begin(s, err) < 0)
-		return -1;
-	tx = s;
-	if (ctr_resolve_mounts(s, id, config, host, &mounts, err) < 0)
-		return -1;
 	json_t *rec = json_object();
-	_cleanup_json_ json_t *rec_guard = rec;
 	json_object_set_new(rec, "Path", json_incref(json_array_get(argv, 0)));
 	json_t *args = json_array();
 	for (size_t i = 1; i < json_array_size(argv); i++)
@@ -414,6 +405,30 @@ static int insert_record(berth_store *s, const char *id, const char *name, const
 	json_object_set_new(rec, "LowerDir", json_string(lower ? lower : ""));
 	if (idmap)
 		json_object_set(rec, "IdMappings", idmap);
+	return rec;
+}
+
+/* The record, its name and its volumes in one transaction. pre: the
+ * record made ahead (for a start begun early: no mounts to resolve), or
+ * NULL. */
+static int insert_record(berth_store *s, const char *id, const char *name, const char *image,
+                         const image_info *img, json_t *argv, json_t *config, json_t *host,
+                         json_t *netcfg, json_t *idmap, const char *state, json_t *pre,
+                         berth_error **err)
+{
+	_cleanup_free_ char *gen = NULL;
+	_cleanup_json_ json_t *mounts = NULL;
+	_cleanup_tx_ berth_store *tx = NULL;
+	if (store_tx_begin(s, err) < 0)
+		return -1;
+	tx = s;
+	if (pre)
+		mounts = json_incref(json_object_get(pre, "Mounts"));
+	else if (ctr_resolve_mounts(s, id, config, host, &mounts, err) < 0)
+		return -1;
+	_cleanup_json_ json_t *rec =
+	    pre ? json_incref(pre)
+	        : record_json(s, image, img, argv, config, host, netcfg, idmap, mounts);
 	_cleanup_free_ char *rec_text = json_dump_compact(rec);
 	_cleanup_free_ char *cmdline = ctr_command_string(argv);
 	_cleanup_free_ char *labels = json_dump_compact(json_object_get(config, "Labels"));
@@ -488,12 +503,23 @@ static bool claim_spare(berth_store *s, const char *id, const char *dir)
 	return false;
 }
 
+/* Whether the record's mounts need the database to resolve (volumes,
+ * volumes-from): then a start cannot begin before the transaction. */
+static bool mounts_need_db(json_t *config, json_t *host)
+{
+	return json_array_size(json_object_get(host, "Binds")) > 0 ||
+	       json_array_size(json_object_get(host, "Mounts")) > 0 ||
+	       json_array_size(json_object_get(host, "VolumesFrom")) > 0 ||
+	       json_object_size(json_object_get(config, "Volumes")) > 0;
+}
+
 int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr_create_opts *o,
                      char **id_out, char ***warnings, berth_error **err)
 {
-	(void)env;
 	(void)warnings;
 	*id_out = NULL;
+	if (o && o->pending)
+		*o->pending = NULL;
 	const char *image = json_get_str(body, "Image");
 	if (image == NULL || !*image)
 		return berth_err(err, BERTH_E_INVALID, "No image specified");
@@ -545,12 +571,44 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 		return -1;
 	}
 
-	if (insert_record(s, id, name, image, img, argv, config, host,
-	                  json_object_get(body, "NetworkingConfig"), idmap,
-	                  o && o->start ? "running" : "created", err) < 0) {
+	/* run: the start begins now, the record's transaction meanwhile */
+	json_t *netcfg = json_object_get(body, "NetworkingConfig");
+	_cleanup_json_ json_t *pre = NULL;
+	ctr_start_pending *pend = NULL;
+	if (o && o->start_early && o->pending && idmap == NULL && !mounts_need_db(config, host)) {
+		_cleanup_json_ json_t *none = json_array();
+		pre = record_json(s, image, img, argv, config, host, netcfg, NULL, none);
+		/* as container_lookup would find it once committed */
+		ctr_record r = {.name = (char *)(name ? name : ""),
+		                .image = (char *)image,
+		                .image_id = img->id,
+		                .config = pre};
+		memcpy(r.id, id, sizeof(r.id));
+		container_load_state(s, &r);
+		int br = container_start_begin(s, env, &r, o->start_early, &pend, err);
+		o->start_early->prep = NULL; /* taken over, or undone */
+		if (br < 0) {
+			rm_rf(dir, NULL);
+			return -1;
+		}
+	}
+	if (insert_record(s, id, name, image, img, argv, config, host, netcfg, idmap,
+	                  o && o->start ? "running" : "created", pre, err) < 0) {
+		if (pend) {
+			/* the start process undoes its part */
+			ctr_record r = {0};
+			memcpy(r.id, id, sizeof(r.id));
+			if (container_start_finish(s, &r, o->start_early, pend, false, NULL, NULL) <
+			    0)
+				(void)0;
+			_cleanup_free_ char *rundir = container_rundir(s, id);
+			rm_rf(rundir, NULL);
+		}
 		rm_rf(dir, NULL);
 		return -1;
 	}
+	if (o && o->pending)
+		*o->pending = pend;
 	*id_out = xstrdup(id);
 	return 0;
 }

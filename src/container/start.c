@@ -300,6 +300,34 @@ static int recv_fd(int sock)
 	return recv_with_fd(sock, b, sizeof(b), &fd, NULL) < 0 ? -1 : fd;
 }
 
+/* The start child's work made ahead (rt_prep): child_fail undoes it. */
+static rt_prep *start_prep;
+
+/* A start begun before its record is committed (container_start_begin):
+ * the read end of the client's word, 'g' once the record is committed.
+ * The child sets the container up meanwhile and waits for the word before
+ * anything that needs the record: the network attach (its database rows
+ * refer to it) and the start of the process. */
+static int start_gate = -1;
+static int gate_said = -1; /* -1: not read yet, 0: no, 1: go */
+
+static bool gate_go(void)
+{
+	if (gate_said >= 0 || start_gate < 0)
+		return gate_said != 0;
+	char b = 0;
+	ssize_t n;
+	do
+		n = read(start_gate, &b, 1);
+	while (n < 0 && errno == EINTR);
+	close(start_gate);
+	start_gate = -1;
+	/* end-of-file: the client died, its record most likely not committed
+	 * (or just so: the container is then left created, never started) */
+	gate_said = n == 1 && b == 'g';
+	return gate_said;
+}
+
 /* The network attach runs in a thread from the moment the init exists in
  * its new network namespace (rt_create's `created` callback) until
  * rt_create returns: the veth, leases and addresses (a few ms, mostly
@@ -322,6 +350,8 @@ static int net_job_attach(struct net_job *j, pid_t pid, berth_error **err)
 {
 	const char *nm = json_get_str(json_object_get(j->r->config, "HostConfig"), "NetworkMode");
 	bool db = !str_eq(nm, "none") && !str_eq(nm, "host");
+	if (db && !gate_go())
+		return berth_err(err, BERTH_E_GENERIC, "container %s was not created", j->r->id);
 	/* like the start child's own connection, this one ends with its exec */
 	if (db && j->db == NULL &&
 	    store_open(store_root(j->s), store_runroot(j->s), &j->db, err) < 0)
@@ -468,9 +498,6 @@ static int64_t health_interval(ctr_record *r)
 
 /* Report err to the parent and end the child. (A function, not a goto: a
  * jump past cleanup-attributed declarations is an error for clang.) */
-/* The start child's work made ahead (rt_prep): child_fail undoes it. */
-static rt_prep *start_prep;
-
 static void __attribute__((noreturn)) child_fail(int status_fd, const berth_error *err)
 {
 	rt_prep_free(start_prep);
@@ -573,6 +600,11 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	/* the monitor waits for the process to be executed (exec_fd at EOF)
 	 * before it reports the start, while it sets itself up */
 	int exec_fd = -1;
+	if (!gate_go()) {
+		rt_delete(&ctx, r->id, true, NULL);
+		berth_err(&err, BERTH_E_GENERIC, "container %s was not created", r->id);
+		child_fail(status_fd, err);
+	}
 	if (rt_start_nowait(&ctx, r->id, &exec_fd, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
 		child_fail(status_fd, err);
@@ -713,30 +745,32 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 	_exit(1);
 }
 
-static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
-                 int *attach_fd, bool *forked, berth_error **err);
+/* A start between its fork and the start process's report. */
+struct ctr_start_pending {
+	int status; /* our end of the status socket */
+	int attach; /* our end of the attach socketpair, or -1 */
+	int gate; /* the write end of the child's gate, or -1 */
+};
 
-int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
-                    int *attach_fd, berth_error **err)
+static void pending_free(ctr_start_pending *p)
 {
-	bool forked = false;
-	int rc = start(s, env, r, o, attach_fd, &forked, err);
-	/* the start process took the work made ahead over (and undid it if it
-	 * failed); not forked: undo it here */
-	if (o && o->prep) {
-		if (forked)
-			rt_prep_disown(o->prep);
-		else
-			rt_prep_free(o->prep);
-	}
-	return rc;
+	if (p == NULL)
+		return;
+	if (p->status >= 0)
+		close(p->status);
+	if (p->attach >= 0)
+		close(p->attach);
+	if (p->gate >= 0)
+		close(p->gate);
+	free(p);
 }
 
-static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
-                 int *attach_fd, bool *forked, berth_error **err)
+/* Checks, then the fork of the start process. gated: it waits for a word
+ * on a gate before it needs the record (container_start_begin). */
+static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                      bool gated, ctr_start_pending **out, bool *forked, berth_error **err)
 {
-	if (attach_fd)
-		*attach_fd = -1;
+	*out = NULL;
 	const char *status = container_status(r);
 	if (!strcmp(status, "running") || !strcmp(status, "paused") ||
 	    !strcmp(status, "restarting"))
@@ -773,28 +807,38 @@ static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_st
 	    xasprintf("%s/containers/%s/%s", store_root(s), r->id, CTR_SPARE_RUNDIR);
 	if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
 		return -1;
-	int sp[2], cp[2] = {-1, -1};
+	int sp[2], cp[2] = {-1, -1}, gp[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return berth_err_sys(err, errno, "socketpair");
-	if (o && o->attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) < 0) {
-		close(sp[0]);
-		close(sp[1]);
-		return berth_err_sys(err, errno, "socketpair");
+	if ((o && o->attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) < 0) ||
+	    (gated && pipe2(gp, O_CLOEXEC) < 0)) {
+		int e = errno;
+		int fds[] = {sp[0], sp[1], cp[0], cp[1]};
+		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return berth_err_sys(err, e, gated ? "pipe" : "socketpair");
 	}
 	/* the child must find the work made ahead done (it has no thread) */
 	if (o)
 		rt_prep_wait(o->prep);
 	pid_t p = fork();
 	if (p < 0) {
-		close(sp[0]);
-		close(sp[1]);
-		return berth_err_sys(err, errno, "fork");
+		int e = errno;
+		int fds[] = {sp[0], sp[1], cp[0], cp[1], gp[0], gp[1]};
+		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return berth_err_sys(err, e, "fork");
 	}
 	*forked = true;
 	if (p == 0) {
 		close(sp[0]);
 		if (cp[0] >= 0)
 			close(cp[0]);
+		if (gp[1] >= 0)
+			close(gp[1]);
+		start_gate = gp[0];
 		/* One fork, not two: the child becomes the monitor, which outlives
 		 * us (reparented to init or the nearest subreaper when we exit);
 		 * until then it is our child, and reaped when we are gone. */
@@ -805,27 +849,99 @@ static int start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_st
 	close(sp[1]);
 	if (cp[1] >= 0)
 		close(cp[1]);
+	if (gp[0] >= 0)
+		close(gp[0]);
+	ctr_start_pending *pend = xcalloc(1, sizeof(*pend));
+	pend->status = sp[0];
+	pend->attach = cp[0];
+	pend->gate = gp[1];
+	*out = pend;
+	return 0;
+}
+
+/* The start process's report: "ok PID" or "err CODE MESSAGE". */
+static int start_wait(berth_store *s, ctr_record *r, const ctr_start_opts *o, ctr_start_pending *p,
+                      int *attach_fd, berth_error **err)
+{
 	char buf[4096];
-	read_upto(sp[0], buf, sizeof(buf));
-	close(sp[0]);
+	read_upto(p->status, buf, sizeof(buf));
 	int pid = 0, code = 0;
 	if (sscanf(buf, "ok %d", &pid) == 1 && pid > 0) {
 		if (!(o && o->db_state_set))
 			container_set_db_state(s, r->id, "running", NULL);
 		container_load_state(s, r);
-		if (attach_fd)
-			*attach_fd = cp[0];
-		else if (cp[0] >= 0)
-			close(cp[0]);
+		if (attach_fd) {
+			*attach_fd = p->attach;
+			p->attach = -1;
+		}
 		return 0;
 	}
-	if (cp[0] >= 0)
-		close(cp[0]);
 	int off = 0;
 	if (sscanf(buf, "err %d %n", &code, &off) >= 1 && off > 0)
 		return berth_err(err, code, "%s", buf + off);
 	return berth_err(err, BERTH_E_GENERIC, "starting container %s: the start process died",
 	                 r->id);
+}
+
+/* the start process took the work made ahead over (and undid it if it
+ * failed); not forked: undo it here */
+static void prep_handed(const ctr_start_opts *o, bool forked)
+{
+	if (o && o->prep) {
+		if (forked)
+			rt_prep_disown(o->prep);
+		else
+			rt_prep_free(o->prep);
+	}
+}
+
+int container_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
+                    int *attach_fd, berth_error **err)
+{
+	if (attach_fd)
+		*attach_fd = -1;
+	bool forked = false;
+	ctr_start_pending *p = NULL;
+	int rc = start_fork(s, env, r, o, false, &p, &forked, err);
+	prep_handed(o, forked);
+	if (rc == 0)
+		rc = start_wait(s, r, o, p, attach_fd, err);
+	pending_free(p);
+	return rc;
+}
+
+int container_start_begin(berth_store *s, const ctr_env *env, ctr_record *r,
+                          const ctr_start_opts *o, ctr_start_pending **out, berth_error **err)
+{
+	bool forked = false;
+	int rc = start_fork(s, env, r, o, true, out, &forked, err);
+	prep_handed(o, forked);
+	return rc;
+}
+
+int container_start_finish(berth_store *s, ctr_record *r, const ctr_start_opts *o,
+                           ctr_start_pending *p, bool go, int *attach_fd, berth_error **err)
+{
+	if (attach_fd)
+		*attach_fd = -1;
+	if (p == NULL)
+		return berth_err(err, BERTH_E_GENERIC, "container %s: no start begun", r->id);
+	/* a failed write is the child's end-of-file: it stops as for "no" */
+	if (write(p->gate, go ? "g" : "n", 1) < 0)
+		(void)0;
+	close(p->gate);
+	p->gate = -1;
+	int rc;
+	if (go)
+		rc = start_wait(s, r, o, p, attach_fd, err);
+	else {
+		/* it undoes its work and reports: wait for that */
+		char buf[4096];
+		read_upto(p->status, buf, sizeof(buf));
+		rc = 0;
+	}
+	pending_free(p);
+	return rc;
 }
 
 int container_restart_for_monitor(berth_store *s, const ctr_env *env, ctr_record *r,

@@ -30,6 +30,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -1129,26 +1130,62 @@ static int open_listen(struct mon *m)
 	return fd;
 }
 
-/* exec_fd (the read end of the runtime's exec.fifo) reads end-of-file
- * once the init has executed the container's process, or died. */
-static void wait_executed(int fd)
+/* exec_fd is the read end of the runtime's exec.fifo, opened before the
+ * init opened its write end: the init writes one byte there once its
+ * set-up is done (after its seccomp filter) and keeps the write end until
+ * its execve. So: the byte, then end-of-file, once the container's process
+ * is executed. An end-of-file before the byte only says that no writer came
+ * yet; the init dying before it is seen on a pidfd (or, without pidfds, by
+ * looking every few milliseconds). */
+static bool init_gone(pid_t pid)
+{
+	siginfo_t si = {0};
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
+}
+
+static void wait_executed(int fd, pid_t pid)
 {
 	if (fd < 0)
 		return;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int64_t deadline = now_mono() + 30LL * 1000000000;
+	bool got = false;
 	for (;;) {
 		char b[16];
 		ssize_t n = read(fd, b, sizeof(b));
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			break;
-		if (n > 0)
+		if (n > 0) {
+			got = true;
 			continue;
+		}
+		if ((n == 0 && got) || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
 		int64_t left = deadline - now_mono();
 		if (left <= 0)
 			break;
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		poll(&pf, 1, (int)(left / 1000000) + 1);
+		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
+		                       {.fd = pidfd, .events = POLLIN}};
+		/* no writer yet reads as end-of-file without blocking: wait
+		 * on poll, which does not report it */
+		int ms = (int)(left / 1000000) + 1;
+		if (pidfd < 0 && ms > 5)
+			ms = 5;
+		if (poll(pf, pidfd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents & POLLIN)
+			continue;
+		/* a writer that left without its byte: the init died */
+		if ((pf[0].revents & POLLHUP) || (pidfd >= 0 && (pf[1].revents & POLLIN)) ||
+		    (pidfd < 0 && init_gone(pid))) {
+			if (got)
+				continue;
+			/* gone: a byte it wrote first is still to be read */
+			while (read(fd, b, sizeof(b)) > 0)
+				;
+			break;
+		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	close(fd);
 }
 
@@ -1421,7 +1458,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the start is reported once the container's process is executed */
-	wait_executed(exec_fd);
+	wait_executed(exec_fd, m->pid);
 	if (m->status_fd >= 0) {
 		char msg[32];
 		int n = snprintf(msg, sizeof(msg), "ok %d\n", m->pid);

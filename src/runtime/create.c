@@ -481,21 +481,22 @@ static int start_impl(const rt_ctx *ctx, const char *id, int *exec_fd, berth_err
 		return berth_err_sys(err, errno, "opening %s", fifo);
 	}
 	/* the init opens the write side, writes one byte and goes on to execve */
-	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, rec.pid, 0);
 	bool poststart = rec.hooks && json_object_get(rec.hooks, "poststart");
+	if (exec_fd && !poststart) {
+		/* our read end lets the init go on: the caller waits for its
+		 * byte and end-of-file (meanwhile the init loads its seccomp
+		 * filter). The init opens the fifo by its own descriptor. */
+		unlink(fifo);
+		*exec_fd = steal_fd(fd);
+		return 0;
+	}
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, rec.pid, 0);
 	char b;
 	bool got = false;
 	for (;;) {
 		ssize_t n = read(fd, &b, 1);
 		if (n == 1) {
 			got = true;
-			if (exec_fd && !poststart) {
-				/* the init goes on to execve: the caller waits for
-				 * that (end-of-file here) */
-				unlink(fifo);
-				*exec_fd = steal_fd(fd);
-				return 0;
-			}
 			continue;
 		}
 		if (n == 0 && got)

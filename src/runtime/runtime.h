@@ -95,10 +95,13 @@ void rt_exec_opts_init(rt_exec_opts *o);
 int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t *pid,
               berth_error **err);
 int rt_start(const rt_ctx *ctx, const char *id, berth_error **err);
-/* rt_start without waiting for the process to be executed: *exec_fd gets
- * a descriptor that reads end-of-file once it is (or once the init died),
- * for the caller to wait on before reporting the container as started.
- * With poststart hooks this is rt_start and *exec_fd is -1. */
+/* rt_start without waiting for the init: *exec_fd gets the read end of its
+ * exec.fifo, which lets it go on. The init writes one byte there when its
+ * set-up is done and keeps the write end open until its execve: the caller
+ * waits for the byte and then end-of-file (an end-of-file before the byte
+ * only means that the init has not opened the fifo yet; it may also die
+ * first) before it reports the container as started. With poststart hooks
+ * this is rt_start and *exec_fd is -1. */
 int rt_start_nowait(const rt_ctx *ctx, const char *id, int *exec_fd, berth_error **err);
 /* runtime-spec state: ociVersion, id, status, pid, bundle, annotations
  * (plus "created" and "rootfs" as runc prints them). */

@@ -231,3 +231,74 @@ def test_prune_sweeps_orphaned_cgroups(bb):
         for p in reversed(made):
             if os.path.isdir(p):
                 os.rmdir(p)
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def test_start_begun_early_undone_when_client_dies(bb):
+    """run begins the start before its record is committed: the start
+    process mounts the root and creates the container while the record's
+    transaction runs, and waits for the word that it is committed. With the
+    database locked the client cannot commit; killed then, its start
+    process sees it gone and undoes everything: no record, no process, no
+    cgroup, no runtime state."""
+    bb.run("ps", "-a")  # the tables made (that needs the write lock)
+    db = sqlite3.connect(os.path.join(bb.root, "berth.db"), timeout=10, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    p = subprocess.Popen(bb.cmd("run", "-d", "--network", "none", "busybox", "sleep", "100"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    init = None
+    try:
+        deadline = time.monotonic() + 30
+        while init is None:
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the start never created the container"
+            for start in children(p.pid):
+                inits = [c for c in children(start) if comm(c) == "berth-init"]
+                if inits:
+                    init = inits[0]
+            time.sleep(0.002)
+        with open("/proc/%d/cgroup" % init) as f:
+            cid = re.search(r"/berth/([0-9a-f]{64})", f.read()).group(1)
+        p.kill()
+        p.communicate()
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % init)), "the init lives on"
+    assert bb.out("ps", "-aq", "--no-trunc").split() == []
+    assert wait_for(lambda: cgroups(cid) == [])
+    assert not os.path.exists(os.path.join(bb.runroot, "runtime", cid))
+
+
+def test_start_begun_early_undone_on_name_conflict(bb):
+    """The name is taken: the record is never committed, and the start that
+    began meanwhile is undone before run reports the conflict."""
+    bb.run("create", "--name", "taken", "busybox", "true")
+    p, ids = made_cgroups(bb, "run", "-d", "--network", "none", "--name", "taken",
+                          "busybox", "sleep", "100")
+    assert p.returncode == 125, p.stderr
+    assert 'The container name "/taken" is already in use' in p.stderr
+    (cid,) = ids
+    assert cgroups(cid) == []
+    assert not os.path.exists(os.path.join(bb.runroot, "runtime", cid))
+    assert not os.path.exists(os.path.join(bb.runroot, "containers", cid))
+    assert not os.path.exists(os.path.join(bb.root, "containers", cid))
+    assert len(bb.out("ps", "-aq").split()) == 1
