@@ -344,7 +344,19 @@ struct net_job {
 	bool started;
 	int rc;
 	berth_error *err;
+	/* process.json, written once the init exists (while it sets itself
+	 * up): read only by exec and health checks of the running container */
+	const char *ppath, *ptext;
+	bool written;
+	berth_error *write_err;
 };
+
+static void net_job_write(struct net_job *j)
+{
+	if (j->ppath && !j->written)
+		write_file(j->ppath, j->ptext, strlen(j->ptext), 0644, &j->write_err);
+	j->written = true;
+}
 
 static int net_job_attach(struct net_job *j, pid_t pid, berth_error **err)
 {
@@ -369,6 +381,9 @@ static void *net_job_main(void *arg)
 static void net_job_start(pid_t init, void *arg)
 {
 	struct net_job *j = arg;
+	net_job_write(j);
+	if (j->write_err)
+		return; /* net_job_finish reports it */
 	j->pid = init;
 	/* without a thread, the attach happens after rt_create */
 	j->started = pthread_create(&j->th, NULL, net_job_main, j) == 0;
@@ -378,6 +393,14 @@ static void net_job_start(pid_t init, void *arg)
  * now). */
 static int net_job_finish(struct net_job *j, pid_t pid, berth_error **err)
 {
+	/* (rt_create of a user namespace calls no created callback) */
+	net_job_write(j);
+	if (j->write_err) {
+		if (err && *err == NULL)
+			*err = steal_ptr(j->write_err);
+		berth_error_free(steal_ptr(j->write_err));
+		return -1;
+	}
 	if (!j->started)
 		return net_job_attach(j, pid, err);
 	pthread_join(j->th, NULL);
@@ -408,12 +431,10 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 	_cleanup_json_ json_t *spec = ctr_build_spec(s, env, r, merged, err);
 	if (spec == NULL)
 		return -1;
-	/* exec and health checks start from this process template */
+	/* exec and health checks start from this process template (written
+	 * by net_job_start) */
 	_cleanup_free_ char *ptext = json_dump_compact(json_object_get(spec, "process"));
 	_cleanup_free_ char *ppath = xasprintf("%s/process.json", dir);
-	/* read by exec and health checks of the running container only */
-	if (write_file(ppath, ptext, strlen(ptext), 0644, err) < 0)
-		return -1;
 	rt_ctx ctx;
 	ctr_rt_ctx(s, &ctx);
 	rt_create_opts o;
@@ -438,7 +459,7 @@ static int create_process(berth_store *s, berth_store *db, const ctr_env *env, c
 		for (int i = 0; i < 3; i++)
 			o.stdio_fds[i] = stdio[i];
 	}
-	struct net_job nj = {.s = s, .db = db, .r = r};
+	struct net_job nj = {.s = s, .db = db, .r = r, .ppath = ppath, .ptext = ptext};
 	o.created = net_job_start;
 	o.created_arg = &nj;
 	o.cgroup_dirs = cgroup_dirs;

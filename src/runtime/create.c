@@ -299,7 +299,7 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	}
 	for (size_t i = 0; i < s->nmounts; i++)
 		if (s->mounts[i].type && !strcmp(s->mounts[i].type, "cgroup")) {
-			if (rt_cg_host_layout(s, err) < 0)
+			if (rt_cg_host_layout(s, o->prep, err) < 0)
 				return -1;
 			break;
 		}

@@ -30,6 +30,9 @@ struct rt_prep {
 	bool want_netns;
 	int netns_fd;
 	cgroup_handle *cg; /* cgroup_premake's, or NULL once rt_cg_create took it */
+	/* the host's hierarchies (rt_cg_host_layout) */
+	bool layout_read, layout_v2_only;
+	char **layout;
 };
 
 static bool prep_matches(const rt_prep *p, const rt_spec *s, const char *id)
@@ -223,8 +226,10 @@ int rt_cg_destroy(const char *path, const char *id, berth_error **err)
 
 /* The host's cgroup hierarchies from /proc/self/mountinfo: v1 ones by
  * their directory under /sys/fs/cgroup, and the cgroup2 one. */
-int rt_cg_host_layout(rt_spec *s, berth_error **err)
+/* The hierarchies from the mount table: *v2_only, or *list (strv). */
+static int host_layout(bool *v2_only, char ***list_out, berth_error **err)
 {
+	*list_out = NULL;
 	_cleanup_free_ char *mi = NULL;
 	if (read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
 		return -1;
@@ -272,13 +277,27 @@ int rt_cg_host_layout(rt_spec *s, berth_error **err)
 			list = strv_append(list, e);
 		}
 	}
-	if (!v1 && !v2) {
-		/* cgroup2 mounted on /sys/fs/cgroup itself */
-		s->cgroup_v2_only = true;
+	/* neither: cgroup2 mounted on /sys/fs/cgroup itself */
+	*v2_only = !v1 && !v2;
+	if (*v2_only)
 		strv_free(list);
+	else
+		*list_out = list;
+	return 0;
+}
+
+int rt_cg_host_layout(rt_spec *s, const rt_prep *p, berth_error **err)
+{
+	/* read ahead by the work made ahead (the same mounts: its mount
+	 * namespace is ours or the one ours was copied from) */
+	if (p && !p->running && p->layout_read) {
+		s->cgroup_v2_only = p->layout_v2_only;
+		s->cgroup_v1 = strv_dup(p->layout);
 		return 0;
 	}
-	s->cgroup_v2_only = false;
+	char **list = NULL;
+	if (host_layout(&s->cgroup_v2_only, &list, err) < 0)
+		return -1;
 	s->cgroup_v1 = list;
 	return 0;
 }
@@ -305,6 +324,9 @@ static void *prep_main(void *arg)
 	berth_error *e = NULL;
 	if (cgroup_premake(p->cgroups_path, p->id, &p->cg, &e) < 0)
 		p->cg = NULL;
+	berth_error_free(e);
+	e = NULL;
+	p->layout_read = host_layout(&p->layout_v2_only, &p->layout, &e) == 0;
 	berth_error_free(e);
 	return NULL;
 }
@@ -351,6 +373,7 @@ static void prep_release(rt_prep *p, bool destroy)
 	cgroup_handle_free(p->cg);
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
+	strv_free(p->layout);
 	free(p->cgroups_path);
 	free(p->id);
 	free(p);

@@ -31,7 +31,8 @@ int rt_cg_kill_all(const rt_state_rec *rec, int sig, berth_error **err);
 int rt_cg_pids(const rt_state_rec *rec, pid_t **pids, size_t *n, berth_error **err);
 /* Remove it; a missing cgroup is fine. */
 int rt_cg_destroy(const char *path, const char *id, berth_error **err);
-/* For mounts of type cgroup: what the host has. */
-int rt_cg_host_layout(rt_spec *s, berth_error **err);
+/* For mounts of type cgroup: what the host has (read ahead by p, the work
+ * made ahead, when it ran). */
+int rt_cg_host_layout(rt_spec *s, const rt_prep *p, berth_error **err);
 
 #endif
