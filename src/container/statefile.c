@@ -2,7 +2,9 @@
 #include "container/statefile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +33,54 @@ static int64_t parse_i64(const char *v, size_t n)
 	return strtoll(tmp, NULL, 10);
 }
 
+/* FNV-1a of the text before the "sum=" line. */
+static uint32_t state_sum(const char *buf, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Where the "sum=" line starts, or NULL (a file without one). */
+static const char *sum_line(const char *buf, size_t len)
+{
+	for (const char *p = buf; p < buf + len;) {
+		if ((size_t)(buf + len - p) >= 4 && memcmp(p, "sum=", 4) == 0)
+			return p;
+		const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
+/* Whether the text is whole: its sum line (if any) matches what precedes
+ * it. A monitor rewrites its file in place; a read racing that rewrite can
+ * see a mix of the two texts, which this tells. */
+static bool state_whole(const char *buf, size_t len)
+{
+	const char *sl = sum_line(buf, len);
+	if (sl == NULL)
+		return true; /* written by rename, or by an older berth */
+	const char *nl = memchr(sl, '\n', (size_t)(buf + len - sl));
+	if (nl == NULL)
+		return false;
+	char want[16];
+	snprintf(want, sizeof(want), "%08x", state_sum(buf, (size_t)(sl - buf)));
+	return (size_t)(nl - sl - 4) == 8 && memcmp(sl + 4, want, 8) == 0;
+}
+
 void ctr_state_parse(struct ctr_state *st, const char *buf, size_t len)
 {
 	ctr_state_init(st);
+	/* what follows the sum line is an older, longer text's tail */
+	const char *sl = sum_line(buf, len);
+	if (sl)
+		len = (size_t)(sl - buf);
 	const char *p = buf, *end = buf + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -91,9 +138,12 @@ static size_t format_state(const struct ctr_state *st, bool locked, char *buf, s
 	                 (long long)st->finished_ns, st->exit_code, st->oom_killed ? 1 : 0,
 	                 st->manual_stop ? 1 : 0, st->restart_count, st->paused ? 1 : 0,
 	                 st->health ? 1 : 0, locked ? 1 : 0, err);
-	if (n < 0)
+	if (n < 0 || (size_t)n + 14 >= cap)
 		return 0;
-	return (size_t)n >= cap ? cap - 1 : (size_t)n;
+	int m = snprintf(buf + n, cap - (size_t)n, "sum=%08x\n", state_sum(buf, (size_t)n));
+	if (m < 0)
+		return 0;
+	return (size_t)n + (size_t)m;
 }
 
 size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
@@ -103,23 +153,37 @@ size_t ctr_state_format(const struct ctr_state *st, char *buf, size_t cap)
 
 /* Read an open state file (regular: one read is enough unless it filled
  * the buffer). */
-static void read_state_fd(int fd, struct ctr_state *st)
+static size_t read_whole(int fd, char *buf, size_t cap)
 {
-	char buf[1024];
 	size_t len = 0;
 	for (;;) {
-		size_t want = sizeof(buf) - 1 - len;
-		ssize_t r = read(fd, buf + len, want);
+		size_t want = cap - 1 - len;
+		ssize_t r = pread(fd, buf + len, want, (off_t)len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		len += (size_t)r;
 		/* a short read of a regular file is its end: no second read */
-		if ((size_t)r < want || len == sizeof(buf) - 1)
+		if ((size_t)r < want || len == cap - 1)
 			break;
 	}
 	buf[len] = 0;
+	return len;
+}
+
+static void read_state_fd(int fd, struct ctr_state *st)
+{
+	char buf[1024];
+	size_t len = read_whole(fd, buf, sizeof(buf));
+	/* a rewrite in place is one small write: read again until whole */
+	for (int i = 0; i < 1000 && !state_whole(buf, len); i++) {
+		if (i >= 10) {
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, NULL);
+		}
+		len = read_whole(fd, buf, sizeof(buf));
+	}
 	ctr_state_parse(st, buf, len);
 }
 
@@ -185,8 +249,35 @@ int ctr_state_read_live(int dirfd, const char *path, struct ctr_state *st, int *
 	}
 }
 
+/* The monitor's later writes: over its own file, in place (no new inode,
+ * no rename freeing the old one: both cost a journal-less ext4 more than
+ * the write), with its sum line for readers racing it. */
+static int rewrite_state(int fd, const struct ctr_state *st)
+{
+	/* ours already (an OFD lock does not conflict with itself) */
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+	bool locked = fcntl(fd, F_OFD_SETLK, &fl) == 0;
+	char buf[1024];
+	size_t len = format_state(st, locked, buf, sizeof(buf));
+	if (len == 0)
+		return -EINVAL;
+	ssize_t w;
+	do
+		w = pwrite(fd, buf, len, 0);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -errno;
+	if ((size_t)w != len)
+		return -EIO;
+	if (ftruncate(fd, (off_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
 static int write_state(int dirfd, const struct ctr_state *st, int *lock_fd)
 {
+	if (lock_fd != NULL && *lock_fd >= 0)
+		return rewrite_state(*lock_fd, st);
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".state.%d", (int)getpid());
 	/* read access too: an OFD read lock needs it */

@@ -2,13 +2,16 @@
  *
  * libc only: compiled into libberth and into berth-monitor, which owns the
  * file while it runs (berth writes it only when no monitor is alive). The
- * format is "key=value" lines, replaced atomically (temp file + rename),
- * so readers never see a half-written state.
+ * format is "key=value" lines and a last "sum=" line (FNV-1a of the text
+ * before it). berth replaces the file atomically (temp file + rename). A
+ * monitor does so for its first write and then rewrites that file in place
+ * (one pwrite, then the length): a reader racing a rewrite may see a mix
+ * of two texts, which the sum tells, and reads again until it is whole.
  *
  * A monitor writes "lock=1" and holds an OFD read lock on the file it
- * wrote (that inode) until it has renamed the next one into place, and
- * for as long as it lives: a reader tells a live monitor from a dead one
- * with one F_OFD_GETLK on the fd it read the state from. A file without
+ * wrote (that inode) for as long as it lives: a reader tells a live
+ * monitor from a dead one with one F_OFD_GETLK on the fd it read the
+ * state from (a file replaced meanwhile is read again). A file without
  * "lock=1" (written by berth, or by a monitor of an older berth, which
  * locks only monitor.lock and marks a pause with a `paused` file) is
  * checked the old way. */
@@ -50,10 +53,10 @@ int ctr_state_read_path(int dirfd, const char *path, struct ctr_state *st);
 /* Atomically replace dirfd/state (without "lock=1", whatever st says).
  * Returns 0 or -errno. */
 int ctr_state_write_at(int dirfd, const struct ctr_state *st);
-/* The monitor's writer: the new file is written with "lock=1" and carries
- * an OFD read lock before it is renamed into place; *lock_fd (the fd
- * holding the previous file's lock, or -1) is then closed and replaced by
- * the new file's fd. Returns 0 or -errno (*lock_fd unchanged). */
+/* The monitor's writer. First (*lock_fd -1): a new file, written with
+ * "lock=1" and carrying an OFD read lock before it is renamed into place;
+ * *lock_fd gets its fd. Then: that file rewritten in place through
+ * *lock_fd. Returns 0 or -errno (*lock_fd unchanged). */
 int ctr_state_write_locked_at(int dirfd, const struct ctr_state *st, int *lock_fd);
 /* Read the state file at path (relative to dirfd) and, if it says running
  * or restarting, whether its monitor lives: *alive is 1 or 0, or -1 when

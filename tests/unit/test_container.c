@@ -101,29 +101,38 @@ TEST(state_lock_tells_live_from_dead_monitor)
 	CHECK_INT_EQ(alive, 0);
 	ctr_state_init(&st);
 	memcpy(st.status, "running", 8);
-	/* a monitor's writes: each new file is locked before it replaces the
-	 * old one, whose lock goes */
+	/* a monitor's first write: a new file, locked before it is in place */
 	int lockfd = -1;
 	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
 	CHECK(lockfd >= 0);
 	int first = lockfd;
+	struct stat a, b;
+	CHECK(fstatat(dfd, CTR_STATE_FILE, &a, 0) == 0);
 	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
 	CHECK(back.locked);
 	CHECK_INT_EQ(alive, 1);
+	/* the next ones rewrite that file in place, shorter or longer */
 	st.paused = true;
+	snprintf(st.error, sizeof(st.error), "%s", "a longer text than before");
 	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
-	CHECK(lockfd >= 0);
-	CHECK(fcntl(first, F_GETFD) < 0); /* the old file's fd is closed */
+	CHECK_INT_EQ(lockfd, first);
+	CHECK(fstatat(dfd, CTR_STATE_FILE, &b, 0) == 0);
+	CHECK(a.st_ino == b.st_ino);
 	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
 	CHECK_INT_EQ(alive, 1);
 	CHECK(back.paused);
-	/* a reader holding the file the monitor has since replaced reads on
-	 * to the new one instead of calling the monitor dead */
+	CHECK_STR_EQ(back.error, "a longer text than before");
+	st.error[0] = 0;
+	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
+	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
+	CHECK_STR_EQ(back.error, "");
+	CHECK(back.paused && back.locked);
+	/* a reader holding the file sees the same, still locked, inode */
 	int oldfd = openat(dfd, CTR_STATE_FILE, O_RDONLY | O_CLOEXEC);
 	CHECK(oldfd >= 0);
 	CHECK_INT_EQ(ctr_state_write_locked_at(dfd, &st, &lockfd), 0);
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	CHECK(fcntl(oldfd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK);
+	CHECK(fcntl(oldfd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK);
 	close(oldfd);
 	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
 	CHECK_INT_EQ(alive, 1);
@@ -142,6 +151,35 @@ TEST(state_lock_tells_live_from_dead_monitor)
 	CHECK_INT_EQ(ctr_state_write_at(dfd, &st), 0);
 	CHECK_INT_EQ(ctr_state_read_live(dfd, CTR_STATE_FILE, &back, &alive), 0);
 	CHECK_INT_EQ(alive, -1);
+}
+
+TEST(state_sum_line)
+{
+	struct ctr_state st, back;
+	ctr_state_init(&st);
+	memcpy(st.status, "exited", 7);
+	st.exit_code = 3;
+	char buf[1024];
+	size_t n = ctr_state_format(&st, buf, sizeof(buf));
+	CHECK(n > 0 && strstr(buf, "\nsum=") != NULL && buf[n - 1] == '\n');
+	/* a rewrite that left an older, longer text's tail: read up to the sum */
+	char mixed[1200];
+	snprintf(mixed, sizeof(mixed), "%sror=an old tail\nstatus=running\n", buf);
+	ctr_state_parse(&back, mixed, strlen(mixed));
+	CHECK_STR_EQ(back.status, "exited");
+	CHECK_INT_EQ(back.exit_code, 3);
+	/* a file whose sum does not match (a read mixing two texts) is read
+	 * again; one that stays so is still read, after a while */
+	_cleanup_close_ int dfd = open(test_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	char *sum = strstr(buf, "\nsum=") + 5;
+	sum[0] = sum[0] == '0' ? '1' : '0';
+	int fd = openat(dfd, "bad-state", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK(write(fd, buf, n) == (ssize_t)n);
+	close(fd);
+	CHECK_INT_EQ(ctr_state_read_path(dfd, "bad-state", &back), 0);
+	CHECK_STR_EQ(back.status, "exited");
 }
 
 TEST(jsonlog_format_like_docker)
