@@ -66,8 +66,7 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 			_cleanup_free_ char *errmsg = NULL;
 			out = cli_template_render(format, v, &errmsg);
 			if (out == NULL)
-				return cli_failf(EXIT_BERTH_FAILED, "template parsing error: %s",
-				                 errmsg);
+				return cli_failf(EXIT_BERTH_FAILED, "%s", errmsg);
 		}
 		printf("%s\n", out);
 		return 0;

@@ -1,6 +1,6 @@
 /* libFuzzer harness: the --format template compiler and renderer
- * (src/cli/format.c, built into this harness: libberth has no cli/). The
- * input's first line is the template, the rest a JSON value to render it
+ * (src/cli/format.c and template.c, built into this harness: libberth has
+ * no cli/). The input's first line is the template, the rest a JSON value to render it
  * against, as a list row (struct semantics) and as inspect's object. */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* small limits, so a nest of ranges cannot take the fuzzer's time */
+#define CLI_TMPL_MAX_STEPS 100000
+#define CLI_TMPL_MAX_OUTPUT (1u << 20)
 #include "../../src/cli/format.c"
+#include "../../src/cli/template.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
