@@ -30,6 +30,7 @@
 #define CTR_SPARE_LOG "spare-json.log"
 #define CTR_SPARE_RUNDIR "spare-rundir" /* the attach socket's directory */
 #define CTR_SPARE_RTDIR "spare-rtdir" /* the runtime's state directory */
+#define CTR_SPARE_STATE "spare-state" /* the monitor's state file */
 #define MON_FRAME_HDR 8
 #define MON_FRAME_MAX (1u << 20)
 

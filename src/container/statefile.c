@@ -1,6 +1,8 @@
 /* Container state file (libc only; see statefile.h). */
 #include "container/statefile.h"
 
+#include "container/proto.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -278,6 +280,19 @@ static int write_state(int dirfd, const struct ctr_state *st, int *lock_fd)
 {
 	if (lock_fd != NULL && *lock_fd >= 0)
 		return rewrite_state(*lock_fd, st);
+	if (lock_fd != NULL) {
+		/* a spare directory's file (berth-monitor's recycle): written
+		 * and locked under its spare name, then renamed into place */
+		int fd = openat(dirfd, CTR_SPARE_STATE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			if (rewrite_state(fd, st) == 0 &&
+			    renameat(dirfd, CTR_SPARE_STATE, dirfd, CTR_STATE_FILE) == 0) {
+				*lock_fd = fd;
+				return 0;
+			}
+			close(fd);
+		}
+	}
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".state.%d", (int)getpid());
 	/* read access too: an OFD read lock needs it */

@@ -823,14 +823,31 @@ static bool in_trash(struct mon *m, char trash[PATH_MAX])
  * the inodes a new container would otherwise create. */
 static bool spare_keeps(const char *name)
 {
-	static const char *const keep[] = {"upper",          "work",         "merged",
-	                                   "hostname",       "hosts",        "resolv.conf",
-	                                   "process.json",   "monitor.lock", CTR_SPARE_LOG,
-	                                   CTR_SPARE_RUNDIR, CTR_SPARE_RTDIR};
+	static const char *const keep[] = {"upper",          "work",          "merged",
+	                                   "hostname",       "hosts",         "resolv.conf",
+	                                   "process.json",   "monitor.lock",  CTR_SPARE_LOG,
+	                                   CTR_SPARE_RUNDIR, CTR_SPARE_RTDIR, CTR_SPARE_STATE};
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (!strcmp(name, keep[i]))
 			return true;
 	return false;
+}
+
+/* Overwrite a small file with newlines, its length kept (no block freed). */
+static bool blank_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	char nl[1024];
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (off_t)sizeof(nl);
+	if (ok && st.st_size > 0) {
+		memset(nl, '\n', (size_t)st.st_size);
+		ok = pwrite(fd, nl, (size_t)st.st_size, 0) == (ssize_t)st.st_size;
+	}
+	close(fd);
+	return ok;
 }
 
 static int rm_below(const char *path, const struct stat *st, int type, struct FTW *f)
@@ -884,7 +901,8 @@ static bool recycle(struct mon *m, const char *trash)
 		for (struct dirent *e; clean && (e = readdir(rd));)
 			clean = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
 			        !strcmp(e->d_name, "config.json") ||
-			        !strcmp(e->d_name, "state.json");
+			        !strcmp(e->d_name, "state.json") ||
+			        !strcmp(e->d_name, "exec.fifo.used");
 		closedir(rd);
 		if (!clean && nftw(path, rm_entry, 4, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 			return false;
@@ -907,6 +925,13 @@ static bool recycle(struct mon *m, const char *trash)
 		else if (!strcmp(e->d_name, log))
 			ok = truncate(path, 0) == 0 &&
 			     snprintf(to, sizeof(to), "%s/%s", trash, CTR_SPARE_LOG) <
+			         (int)sizeof(to) &&
+			     rename(path, to) == 0;
+		else if (!strcmp(e->d_name, CTR_STATE_FILE))
+			/* its inode for the next monitor's first write (we closed
+			 * it: its lock is gone), blanked: no data of ours stays */
+			ok = blank_file(path) &&
+			     snprintf(to, sizeof(to), "%s/%s", trash, CTR_SPARE_STATE) <
 			         (int)sizeof(to) &&
 			     rename(path, to) == 0;
 		else

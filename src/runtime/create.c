@@ -327,7 +327,10 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	int ret = -1;
 	rt_cg_join join = {.v2dir = -1};
 	int own_net = -1;
-	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0) {
+	/* a used fifo kept in the state directory (fifo_done) is a new one's
+	 * inode: no pipe outlives its last close */
+	_cleanup_free_ char *used = xasprintf("%s/%s", dir, RT_USED_FIFO);
+	if (rename(used, fifo) < 0 && (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0)) {
 		berth_err_sys(err, errno, "creating %s", fifo);
 		goto fail;
 	}
@@ -454,6 +457,15 @@ out:
 	return ret;
 }
 
+/* Started: exec.fifo goes (its absence says so), kept under another name
+ * for the state directory's next container (a spare directory's). */
+static void fifo_done(const char *dir, const char *fifo)
+{
+	_cleanup_free_ char *used = xasprintf("%s/%s", dir, RT_USED_FIFO);
+	if (rename(fifo, used) < 0)
+		unlink(fifo);
+}
+
 static int start_impl(const rt_ctx *ctx, const char *id, int *exec_fd, berth_error **err)
 {
 	if (exec_fd)
@@ -486,7 +498,7 @@ static int start_impl(const rt_ctx *ctx, const char *id, int *exec_fd, berth_err
 		/* our read end lets the init go on: the caller waits for its
 		 * byte and end-of-file (meanwhile the init loads its seccomp
 		 * filter). The init opens the fifo by its own descriptor. */
-		unlink(fifo);
+		fifo_done(dir, fifo);
 		*exec_fd = steal_fd(fd);
 		return 0;
 	}
@@ -518,7 +530,7 @@ static int start_impl(const rt_ctx *ctx, const char *id, int *exec_fd, berth_err
 			return berth_err(err, BERTH_E_GENERIC,
 			                 "the container init exited before start");
 	}
-	unlink(fifo);
+	fifo_done(dir, fifo);
 	if (rec.hooks && json_object_get(rec.hooks, "poststart")) {
 		rt_hooks h;
 		berth_error *e = NULL;

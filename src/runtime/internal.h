@@ -199,6 +199,10 @@ enum rt_msg_type {
 };
 
 #define RT_MSG_TEXT 400
+/* exec.fifo once the container started, kept in its state directory for
+ * the directory's next container (berth recycles removed containers'
+ * state directories) */
+#define RT_USED_FIFO "exec.fifo.used"
 typedef struct rt_msg {
 	int type;
 	int value;

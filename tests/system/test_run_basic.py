@@ -229,8 +229,13 @@ def test_removed_containers_leave_no_directory(bb):
         d = os.path.join(spares, k)
         assert os.listdir(os.path.join(d, "upper")) == []
         assert os.listdir(os.path.join(d, "work")) == []
-        assert not [f for f in os.listdir(d) if "state" in f or
+        assert not [f for f in os.listdir(d) if ("state" in f and f != "spare-state") or
                     (f.endswith("-json.log") and f != "spare-json.log")]
+        # the state file's inode is kept, blank
+        st = os.path.join(d, "spare-state")
+        if os.path.exists(st):
+            with open(st) as f:
+                assert f.read().strip() == ""
         log = os.path.join(d, "spare-json.log")
         assert not os.path.exists(log) or os.path.getsize(log) == 0
     # the next container takes one: the same directories come back
