@@ -122,7 +122,7 @@ static int xerr(struct exec *x, size_t pos, const char *context, const char *fmt
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	_cleanup_free_ char *msg = cli_tmpl_vfmt(fmt, ap);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	int line, col;
 	cli_tmpl_src_pos(x->t->src, pos, &line, &col);
@@ -327,7 +327,7 @@ static int fn_err(struct fn_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	_cleanup_free_ char *msg = cli_tmpl_vfmt(fmt, ap);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	return xerr(c->x, c->cmd->pos, c->cmd->text, "error calling %s: %s", c->name, msg);
 }

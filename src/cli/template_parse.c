@@ -92,19 +92,6 @@ static bool is_ident_start(char c)
 	return isalpha((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
 }
 
-char *cli_tmpl_vfmt(const char *fmt, va_list ap)
-{
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		return xstrdup(fmt);
-	char *s = xmalloc((size_t)n + 1);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
-}
-
 /* Line (from 1) and column (from 0) of offset pos, as Go counts them. */
 void cli_tmpl_src_pos(const char *src, size_t pos, int *line, int *col)
 {
@@ -188,7 +175,7 @@ static int perr(struct parser *p, size_t pos, const char *fmt, ...)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	_cleanup_free_ char *msg = cli_tmpl_vfmt(fmt, ap);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	int line, col;
 	cli_tmpl_src_pos(p->s, pos, &line, &col);

@@ -68,8 +68,6 @@ struct cli_tmpl {
 
 /* "LINE" (from 1) and column (from 0) of offset pos, as Go counts them. */
 void cli_tmpl_src_pos(const char *src, size_t pos, int *line, int *col);
-/* vasprintf that aborts on OOM */
-char *cli_tmpl_vfmt(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Append code point cp as UTF-8. */
 void cli_tmpl_put_utf8(strbuf *sb, unsigned long cp);
 
