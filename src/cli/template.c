@@ -777,6 +777,38 @@ static int fn_pad(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 	return 0;
 }
 
+/* Go's slice: slice x i j is x[i:j] (strings by bytes, arrays). */
+static int fn_slice(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
+{
+	json_t *v = a[0].v;
+	if (v == NULL || json_is_null(v))
+		return fn_err(c, "slice of untyped nil");
+	if (!json_is_string(v) && !json_is_array(v))
+		return fn_err(c, "can't slice item of type %s", go_type(v));
+	if (n == 4 && json_is_string(v))
+		return fn_err(c, "cannot 3-index slice a string");
+	size_t len = json_is_string(v) ? json_string_length(v) : json_array_size(v);
+	long long ix[3] = {0, (long long)len, (long long)len};
+	for (size_t i = 1; i < n; i++) {
+		if (int_arg(c, &a[i], &ix[i - 1]) < 0)
+			return -1;
+		if (ix[i - 1] < 0 || (size_t)ix[i - 1] > len)
+			return fn_err(c, "index out of range: %lld", ix[i - 1]);
+	}
+	for (size_t i = 1; i + 1 < n; i++)
+		if (ix[i - 1] > ix[i])
+			return fn_err(c, "invalid slice index: %lld > %lld", ix[i - 1], ix[i]);
+	size_t from = (size_t)ix[0], to = (size_t)ix[1];
+	if (json_is_string(v)) {
+		out->v = json_stringn_nocheck(json_string_value(v) + from, to - from);
+		return 0;
+	}
+	out->v = json_array();
+	for (size_t i = from; i < to; i++)
+		json_array_append(out->v, json_array_get(v, i));
+	return 0;
+}
+
 static int fn_truncate(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 {
 	long long l = 0;
@@ -799,16 +831,17 @@ static const struct fn_def {
 	int min, max; /* argument counts; max -1: any */
 	bool header; /* Docker's table header: returns its argument */
 } fn_defs[] = {
-    {"eq", fn_eq, 1, -1, false},           {"ge", fn_cmp, 2, 2, false},
-    {"gt", fn_cmp, 2, 2, false},           {"index", fn_index, 1, -1, false},
-    {"join", fn_join, 2, 2, true},         {"json", fn_json, 1, 1, true},
-    {"le", fn_cmp, 2, 2, false},           {"len", fn_len, 1, 1, false},
-    {"lower", fn_case, 1, 1, true},        {"lt", fn_cmp, 2, 2, false},
-    {"ne", fn_cmp, 2, 2, false},           {"not", fn_not, 1, 1, false},
-    {"pad", fn_pad, 3, 3, true},           {"print", fn_print, 0, -1, false},
-    {"printf", fn_printf, 1, -1, false},   {"println", fn_print, 0, -1, false},
-    {"split", fn_split, 2, 2, true},       {"title", fn_case, 1, 1, true},
-    {"truncate", fn_truncate, 2, 2, true}, {"upper", fn_case, 1, 1, true},
+    {"eq", fn_eq, 1, -1, false},         {"ge", fn_cmp, 2, 2, false},
+    {"gt", fn_cmp, 2, 2, false},         {"index", fn_index, 1, -1, false},
+    {"join", fn_join, 2, 2, true},       {"json", fn_json, 1, 1, true},
+    {"le", fn_cmp, 2, 2, false},         {"len", fn_len, 1, 1, false},
+    {"lower", fn_case, 1, 1, true},      {"lt", fn_cmp, 2, 2, false},
+    {"ne", fn_cmp, 2, 2, false},         {"not", fn_not, 1, 1, false},
+    {"pad", fn_pad, 3, 3, true},         {"print", fn_print, 0, -1, false},
+    {"printf", fn_printf, 1, -1, false}, {"println", fn_print, 0, -1, false},
+    {"slice", fn_slice, 1, 4, false},    {"split", fn_split, 2, 2, true},
+    {"title", fn_case, 1, 1, true},      {"truncate", fn_truncate, 2, 2, true},
+    {"upper", fn_case, 1, 1, true},
 };
 
 static int cmp_fn(const void *key, const void *elem)

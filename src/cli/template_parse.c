@@ -259,9 +259,10 @@ static bool peek_word(const struct parser *p, char *buf, size_t size)
 }
 
 /* sorted */
-static const char *const functions[] = {
-    "and", "eq",  "ge", "gt",  "index", "join",   "json",    "le",    "len",   "lower",    "lt",
-    "ne",  "not", "or", "pad", "print", "printf", "println", "split", "title", "truncate", "upper"};
+static const char *const functions[] = {"and",   "eq",    "ge",    "gt",       "index",  "join",
+                                        "json",  "le",    "len",   "lower",    "lt",     "ne",
+                                        "not",   "or",    "pad",   "print",    "printf", "println",
+                                        "slice", "split", "title", "truncate", "upper"};
 
 static int cmp_str(const void *a, const void *b)
 {

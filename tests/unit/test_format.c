@@ -258,6 +258,22 @@ TEST(format_pipelines_and_printf)
 	            "calling len: len of type int");
 }
 
+TEST(format_slice)
+{
+	CHECK_RENDER(
+	    "{{slice .Id 0 3}} {{slice .Id 4}} {{slice .Id}} {{slice .L 1 2}} {{slice .L 1 2 3}}",
+	    "{\"Id\":\"abcdef\",\"L\":[1,2,3]}", "abc ef abcdef [2] [2]");
+	CHECK_ERROR("{{slice .Id 2 1}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 2 1>: "
+	            "error calling slice: invalid slice index: 2 > 1");
+	CHECK_ERROR("{{slice .Id 5}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 5>: "
+	            "error calling slice: index out of range: 5");
+	CHECK_ERROR("{{slice .Id 0 1 2}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 0 1 2>: "
+	            "error calling slice: cannot 3-index slice a string");
+}
+
 TEST(format_trim_markers_and_comments)
 {
 	CHECK_RENDER("a  {{- .X -}}  \n b", "{\"X\":1}", "a1b");
