@@ -4,9 +4,10 @@
  * fields (.A.B), variables ($, $x, $x.A), string/number/bool/nil literals,
  * parenthesised pipelines, {{if}}/{{else if}}/{{else}}, {{range}} (arrays
  * in order, objects in sorted key order, {{break}}/{{continue}}), {{with}},
- * comments (slash-star in braces), trim markers {{- and -}}, and the functions and, or,
- * not, eq, ne, lt, le, gt, ge, len, index, print, printf, println, plus
- * Docker's json, join, split, title, lower, upper, pad, truncate.
+ * comments (slash-star in braces), trim markers {{- and -}}, and the
+ * functions and, or, not, eq, ne, lt, le, gt, ge, len, index, slice, print,
+ * printf, println, plus Docker's json, join, split, title, lower, upper, pad,
+ * truncate. template_parse.c parses, template.c executes.
  *
  * Literal text keeps Docker's "\t" and "\n" escapes. Nesting is capped at
  * CLI_TMPL_MAX_DEPTH. Errors are Go's messages wrapped as Docker wraps them

@@ -1,7 +1,8 @@
-/* libFuzzer harness: the --format template compiler and renderer
- * (src/cli/format.c and template.c, built into this harness: libberth has
- * no cli/). The input's first line is the template, the rest a JSON value to render it
- * against, as a list row (struct semantics) and as inspect's object. */
+/* libFuzzer harness: the --format template parser and evaluator
+ * (src/cli/format.c, template.c and template_parse.c, built into this
+ * harness: libberth has no cli/). The input's first line is the template,
+ * the rest a JSON value to render it against, as a list row (struct
+ * semantics) and as inspect's object. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #define CLI_TMPL_MAX_OUTPUT (1u << 20)
 #include "../../src/cli/format.c"
 #include "../../src/cli/template.c"
+#include "../../src/cli/template_parse.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -258,6 +258,22 @@ TEST(format_pipelines_and_printf)
 	            "calling len: len of type int");
 }
 
+TEST(format_slice)
+{
+	CHECK_RENDER(
+	    "{{slice .Id 0 3}} {{slice .Id 4}} {{slice .Id}} {{slice .L 1 2}} {{slice .L 1 2 3}}",
+	    "{\"Id\":\"abcdef\",\"L\":[1,2,3]}", "abc ef abcdef [2] [2]");
+	CHECK_ERROR("{{slice .Id 2 1}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 2 1>: "
+	            "error calling slice: invalid slice index: 2 > 1");
+	CHECK_ERROR("{{slice .Id 5}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 5>: "
+	            "error calling slice: index out of range: 5");
+	CHECK_ERROR("{{slice .Id 0 1 2}}", "{\"Id\":\"abc\"}",
+	            "template parsing error: template: :1:2: executing \"\" at <slice .Id 0 1 2>: "
+	            "error calling slice: cannot 3-index slice a string");
+}
+
 TEST(format_trim_markers_and_comments)
 {
 	CHECK_RENDER("a  {{- .X -}}  \n b", "{\"X\":1}", "a1b");
@@ -461,4 +477,39 @@ TEST(format_malformed_inputs)
 		CHECK(out == NULL);
 		CHECK(err != NULL && str_has_prefix(err, "template parsing error: template: :"));
 	}
+}
+
+/* Docker's header functions return their argument: {{upper .Names}} heads
+ * its column "NAMES"; {{json .}} shows the row's JSON view. */
+TEST(format_header_functions_and_json_view)
+{
+	char *err = NULL;
+	_cleanup_format_ cli_format *f =
+	    cli_format_new("table {{upper .Names}}\t{{json .Size}}\t{{truncate .ID 2}}", "", &err);
+	CHECK(f != NULL);
+	json_t *row = json_pack("{s:s, s:s, s:s}", "Names", "web", "Size", "1B", "ID", "abcdef");
+	CHECK(cli_format_row(f, stdout, row, &err) == 0);
+	json_decref(row);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	static const cli_column cols[] = {{"ID", "CONTAINER ID"}};
+	cli_format_flush(f, mem, cols, ARRAY_SIZE(cols));
+	fclose(mem);
+	CHECK_STR_EQ(buf, "NAMES     SIZE      CONTAINER ID\nWEB       \"1B\"      ab\n");
+	free(buf);
+
+	_cleanup_format_ cli_format *g =
+	    cli_format_new("{{json .}}|{{range .L}}{{json .}}{{end}}", "", &err);
+	CHECK(g != NULL);
+	row = json_pack("{s:b, s:[i]}", "Official", 1, "L", 7);
+	json_t *view = json_pack("{s:s}", "Official", "[OK]");
+	buf = NULL;
+	mem = open_memstream(&buf, &len);
+	CHECK(cli_format_row_view(g, mem, row, view, &err) == 0);
+	fclose(mem);
+	json_decref(row);
+	json_decref(view);
+	CHECK_STR_EQ(buf, "{\"Official\":\"[OK]\"}|7\n");
+	free(buf);
 }
