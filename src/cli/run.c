@@ -1018,8 +1018,10 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                                 : xstrdup(image);
 		fprintf(stderr, "Unable to find image '%s' locally\n", shown);
 		/* the pull printed its own one-line error */
-		if (pull_image(ctx, image, f.platform) != 0)
+		if (pull_image(ctx, image, f.platform) != 0) {
+			rt_prep_free(steal_ptr(so.prep));
 			return EXIT_BERTH_FAILED;
+		}
 		berth_error_clear(&err);
 		cr = container_create(s, &env, body, &co, &id, &warnings, &err);
 	}

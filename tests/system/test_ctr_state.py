@@ -185,16 +185,19 @@ def made_cgroups(b, *args):
     return p, ids
 
 
-@pytest.mark.parametrize("case", ["name-in-use", "no-such-command", "no-image"])
+@pytest.mark.parametrize("case", ["name-in-use", "no-such-command", "no-image", "pull-fails"])
 def test_failed_run_leaves_no_cgroup(bb, case):
     """run makes the cgroup's directories ahead, while it creates the
-    record: a run that fails before (a name in use, an image missing) or in
-    the start (a command not found) removes them."""
+    record: a run that fails before (a name in use, an image missing, a
+    pull that fails) or in the start (a command not found) removes them."""
     if case == "name-in-use":
         bb.run("create", "--name", "taken", "busybox", "true")
         args = ["run", "--rm", "--name", "taken", "busybox", "true"]
     elif case == "no-such-command":
         args = ["run", "--rm", "--network", "none", "busybox", "no-such-command"]
+    elif case == "pull-fails":
+        # nothing listens there: the pull fails at once
+        args = ["run", "--rm", "127.0.0.1:9/nosuch:1", "true"]
     else:
         args = ["run", "--rm", "--pull", "never", "nosuch:1", "true"]
     p, ids = made_cgroups(bb, *args)
