@@ -495,7 +495,28 @@ static int parse_run_flags(const char *cmd, int argc, char **argv, run_flags *f,
 	json_object_set_new(body, "Labels", labels);
 	int c;
 	int64_t n;
+	bool create = !strcmp(cmd, "create");
 	while ((c = getopt_long(argc, argv, "+a:c:de:h:il:m:p:Pqtu:v:w:", run_opts, NULL)) != -1) {
+		/* run's own flags: create has none of them (as docker create) */
+		if (create && (c == 'd' || c == O_DETACH_KEYS || c == O_SIG_PROXY)) {
+			/* a group of short flags ("-di") is argv[optind] until its
+			 * last one is read */
+			const char *arg = argv[optind - 1];
+			if (c == 'd' && optind < argc && argv[optind][0] == '-' &&
+			    argv[optind][1] != '-' && strchr(argv[optind], 'd'))
+				arg = argv[optind];
+			if (c == 'd' && !str_has_prefix(arg, "--"))
+				return berth_err(err, BERTH_E_INVALID,
+				                 "unknown shorthand flag: 'd' in %s (see 'berth %s "
+				                 "--help')",
+				                 arg, cmd);
+			return berth_err(err, BERTH_E_INVALID,
+			                 "unknown flag: --%s (see 'berth %s --help')",
+			                 c == 'd'             ? "detach"
+			                 : c == O_DETACH_KEYS ? "detach-keys"
+			                                      : "sig-proxy",
+			                 cmd);
+		}
 		switch (c) {
 		case 'a': f->attach = strv_append(f->attach, optarg); break;
 		case 'c':

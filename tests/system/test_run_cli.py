@@ -110,3 +110,19 @@ def test_run_of_missing_image_whose_pull_fails_says_so_once(berth):
     errors = [l for l in lines if l.startswith("Error")]
     assert len(errors) == 1 and "127.0.0.1" in errors[0], err
     assert berth.out("ps", "-aq") == ""
+
+
+@pytest.mark.parametrize("flag,msg", [
+    ("-d", "unknown shorthand flag: 'd' in -d"),
+    ("-id", "unknown shorthand flag: 'd' in -id"),
+    ("--detach", "unknown flag: --detach"),
+    ("--detach-keys=ctrl-a", "unknown flag: --detach-keys"),
+    ("--sig-proxy=false", "unknown flag: --sig-proxy"),
+])
+def test_create_rejects_run_only_flags(berth, flag, msg):
+    """docker create has no -d, --detach-keys or --sig-proxy: neither has
+    berth create (exit 125, nothing created)."""
+    p = berth.run("create", flag, "busybox", "true", check=False)
+    assert p.returncode == 125
+    assert msg in p.stderr.decode(), p.stderr
+    assert berth.out("ps", "-aq") == ""
