@@ -31,6 +31,8 @@ static inline void sb_freep(strbuf *sb)
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 bool str_eq(const char *a, const char *b); /* NULL-safe */
+/* The value of a hex digit (either case), or -1. */
+int str_hexval(char c);
 
 size_t strv_len(char *const *v);
 /* Append a copy of s to a NULL-terminated vector (which may be NULL). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "cli/template.h"
 #include "cli/template_tree.h"
@@ -316,17 +317,6 @@ void cli_tmpl_put_utf8(strbuf *sb, unsigned long cp)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A "..." string at pos (Go's escapes) or a `...` raw string. */
 static int parse_string(struct parser *p, struct arg *a)
 {
@@ -379,7 +369,7 @@ static int parse_string(struct parser *p, struct arg *a)
 		if (digits) {
 			unsigned long v = 0;
 			for (int i = 0; i < digits; i++) {
-				int h = hexval(p->s[p->pos]);
+				int h = str_hexval(p->s[p->pos]);
 				if (h < 0)
 					goto bad;
 				v = v * 16 + (unsigned long)h;

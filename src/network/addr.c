@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "base/xalloc.h"
 
 int net_addr_parse(const char *s, net_addr *out, berth_error **err)
@@ -178,23 +179,12 @@ void net_prefix_last(const net_prefix *p, net_addr *out)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int net_mac_parse(const char *s, uint8_t mac[6], berth_error **err)
 {
 	if (s == NULL || strlen(s) != 17)
 		return berth_err(err, BERTH_E_INVALID, "invalid MAC address: %s", s ? s : "");
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+		int hi = str_hexval(s[i * 3]), lo = str_hexval(s[i * 3 + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':' && s[i * 3 + 2] != '-'))
 			return berth_err(err, BERTH_E_INVALID, "invalid MAC address: %s", s);
 		mac[i] = (uint8_t)(hi << 4 | lo);
