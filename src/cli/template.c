@@ -482,14 +482,20 @@ static void sprint(strbuf *sb, struct val *a, size_t n, bool ln)
 		sb_appendc(sb, '\n');
 }
 
+/* A function's string result: what sb holds (sb is freed). */
+static int sb_result(strbuf *sb, struct val *out)
+{
+	out->v = json_stringn_nocheck(sb->buf ? sb->buf : "", sb->len);
+	sb_free(sb);
+	return 0;
+}
+
 static int fn_print(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 {
 	strbuf sb;
 	sb_init(&sb);
 	sprint(&sb, a, n, c->name[5] == 'l');
-	out->v = json_stringn_nocheck(sb.buf ? sb.buf : "", sb.len);
-	sb_free(&sb);
-	return 0;
+	return sb_result(&sb, out);
 }
 
 static void go_quote(strbuf *sb, const char *s, size_t n)
@@ -668,9 +674,7 @@ static int fn_printf(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 		}
 		sb_appendc(&sb, ')');
 	}
-	out->v = json_stringn_nocheck(sb.buf ? sb.buf : "", sb.len);
-	sb_free(&sb);
-	return 0;
+	return sb_result(&sb, out);
 }
 
 static int fn_json(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
@@ -697,9 +701,7 @@ static int fn_join(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 			cli_tmpl_go_value(&sb, x, NULL);
 		}
 	}
-	out->v = json_stringn_nocheck(sb.buf ? sb.buf : "", sb.len);
-	sb_free(&sb);
-	return 0;
+	return sb_result(&sb, out);
 }
 
 static int fn_split(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
@@ -772,9 +774,7 @@ static int fn_pad(struct fn_ctx *c, struct val *a, size_t n, struct val *out)
 	sb_append(&sb, s);
 	for (long long i = 0; i < after; i++)
 		sb_appendc(&sb, ' ');
-	out->v = json_stringn_nocheck(sb.buf ? sb.buf : "", sb.len);
-	sb_free(&sb);
-	return 0;
+	return sb_result(&sb, out);
 }
 
 /* Go's slice: slice x i j is x[i:j] (strings by bytes, arrays). */

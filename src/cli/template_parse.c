@@ -510,19 +510,29 @@ static char *read_var(struct parser *p)
 	return xstrndup(p->s + start, p->pos - start);
 }
 
+/* ":=" (declare) or "=" (assign, pp->assign) at pos: read, true. */
+static bool read_decl_op(struct parser *p, struct pipe *pp)
+{
+	const char *c = p->s + p->pos;
+	if (c[0] == ':' && c[1] == '=') {
+		p->pos += 2;
+		return true;
+	}
+	if (c[0] == '=' && c[1] != '=') {
+		p->pos++;
+		pp->assign = true;
+		return true;
+	}
+	return false;
+}
+
 /* Declarations: "$x :=", "$x =", in a range "$i, $v :=". */
 static int parse_decl(struct parser *p, struct pipe *pp, const char *context, bool range)
 {
 	size_t save = p->pos;
 	_cleanup_free_ char *v1 = read_var(p);
 	skip_space(p);
-	const char *c = p->s + p->pos;
-	if (c[0] == ':' && c[1] == '=') {
-		p->pos += 2;
-	} else if (c[0] == '=' && c[1] != '=') {
-		p->pos++;
-		pp->assign = true;
-	} else if (c[0] == ',') {
+	if (p->s[p->pos] == ',') {
 		if (!range)
 			return perr(p, p->pos, "too many declarations in %s", context);
 		p->pos++;
@@ -531,18 +541,11 @@ static int parse_decl(struct parser *p, struct pipe *pp, const char *context, bo
 			return perr(p, p->pos, "range can only initialize variables");
 		pp->decl[1] = read_var(p);
 		skip_space(p);
-		c = p->s + p->pos;
-		if (c[0] == ':' && c[1] == '=') {
-			p->pos += 2;
-		} else if (c[0] == '=' && c[1] != '=') {
-			p->pos++;
-			pp->assign = true;
-		} else if (c[0] == ',') {
+		if (p->s[p->pos] == ',')
 			return perr(p, p->pos, "too many declarations in %s", context);
-		} else {
+		if (!read_decl_op(p, pp))
 			return perr(p, p->pos, "expected := or = after %s", pp->decl[1]);
-		}
-	} else {
+	} else if (!read_decl_op(p, pp)) {
 		p->pos = save;
 		return 0;
 	}
