@@ -1009,8 +1009,9 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		want_in = f.interactive &&
 		          (strv_contains(attach, "stdin") || strv_contains(attach, "STDIN"));
 	}
-	/* so owns the work made ahead: a start takes it over */
-	ctr_start_opts so = {.db_state_set = true, .prep = steal_ptr(prep)};
+	/* prep owns the work made ahead until a start takes it over
+	 * (container_create's begun one clears so.prep) */
+	ctr_start_opts so = {.db_state_set = true, .prep = prep};
 	if (!f.detach) {
 		so.attach = true;
 		so.attach_stdin = want_in;
@@ -1039,18 +1040,15 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                                 : xstrdup(image);
 		fprintf(stderr, "Unable to find image '%s' locally\n", shown);
 		/* the pull printed its own one-line error */
-		if (pull_image(ctx, image, f.platform) != 0) {
-			rt_prep_free(steal_ptr(so.prep));
+		if (pull_image(ctx, image, f.platform) != 0)
 			return EXIT_BERTH_FAILED;
-		}
 		berth_error_clear(&err);
 		cr = container_create(s, &env, body, &co, &id, &warnings, &err);
 	}
-	if (cr < 0) {
-		/* (a start container_create began took it over and is undone) */
-		rt_prep_free(steal_ptr(so.prep));
+	if (so.prep == NULL)
+		prep = NULL; /* taken (and, if cr < 0, undone) */
+	if (cr < 0)
 		return run_fail(err);
-	}
 	for (size_t i = 0; warnings && warnings[i]; i++)
 		fprintf(stderr, "WARNING: %s\n", warnings[i]);
 	write_cidfile(f.cidfile, id);
@@ -1060,7 +1058,6 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	}
 	_cleanup_ctr_record_ ctr_record *r = NULL;
 	if (container_lookup(s, id, true, &r, &err) < 0) {
-		rt_prep_free(steal_ptr(so.prep));
 		if (pending) {
 			ctr_record gone = {0};
 			snprintf(gone.id, sizeof(gone.id), "%s", id);
@@ -1071,6 +1068,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		return run_fail(err);
 	}
 	int sock = -1;
+	prep = NULL; /* the start takes it over */
 	int sr = pending ? container_start_finish(s, r, &so, steal_ptr(pending), true,
 	                                          f.detach ? NULL : &sock, &err)
 	                 : container_start(s, &env, r, &so, f.detach ? NULL : &sock, &err);
