@@ -28,9 +28,24 @@ int store_sql_err(berth_store *s, berth_error **err, const char *what)
 	return berth_err(err, BERTH_E_IO, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
+int store_db_ready(berth_store *s, berth_error **err)
+{
+	if (s->db != NULL || !s->lazy)
+		return 0;
+	s->lazy = false;
+	if (store_db_open(s, err) < 0 || layer_store_init(s, err) < 0) {
+		store_db_close(s);
+		s->lazy = true;
+		return -1;
+	}
+	return 0;
+}
+
 int store_exec(berth_store *s, const char *sql, berth_error **err)
 {
 	char *msg = NULL;
+	if (store_db_ready(s, err) < 0)
+		return -1;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		berth_err(err, BERTH_E_IO, "database: %s", msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
@@ -42,6 +57,8 @@ int store_exec(berth_store *s, const char *sql, berth_error **err)
 sqlite3_stmt *store_prepare(berth_store *s, const char *sql, berth_error **err)
 {
 	sqlite3_stmt *st = NULL;
+	if (store_db_ready(s, err) < 0)
+		return NULL;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		store_sql_err(s, err, "database");
 		return NULL;
@@ -175,6 +192,8 @@ bool store_in_tx(berth_store *s)
 bool store_table_exists(berth_store *s, const char *table)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (store_db_ready(s, NULL) < 0)
+		return false;
 	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return false;
@@ -186,6 +205,8 @@ bool store_table_exists(berth_store *s, const char *table)
 static int module_version(berth_store *s, const char *module, long long *version, berth_error **err)
 {
 	*version = 0;
+	if (store_db_ready(s, err) < 0)
+		return -1;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	const char *sql = "SELECT version FROM schema_version WHERE module=?1";
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);

@@ -19,6 +19,8 @@
 
 sqlite3 *store_db(berth_store *s)
 {
+	if (store_db_ready(s, NULL) < 0)
+		return NULL;
 	return s->db;
 }
 
@@ -78,6 +80,25 @@ int store_open(const char *root, const char *runroot, berth_store **out, berth_e
 		return -1;
 	}
 	recover_dirty(s);
+	*out = s;
+	return 0;
+}
+
+int store_open_lazy(const char *root, const char *runroot, berth_store **out, berth_error **err)
+{
+	*out = NULL;
+	berth_store *s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(root);
+	s->runroot = xstrdup(runroot);
+	s->lockfd = -1;
+	s->stagefd = -1;
+	s->lazy = true;
+	s->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		berth_err_sys(err, errno, "opening %s", root);
+		store_close(s);
+		return -1;
+	}
 	*out = s;
 	return 0;
 }

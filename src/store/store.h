@@ -31,6 +31,10 @@ typedef struct berth_store berth_store;
 
 int store_open(const char *root, const char *runroot, berth_store **out, berth_error **err)
     __attribute__((warn_unused_result));
+/* A handle on an existing store whose database opens at its first use:
+ * for a process that mostly needs the store's paths (the start process). */
+int store_open_lazy(const char *root, const char *runroot, berth_store **out, berth_error **err)
+    __attribute__((warn_unused_result));
 void store_close(berth_store *s);
 static inline void store_closep(berth_store **s)
 {
