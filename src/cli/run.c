@@ -992,9 +992,14 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 		                 f.cidfile);
 	if (!run)
 		f.detach = true;
-	/* the runtime's costly parts are made meanwhile (container_prep) */
+	/* the start process is forked now, while we are small, and makes the
+	 * runtime's costly parts meanwhile (container_fork_early; a thread of
+	 * ours, container_prep, if it cannot be forked) */
 	char new_id[CTR_ID_LEN + 1];
-	_cleanup_(rt_prep_freep) rt_prep *prep = run ? container_prep(body, new_id) : NULL;
+	_cleanup_(container_early_freep) ctr_early *early =
+	    run ? container_fork_early(ctx->root, ctx->runroot, body, new_id) : NULL;
+	_cleanup_(rt_prep_freep) rt_prep *prep =
+	    run && !early ? container_prep(body, new_id) : NULL;
 	int rc = 0;
 	_cleanup_store_ berth_store *s = cli_store_open(ctx, &rc);
 	if (s == NULL)
@@ -1011,7 +1016,7 @@ static int create_common(cli_ctx *ctx, const char *cmd, int argc, char **argv, b
 	}
 	/* prep owns the work made ahead until a start takes it over
 	 * (container_create's begun one clears so.prep) */
-	ctr_start_opts so = {.db_state_set = true, .prep = prep};
+	ctr_start_opts so = {.db_state_set = true, .prep = prep, .early = early};
 	if (!f.detach) {
 		so.attach = true;
 		so.attach_stdin = want_in;

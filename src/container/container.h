@@ -118,7 +118,28 @@ typedef struct ctr_start_opts {
 	/* container_prep's work for this container, or NULL: container_start
 	 * takes it over (frees it) */
 	struct rt_prep *prep;
+	/* A start process forked ahead for this container (container_fork_early),
+	 * or NULL: the start hands it the record instead of forking one. */
+	struct ctr_early *early;
 } ctr_start_opts;
+
+/* run: fork the start process ahead, before the store is opened, while the
+ * process is small. It sets up what needs no record (its session, private
+ * mount namespace, the container's network namespace and cgroup
+ * directories: the work of container_prep) while the caller opens the
+ * store and makes the record, then waits for the start to hand it the
+ * record (ctr_start_opts.early). *id gets the new container's ID (pass it
+ * in ctr_create_opts.id). NULL if the fork failed. container_early_free
+ * after the start: one never handed the record undoes its work and ends,
+ * and this waits for that. */
+typedef struct ctr_early ctr_early;
+ctr_early *container_fork_early(const char *root, const char *runroot, json_t *body,
+                                char id[CTR_ID_LEN + 1]);
+void container_early_free(ctr_early *e);
+static inline void container_early_freep(ctr_early **e)
+{
+	container_early_free(*e);
+}
 
 /* Begin the costly runtime work of a run ahead (rt_prep: the container's
  * network namespace and cgroup directories), in a thread, while the caller

@@ -513,6 +513,103 @@ static bool mounts_need_db(json_t *config, json_t *host)
 	       json_object_size(json_object_get(config, "Volumes")) > 0;
 }
 
+/* The image the last run of a name resolved to, kept where a start process
+ * forked before the store opens can read it (root/image-refs/<hash of the
+ * name as given>): its ID, config and layer directories. Only a guess: the
+ * start checks it against the record made from the database. */
+static char *guess_path(const char *root, const char *ref)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)ref; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return xasprintf("%s/image-refs/%016llx", root, (unsigned long long)h);
+}
+
+static void guess_save(berth_store *s, const char *ref, const image_info *img)
+{
+	json_t *layers = json_array();
+	for (size_t i = 0; i < img->n_layers; i++)
+		json_array_append_new(layers, json_string(img->layer_dirs[i]));
+	_cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:O, s:o}", "ref", ref, "id", img->id,
+	                                     "config", img->config_json, "layers", layers);
+	_cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text == NULL)
+		return;
+	_cleanup_free_ char *dir = xasprintf("%s/image-refs", store_root(s));
+	mkdir(dir, 0700);
+	_cleanup_free_ char *p = guess_path(store_root(s), ref);
+	_cleanup_error_ berth_error *e = NULL;
+	atomic_write(p, text, strlen(text), 0600, false, &e);
+}
+
+static image_info *guess_image(const char *root, const char *ref)
+{
+	_cleanup_free_ char *p = guess_path(root, ref);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	_cleanup_error_ berth_error *e = NULL;
+	if (read_file(p, &text, &len, &e) < 0)
+		return NULL;
+	_cleanup_json_ json_t *j = json_loadb(text, len, 0, NULL);
+	const char *id = json_get_str(j, "id");
+	json_t *cfg = json_object_get(j, "config"), *layers = json_object_get(j, "layers");
+	if (!str_eq(json_get_str(j, "ref"), ref) || id == NULL || strlen(id) != DIGEST_STR_LEN ||
+	    !json_is_object(cfg) || !json_is_array(layers))
+		return NULL;
+	image_info *img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, DIGEST_STR_LEN + 1);
+	img->config_json = json_incref(cfg);
+	img->n_layers = json_array_size(layers);
+	img->layer_dirs = xcalloc(img->n_layers + 1, sizeof(char *));
+	for (size_t i = 0; i < img->n_layers; i++) {
+		const char *d = json_string_value(json_array_get(layers, i));
+		img->layer_dirs[i] = xstrdup(d ? d : "");
+	}
+	return img;
+}
+
+int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre_out,
+                    char image_id[DIGEST_STR_LEN + 1])
+{
+	*pre_out = NULL;
+	const char *image = json_get_str(body, "Image");
+	if (image == NULL || !*image)
+		return -1;
+	const char *nm = json_get_str(json_object_get(body, "HostConfig"), "NetworkMode");
+	if (nm && str_has_prefix(nm, "container:"))
+		return -1;
+	_cleanup_image_info_ image_info *img = guess_image(store_root(s), image);
+	if (img == NULL)
+		return -1;
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_json_ json_t *config = NULL, *host = NULL, *idmap = NULL;
+	if (build_config(body, img, id, &config, &host, &err) < 0 ||
+	    ctr_userns_for_create(host, &idmap, &err) < 0 || idmap != NULL ||
+	    mounts_need_db(config, host))
+		return -1;
+	_cleanup_json_ json_t *argv = json_array();
+	if (json_is_array(json_object_get(config, "Entrypoint")))
+		json_array_extend(argv, json_object_get(config, "Entrypoint"));
+	if (json_is_array(json_object_get(config, "Cmd")))
+		json_array_extend(argv, json_object_get(config, "Cmd"));
+	if (json_array_size(argv) == 0)
+		return -1;
+	_cleanup_free_ char *dir = container_dir(s, id);
+	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", dir);
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (!claim_spare(s, id, dir) &&
+	    (mkdir_p(upper, 0755, &err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)) {
+		rm_rf(dir, NULL);
+		return -1;
+	}
+	json_t *netcfg = json_object_get(body, "NetworkingConfig");
+	_cleanup_json_ json_t *none = json_array();
+	*pre_out = record_json(s, image, img, argv, config, host, netcfg, NULL, none);
+	memcpy(image_id, img->id, DIGEST_STR_LEN + 1);
+	return 0;
+}
+
 int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr_create_opts *o,
                      char **id_out, char ***warnings, berth_error **err)
 {
@@ -528,6 +625,13 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	_cleanup_image_info_ image_info *img = NULL;
 	if (image_resolve(s, image, &img, err) < 0)
 		return -1;
+	/* run: a start process forked ahead guessed the image from the name
+	 * (container_guess) and made the container's directory; the next one
+	 * guesses this image */
+	struct ctr_early *early = o && o->start_early ? o->start_early->early : NULL;
+	const char *guessed = early ? container_early_guessed(early) : NULL;
+	if (early && !str_eq(guessed, img->id))
+		guess_save(s, image, img);
 
 	char id[CTR_ID_LEN + 1];
 	if (o && o->id && strlen(o->id) == CTR_ID_LEN)
@@ -563,7 +667,7 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
 	_cleanup_free_ char *work = xasprintf("%s/work", dir);
 	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
-	if ((idmap || !claim_spare(s, id, dir)) &&
+	if (guessed == NULL && (idmap || !claim_spare(s, id, dir)) &&
 	    (mkdir_p(upper, 0755, err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)) {
 		if (err && !*err)
 			berth_err_sys(err, errno, "creating %s", dir);

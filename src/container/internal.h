@@ -80,4 +80,15 @@ int ctr_userns_prepare(berth_store *s, ctr_record *r, const json_t *idm, berth_e
 /* Command line as ps shows it. */
 char *ctr_command_string(json_t *path_args);
 
+/* run's start process, forked before the store opens (container_fork_early):
+ * the record container_create will make for body (the ContainerCreate JSON)
+ * under id, from the image the last run of that name resolved to, and the
+ * container's directory made. -1 when there is nothing to guess from or the
+ * record would need the database (volumes, a user namespace, container:). */
+int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre,
+                    char image_id[DIGEST_STR_LEN + 1]);
+/* The image ID the early start process guessed (container_guess) and made
+ * the container's directory for, or NULL. Waits for its word. */
+const char *container_early_guessed(struct ctr_early *e);
+
 #endif

@@ -311,8 +311,55 @@ static rt_prep *start_prep;
 static int start_gate = -1;
 static int gate_said = -1; /* -1: not read yet, 0: no, 1: go */
 
+/* A start process forked ahead that guessed its record (container_guess)
+ * starts the container from the guess while the client opens the store and
+ * makes the record. At the gate it takes the client's record (and the
+ * status, attach and gate fds with it): the same record, and the start
+ * goes on; another, or a failure before, and guess_fallback undoes the
+ * guess and starts over from the client's record. */
+static struct {
+	bool on;
+	int sock; /* the early socket the record comes on */
+	bool resolved, match;
+	int status_fd, attach_fd;
+	ctr_start_opts opts; /* the client's */
+	json_t *msg; /* the client's record message */
+	berth_store *s;
+	ctr_record *r; /* the guessed record */
+} guess = {.sock = -1, .status_fd = -1, .attach_fd = -1};
+
+static int early_recv(int sock, int fds[3], json_t **out);
+
+/* Take the client's record: true when it is the guessed one. */
+static bool guess_resolve(void)
+{
+	if (guess.resolved)
+		return guess.match;
+	int fds[3];
+	json_t *j = NULL;
+	if (early_recv(guess.sock, fds, &j) < 0)
+		return false; /* the client ended: guess_fallback undoes */
+	guess.resolved = true;
+	guess.msg = j;
+	guess.status_fd = fds[0];
+	guess.attach_fd = fds[1];
+	start_gate = fds[2];
+	guess.opts = (ctr_start_opts){.attach = json_get_bool(j, "attach", false),
+	                              .attach_stdin = json_get_bool(j, "stdin", false),
+	                              .attach_stdout = json_get_bool(j, "stdout", false),
+	                              .attach_stderr = json_get_bool(j, "stderr", false),
+	                              .cleanup_by_client = json_get_bool(j, "cleanup", false)};
+	guess.match = str_eq(json_get_str(j, "id"), guess.r->id) &&
+	              str_eq(json_get_str(j, "image_id"), guess.r->image_id) &&
+	              str_eq(json_get_str(j, "image"), guess.r->image) &&
+	              json_equal(json_object_get(j, "config"), guess.r->config);
+	return guess.match;
+}
+
 static bool gate_go(void)
 {
+	if (guess.on && !guess_resolve())
+		return false;
 	if (gate_said >= 0 || start_gate < 0)
 		return gate_said != 0;
 	char b = 0;
@@ -519,23 +566,38 @@ static int64_t health_interval(ctr_record *r)
 
 /* Report err to the parent and end the child. (A function, not a goto: a
  * jump past cleanup-attributed declarations is an error for clang.) */
+static void __attribute__((noreturn)) guess_fallback(void);
+
 static void __attribute__((noreturn)) child_fail(int status_fd, const berth_error *err)
 {
+	if (guess.on && !(guess.resolved && guess.match))
+		guess_fallback();
+	if (guess.on)
+		status_fd = guess.status_fd;
 	rt_prep_free(start_prep);
 	report(status_fd, err ? err->code : BERTH_E_GENERIC, "%s", err ? err->msg : "failed");
 	_exit(1);
 }
 
+/* The start process's first steps, before it knows the container. */
+static void child_setup(void)
+{
+	setsid();
+	prctl(PR_SET_NAME, "berth-start");
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/* early: forked ahead (container_fork_early), child_setup and the private
+ * mount namespace are done */
 static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
-                        int status_fd, int client_fd)
+                        int status_fd, int client_fd, bool early)
 {
 	start_prep = o->prep;
 	berth_error *err = NULL;
 	_cleanup_free_ char *dir = container_dir(s, r->id);
 	_cleanup_free_ char *rundir = container_rundir(s, r->id);
-	setsid();
-	prctl(PR_SET_NAME, "berth-start");
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (!early)
+		child_setup();
 	/* The parent's SQLite connection must not be used after fork: open our
 	 * own when something here needs the database (container:); the
 	 * network attach opens one of its own (net_job). */
@@ -546,7 +608,8 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 			child_fail(status_fd, err);
 		s = own;
 	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+	if (!early &&
+	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)) {
 		report(status_fd, BERTH_E_IO, "private mount namespace: %s", strerror(errno));
 		_exit(1);
 	}
@@ -625,6 +688,13 @@ static void child_start(berth_store *s, const ctr_env *env, ctr_record *r, const
 		rt_delete(&ctx, r->id, true, NULL);
 		berth_err(&err, BERTH_E_GENERIC, "container %s was not created", r->id);
 		child_fail(status_fd, err);
+	}
+	if (guess.on) {
+		/* the guess was right: the client's fds and options from here */
+		status_fd = guess.status_fd;
+		client_fd = guess.attach_fd;
+		guess.opts.prep = NULL;
+		o = &guess.opts;
 	}
 	if (rt_start_nowait(&ctx, r->id, &exec_fd, &err) < 0) {
 		rt_delete(&ctx, r->id, true, NULL);
@@ -786,6 +856,346 @@ static void pending_free(ctr_start_pending *p)
 	free(p);
 }
 
+/* A start process forked ahead (container_fork_early). */
+struct ctr_early {
+	pid_t pid;
+	int sock; /* ours: the record goes over it, or end-of-file */
+	bool handed;
+	bool word_read; /* its first word: the image it guessed, or "-" */
+	char guessed[DIGEST_STR_LEN + 1];
+};
+
+/* What goes to it: this header with the fds (status, then attach and gate
+ * when the flags say so), then len bytes of JSON. */
+struct early_hdr {
+	uint32_t len;
+	uint8_t attach, gate;
+};
+
+static int early_hand(ctr_early *e, const ctr_env *env, const ctr_record *r,
+                      const ctr_start_opts *o, int status_fd, int attach_fd, int gate_fd)
+{
+	if (e->handed)
+		return -1;
+	_cleanup_json_ json_t *j = json_pack(
+	    "{s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:O, s:b, s:b, s:b, s:b, s:b, s:s?, s:s?, s:s?}",
+	    "id", r->id, "name", r->name, "image", r->image, "image_id", r->image_id, "command",
+	    r->command, "created", (json_int_t)r->created_ns, "config", r->config, "attach",
+	    o->attach, "stdin", o->attach_stdin, "stdout", o->attach_stdout, "stderr",
+	    o->attach_stderr, "cleanup", o->cleanup_by_client, "berth_exe",
+	    env ? env->berth_exe : NULL, "monitor_exe", env ? env->monitor_exe : NULL, "init_exe",
+	    env ? env->init_exe : NULL);
+	_cleanup_free_ char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (body == NULL)
+		return -1;
+	struct early_hdr h = {
+	    .len = (uint32_t)strlen(body), .attach = attach_fd >= 0, .gate = gate_fd >= 0};
+	int fds[3], n = 0;
+	fds[n++] = status_fd;
+	if (attach_fd >= 0)
+		fds[n++] = attach_fd;
+	if (gate_fd >= 0)
+		fds[n++] = gate_fd;
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+	ssize_t w;
+	do
+		w = sendmsg(e->sock, &m, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(h) || write_all(e->sock, body, h.len) < 0) {
+		/* it is gone (killed), or gets a short record and ends: fork
+		 * instead (a directory it made for its guess may be gone too,
+		 * and the start then fails) */
+		close(e->sock);
+		e->sock = -1;
+		return -1;
+	}
+	e->handed = true;
+	return 0;
+}
+
+/* The early start process waiting for its record: 0 with it, -1 when the
+ * client ended instead (or sent something short). */
+static int early_recv(int sock, int fds[3], json_t **out)
+{
+	*out = NULL;
+	fds[0] = fds[1] = fds[2] = -1;
+	struct early_hdr h = {0};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	int got[3] = {-1, -1, -1}, ngot = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k && ngot < 3; i++)
+				memcpy(&got[ngot++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+	bool ok = n == (ssize_t)sizeof(h) && ngot == 1 + h.attach + h.gate && h.len < (64u << 20);
+	_cleanup_free_ char *body = ok ? xmalloc((size_t)h.len + 1) : NULL;
+	for (size_t got_len = 0; ok && got_len < h.len;) {
+		ssize_t r = read(sock, body + got_len, h.len - got_len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			ok = false;
+		else
+			got_len += (size_t)r;
+	}
+	json_t *j = ok ? json_loadb(body, h.len, 0, NULL) : NULL;
+	if (j == NULL) {
+		for (int i = 0; i < ngot; i++)
+			close(got[i]);
+		return -1;
+	}
+	int i = 0;
+	fds[0] = got[i++];
+	if (h.attach)
+		fds[1] = got[i++];
+	if (h.gate)
+		fds[2] = got[i++];
+	*out = j;
+	return 0;
+}
+
+static char *early_str(json_t *j, const char *key)
+{
+	const char *v = json_get_str(j, key);
+	return v ? xstrdup(v) : NULL;
+}
+
+/* Start the container of the client's record message j (early_recv), in a
+ * start process forked ahead. */
+static void __attribute__((noreturn))
+early_start(berth_store *s, json_t *j, rt_prep *prep, int status_fd, int attach_fd)
+{
+	ctr_record r = {0};
+	snprintf(r.id, sizeof(r.id), "%s", json_get_str(j, "id"));
+	r.name = early_str(j, "name");
+	r.image = early_str(j, "image");
+	r.image_id = early_str(j, "image_id");
+	r.command = early_str(j, "command");
+	r.created_ns = json_get_int(j, "created", 0);
+	r.config = json_incref(json_object_get(j, "config"));
+	container_load_state(s, &r);
+	ctr_env env = {.berth_exe = json_get_str(j, "berth_exe"),
+	               .monitor_exe = json_get_str(j, "monitor_exe"),
+	               .init_exe = json_get_str(j, "init_exe")};
+	ctr_start_opts o = {.attach = json_get_bool(j, "attach", false),
+	                    .attach_stdin = json_get_bool(j, "stdin", false),
+	                    .attach_stdout = json_get_bool(j, "stdout", false),
+	                    .attach_stderr = json_get_bool(j, "stderr", false),
+	                    .cleanup_by_client = json_get_bool(j, "cleanup", false),
+	                    .prep = prep};
+	child_start(s, &env, &r, &o, status_fd, attach_fd, true);
+	_exit(1);
+}
+
+/* The guess was wrong (another image, a record with volumes...) or failed
+ * (the guessed image's layers are gone): undo what it made and start over
+ * from the client's record in a fresh child; or, when the client ended
+ * before it sent one, remove everything. */
+static void __attribute__((noreturn)) guess_fallback(void)
+{
+	guess.on = false;
+	rt_prep_free(steal_ptr(start_prep));
+	rt_ctx ctx;
+	ctr_rt_ctx(guess.s, &ctx);
+	rt_kill(&ctx, guess.r->id, SIGKILL, true, NULL);
+	rt_delete(&ctx, guess.r->id, true, NULL);
+	_cleanup_free_ char *dir = container_dir(guess.s, guess.r->id);
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	umount2(merged, MNT_DETACH);
+	if (!guess.resolved) {
+		int fds[3];
+		if (early_recv(guess.sock, fds, &guess.msg) < 0) {
+			_cleanup_free_ char *rundir = container_rundir(guess.s, guess.r->id);
+			rm_rf(rundir, NULL);
+			rm_rf(dir, NULL);
+			_exit(0);
+		}
+		guess.resolved = true;
+		guess.status_fd = fds[0];
+		guess.attach_fd = fds[1];
+		start_gate = fds[2];
+	}
+	close(guess.sock);
+	pid_t p = fork();
+	if (p == 0)
+		early_start(guess.s, guess.msg, NULL, guess.status_fd, guess.attach_fd);
+	if (p < 0)
+		report(guess.status_fd, BERTH_E_IO, "fork: %s", strerror(errno));
+	_exit(p < 0);
+}
+
+/* The early start process: set up what needs no record; guess the record
+ * and start from the guess (container_guess, `guess` above), or wait for
+ * the record. End-of-file instead: the client failed or was killed, undo
+ * and end. Its first word to the client: the image it guessed, or "-". */
+static void __attribute__((noreturn)) early_main(int sock, const char *root, const char *runroot,
+                                                 json_t *body, const char *id, bool netns)
+{
+	child_setup();
+	int ns_err = 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		ns_err = errno;
+	/* the runtime's costly parts, while the client opens the store
+	 * (threads: after the unshare, which needs a single one) */
+	_cleanup_free_ char *cg = ctr_cgroups_path(id);
+	rt_prep *prep = rt_prep_begin(cg, id, netns);
+	if (ns_err == 0)
+		rt_prep_netns_begin(prep);
+	berth_store *s = NULL;
+	berth_error *err = NULL;
+	if (store_open_lazy(root, runroot, &s, &err) < 0)
+		berth_error_free(steal_ptr(err));
+	/* the guess: the container's directory and run directory made */
+	json_t *pre = NULL;
+	char image_id[DIGEST_STR_LEN + 1] = "";
+	bool guessed = ns_err == 0 && s && container_guess(s, body, id, &pre, image_id) == 0;
+	_cleanup_free_ char *rundir = s ? container_rundir(s, id) : NULL;
+	if (guessed) {
+		_cleanup_free_ char *kept =
+		    xasprintf("%s/containers/%s/%s", root, id, CTR_SPARE_RUNDIR);
+		if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, &err) < 0) {
+			berth_error_free(steal_ptr(err));
+			_cleanup_free_ char *dir = container_dir(s, id);
+			rm_rf(dir, NULL);
+			guessed = false;
+		}
+	}
+	char word[DIGEST_STR_LEN + 2];
+	snprintf(word, sizeof(word), "%s\n", guessed ? image_id : "-");
+	/* (no SIGPIPE: a client already gone is seen by the receive below) */
+	if (send(sock, word, strlen(word), MSG_NOSIGNAL) != (ssize_t)strlen(word) && guessed) {
+		_cleanup_free_ char *dir = container_dir(s, id);
+		rm_rf(rundir, NULL);
+		rm_rf(dir, NULL);
+		guessed = false;
+	}
+	if (guessed) {
+		ctr_record r = {.image = xstrdup(json_get_str(body, "Image")),
+		                .image_id = xstrdup(image_id),
+		                .config = pre};
+		memcpy(r.id, id, sizeof(r.id));
+		container_load_state(s, &r);
+		static const ctr_env none;
+		ctr_start_opts o = {.prep = prep};
+		guess.on = true;
+		guess.sock = sock;
+		guess.s = s;
+		guess.r = &r;
+		child_start(s, &none, &r, &o, -1, -1, true);
+		_exit(1);
+	}
+	int fds[3];
+	json_t *j = NULL;
+	if (early_recv(sock, fds, &j) < 0) {
+		rt_prep_free(prep);
+		_exit(0);
+	}
+	close(sock);
+	if (ns_err) {
+		rt_prep_free(prep);
+		report(fds[0], BERTH_E_IO, "private mount namespace: %s", strerror(ns_err));
+		_exit(1);
+	}
+	/* a root made since (the first command on it) */
+	if (s == NULL && store_open_lazy(root, runroot, &s, &err) < 0) {
+		rt_prep_free(prep);
+		report(fds[0], err->code, "%s", err->msg);
+		_exit(1);
+	}
+	start_gate = fds[2];
+	early_start(s, j, prep, fds[0], fds[1]);
+}
+
+const char *container_early_guessed(ctr_early *e)
+{
+	if (!e->word_read) {
+		e->word_read = true;
+		char buf[DIGEST_STR_LEN + 2];
+		size_t n = 0;
+		/* one line: the guessed image ID, or "-" */
+		while (n < sizeof(buf)) {
+			ssize_t r = read(e->sock, buf + n, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0 || buf[n] == '\n')
+				break;
+			n++;
+		}
+		if (n == DIGEST_STR_LEN && n < sizeof(buf)) {
+			memcpy(e->guessed, buf, n);
+			e->guessed[n] = 0;
+		}
+	}
+	return e->guessed[0] ? e->guessed : NULL;
+}
+
+ctr_early *container_fork_early(const char *root, const char *runroot, json_t *body,
+                                char id[CTR_ID_LEN + 1])
+{
+	ctr_random_id(id);
+	const char *nm = json_get_str(json_object_get(body, "HostConfig"), "NetworkMode");
+	bool netns = !str_eq(nm, "host") && !str_has_prefix(nm ? nm : "", "container:");
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	pid_t p = fork();
+	if (p < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (p == 0) {
+		close(sv[0]);
+		early_main(sv[1], root, runroot, body, id, netns);
+	}
+	close(sv[1]);
+	ctr_early *e = xcalloc(1, sizeof(*e));
+	e->pid = p;
+	e->sock = sv[0];
+	return e;
+}
+
+void container_early_free(ctr_early *e)
+{
+	if (e == NULL)
+		return;
+	if (e->sock >= 0)
+		close(e->sock);
+	/* not handed: it undoes its work made ahead as it sees end-of-file;
+	 * wait for that, so nothing of it outlives the command */
+	if (!e->handed)
+		while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	free(e);
+}
+
 /* Checks, then the fork of the start process. gated: it waits for a word
  * on a gate before it needs the record (container_start_begin). */
 static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const ctr_start_opts *o,
@@ -826,7 +1236,9 @@ static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const c
 	/* a spare container directory brings one (berth-monitor's recycle) */
 	_cleanup_free_ char *kept =
 	    xasprintf("%s/containers/%s/%s", store_root(s), r->id, CTR_SPARE_RUNDIR);
-	if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
+	/* (a start process forked ahead that guessed the record made it) */
+	bool made = o && o->early && container_early_guessed(o->early);
+	if (!made && rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
 		return -1;
 	int sp[2], cp[2] = {-1, -1}, gp[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
@@ -840,10 +1252,15 @@ static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const c
 				close(fds[i]);
 		return berth_err_sys(err, e, gated ? "pipe" : "socketpair");
 	}
-	/* the child must find the work made ahead done (it has no thread) */
-	if (o)
-		rt_prep_wait(o->prep);
-	pid_t p = fork();
+	pid_t p;
+	if (o && o->early && early_hand(o->early, env, r, o, sp[1], cp[1], gp[0]) == 0) {
+		p = o->early->pid; /* as after the fork, in the parent */
+	} else {
+		/* the child must find the work made ahead done (it has no thread) */
+		if (o)
+			rt_prep_wait(o->prep);
+		p = fork();
+	}
 	if (p < 0) {
 		int e = errno;
 		int fds[] = {sp[0], sp[1], cp[0], cp[1], gp[0], gp[1]};
@@ -864,7 +1281,7 @@ static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const c
 		 * us (reparented to init or the nearest subreaper when we exit);
 		 * until then it is our child, and reaped when we are gone. */
 		static const ctr_start_opts none = {0};
-		child_start(s, env, r, o ? o : &none, sp[1], cp[1]);
+		child_start(s, env, r, o ? o : &none, sp[1], cp[1], false);
 		_exit(1);
 	}
 	close(sp[1]);

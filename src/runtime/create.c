@@ -297,6 +297,9 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 		_cleanup_close_ int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		rt_process_set_home(&s->proc, rootfd);
 	}
+	/* the work made ahead is taken only once done (a start process forked
+	 * ahead may still have its threads running) */
+	rt_prep_wait(o->prep);
 	for (size_t i = 0; i < s->nmounts; i++)
 		if (s->mounts[i].type && !strcmp(s->mounts[i].type, "cgroup")) {
 			if (rt_cg_host_layout(s, o->prep, err) < 0)

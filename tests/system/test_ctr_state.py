@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import time
@@ -305,3 +306,88 @@ def test_start_begun_early_undone_on_name_conflict(bb):
     assert not os.path.exists(os.path.join(bb.runroot, "containers", cid))
     assert not os.path.exists(os.path.join(bb.root, "containers", cid))
     assert len(bb.out("ps", "-aq").split()) == 1
+
+
+def container_dirs(b):
+    d = os.path.join(b.root, "containers")
+    return sorted(x for x in os.listdir(d) if not x.startswith("."))
+
+
+def test_run_guess_follows_a_moved_tag(bb, busybox_rootfs_tar):
+    """run's start process, forked before the store opens, starts from the
+    image the last run of the same name resolved to (root/image-refs) while
+    the client resolves it in the database: a tag moved since to another
+    image must give the new image's container, not the guessed one, and a
+    wrong guess leaves nothing behind."""
+    bb.run("import", "-c", 'CMD ["echo", "first image"]', busybox_rootfs_tar, "moving:1")
+    assert bb.out("run", "--rm", "--network", "none", "moving:1").strip() == "first image"
+    refs = os.listdir(os.path.join(bb.root, "image-refs"))
+    assert refs, "the run kept no guess for its image name"
+    bb.run("import", "-c", 'CMD ["echo", "second image"]', busybox_rootfs_tar, "moving:1")
+    p, ids = made_cgroups(bb, "run", "--rm", "--network", "none", "moving:1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "second image"
+    # the guessed start and the one from the record: both cgroups gone
+    assert len(ids) >= 1
+    for cid in ids:
+        assert cgroups(cid) == []
+    assert container_dirs(bb) == []
+    # the guess now names the new image: right at once
+    assert bb.out("run", "--rm", "--network", "none", "moving:1").strip() == "second image"
+    # a guess that cannot be read is no guess
+    for r in os.listdir(os.path.join(bb.root, "image-refs")):
+        with open(os.path.join(bb.root, "image-refs", r), "w") as f:
+            f.write("{not json")
+    assert bb.out("run", "--rm", "--network", "none", "moving:1").strip() == "second image"
+
+
+def test_run_guess_undone_when_the_client_fails(bb):
+    """The start process starts from its guess before the client has
+    resolved the image. When the client then finds a name in use, or is
+    killed before it sends its record (here while it pulls the image the
+    name no longer names), the start process undoes the container it made:
+    no process, cgroup, directory or record stays."""
+    bb.run("create", "--name", "taken", "busybox", "true")
+    bb.run("run", "--rm", "--network", "none", "busybox", "true")
+    p, ids = made_cgroups(bb, "run", "--rm", "--name", "taken", "--network", "none",
+                          "busybox", "true")
+    assert p.returncode == 125 and "is already in use" in p.stderr, p.stderr
+    assert len(ids) == 1
+    cid = ids.pop()
+    assert wait_for(lambda: cgroups(cid) == [])
+    assert container_dirs(bb) == [bb.out("inspect", "-f", "{{.Id}}", "taken").strip()]
+    assert not os.path.exists(os.path.join(bb.runroot, "containers", cid))
+
+    # a registry that accepts and never answers: the pull hangs
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    name = "127.0.0.1:%d/hang:1" % srv.getsockname()[1]
+    try:
+        bb.run("tag", "busybox", name)
+        bb.run("run", "--rm", "--network", "none", name, "true")  # the guess kept
+        bb.run("rmi", name)  # untagged: busybox keeps the layers
+        # (no pipes: the pull, a child of the client, outlives it)
+        c = subprocess.Popen(bb.cmd("run", "--rm", "--network", "none", name, "true"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        init = None
+        deadline = time.monotonic() + 30
+        while init is None:
+            assert c.poll() is None, "the client ended: %s" % c.returncode
+            assert time.monotonic() < deadline, "the guess never created the container"
+            for start in children(c.pid):
+                inits = [x for x in children(start) if comm(x) == "berth-init"]
+                if inits:
+                    init = inits[0]
+            time.sleep(0.002)
+        with open("/proc/%d/cgroup" % init) as f:
+            cid = re.search(r"/berth/([0-9a-f]{64})", f.read()).group(1)
+        c.kill()
+        c.wait()
+        assert wait_for(lambda: not os.path.exists("/proc/%d" % init)), "the init lives on"
+        assert wait_for(lambda: cgroups(cid) == [])
+        assert wait_for(lambda: len(container_dirs(bb)) == 1)
+        assert not os.path.exists(os.path.join(bb.runroot, "containers", cid))
+        assert bb.out("ps", "-aq", "--no-trunc").split() == [container_dirs(bb)[0]]
+    finally:
+        srv.close()
