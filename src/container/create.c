@@ -497,7 +497,10 @@ static bool claim_spare(berth_store *s, const char *id, const char *dir)
 			continue; /* another run took it */
 		_cleanup_free_ char *from = xasprintf("%s/%s", dir, CTR_SPARE_LOG);
 		_cleanup_free_ char *to = xasprintf("%s/%s-json.log", dir, id);
-		rename(from, to);
+		/* (the rename makes the directory's mtime now: container_prune
+		 * takes an old directory without a record for an orphan) */
+		if (rename(from, to) < 0)
+			utimensat(AT_FDCWD, dir, NULL, 0);
 		return true;
 	}
 	return false;

@@ -1,11 +1,14 @@
 /* docker container prune: remove stopped containers, narrowed by Docker's
  * prune filters until=, label=, label!=. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "container/container.h"
@@ -40,10 +43,57 @@ static bool known_container(const char *id, void *arg)
  * making its cgroup ahead (container_prep) and its start. */
 #define ORPHAN_CGROUP_AGE_S 60
 
+static bool is_id(const char *name)
+{
+	size_t n = 0;
+	for (; name[n]; n++)
+		if (!((name[n] >= '0' && name[n] <= '9') || (name[n] >= 'a' && name[n] <= 'f')))
+			return false;
+	return n == CTR_ID_LEN;
+}
+
+/* Directories of containers that never were: a `run` killed after making
+ * its container directory (root/containers/<id>) and before committing
+ * its record. Only those a minute old (by mtime: a fresh one or a claimed
+ * spare's is now), a start in progress makes its directory just before
+ * its record. Then run directories (runroot/containers/<id>) with neither
+ * a record nor a container directory: a start makes its run directory
+ * after its container directory and removes it first. */
+static void sweep_orphan_dirs(berth_store *s)
+{
+	_cleanup_free_ char *base = xasprintf("%s/containers", store_root(s));
+	_cleanup_free_ char *runbase = xasprintf("%s/containers", store_runroot(s));
+	time_t now = time(NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *b = pass == 0 ? base : runbase;
+		_cleanup_closedir_ DIR *d = opendir(b);
+		if (d == NULL)
+			continue;
+		for (struct dirent *e; (e = readdir(d));) {
+			if (!is_id(e->d_name))
+				continue;
+			struct stat st;
+			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISDIR(st.st_mode))
+				continue;
+			if (pass == 0 && now - st.st_mtime < ORPHAN_CGROUP_AGE_S)
+				continue;
+			_cleanup_free_ char *dir = xasprintf("%s/%s", base, e->d_name);
+			if (pass == 1 && access(dir, F_OK) == 0)
+				continue;
+			if (known_container(e->d_name, s))
+				continue;
+			_cleanup_free_ char *p = xasprintf("%s/%s", b, e->d_name);
+			rm_rf(p, NULL);
+		}
+	}
+}
+
 int container_prune(berth_store *s, const ctr_prune_opts *o, char ***removed, int64_t *reclaimed,
                     berth_error **err)
 {
 	rt_cg_sweep_orphans("/berth", ORPHAN_CGROUP_AGE_S, known_container, s);
+	sweep_orphan_dirs(s);
 	*removed = NULL;
 	*reclaimed = 0;
 	ctr_record **v = NULL;

@@ -391,3 +391,30 @@ def test_run_guess_undone_when_the_client_fails(bb):
         assert bb.out("ps", "-aq", "--no-trunc").split() == [container_dirs(bb)[0]]
     finally:
         srv.close()
+
+
+def test_prune_sweeps_orphaned_directories(bb):
+    """A `run` killed after making its container directory and before its
+    record leaves a directory of no container: `container prune` removes
+    it once it is a minute old, never a younger one (a start in progress)
+    nor one of a container; and run directories with neither a record nor
+    a container directory."""
+    live = bb.out("run", "-d", "--network", "none", "busybox", "sleep", "100").strip()
+    old_id, new_id, run_id = (os.urandom(32).hex() for _ in range(3))
+    base = os.path.join(bb.root, "containers")
+    for cid in (old_id, new_id):
+        os.makedirs(os.path.join(base, cid, "upper", "etc"))
+        with open(os.path.join(base, cid, "upper", "etc", "f"), "w") as f:
+            f.write("x")
+    aged = time.time() - 120
+    for cid in (old_id, live):
+        os.utime(os.path.join(base, cid), (aged, aged))
+    os.makedirs(os.path.join(bb.runroot, "containers", run_id))
+    bb.run("container", "prune", "-f")
+    assert not os.path.exists(os.path.join(base, old_id))
+    assert os.path.isdir(os.path.join(base, new_id))
+    assert os.path.isdir(os.path.join(base, live))
+    assert not os.path.exists(os.path.join(bb.runroot, "containers", run_id))
+    assert os.path.isdir(os.path.join(bb.runroot, "containers", live))
+    assert bb.out("inspect", "-f", "{{.State.Status}}", live).strip() == "running"
+    shutil.rmtree(os.path.join(base, new_id))
