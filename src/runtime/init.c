@@ -587,7 +587,7 @@ static void apply_sysctl(rt_child_args *a)
 
 /* devnull: a detached clone of the host's /dev/null mount (open_tree),
  * attached to the first masked file; the others bind that one. */
-static void mask_paths(rt_child_args *a, int devnull)
+static void mask_paths(rt_child_args *a, int devnull, bool devnull_ro)
 {
 	const rt_spec *s = a->spec;
 	const char *first = NULL;
@@ -600,19 +600,23 @@ static void mask_paths(rt_child_args *a, int devnull)
 		}
 		int r;
 		if (S_ISDIR(st.st_mode))
+			/* (a read-only mount of a read-write tmpfs, as crun's) */
 			r = mount("tmpfs", *p, "tmpfs", 0, "size=0k") == 0
 			        ? bind_remount(*p, MS_RDONLY)
 			        : -1;
 		else {
+			/* a bind mount copies the read-only flag of its source: the
+			 * others bind the first, read-only itself when the clone was
+			 * made read-only before it was attached */
 			if (first)
 				r = mount(first, *p, NULL, MS_BIND, NULL);
 			else
 				r = (int)syscall(SYS_move_mount, devnull, "", AT_FDCWD, *p,
 				                 MOVE_MOUNT_F_EMPTY_PATH);
-			if (r == 0) {
-				if (!first)
-					first = *p;
-				r = bind_remount(*p, MS_RDONLY);
+			if (r == 0 && !first) {
+				first = *p;
+				if (!devnull_ro)
+					r = bind_remount(*p, MS_RDONLY);
 			}
 		}
 		if (r < 0)
@@ -1021,10 +1025,17 @@ void rt_child_main(rt_child_args *a)
 	char *state = NULL;
 	/* masked files get the host's /dev/null, as crun does */
 	int devnull = -1;
-	if (s->masked && s->ns[RT_NS_MOUNT].enabled &&
-	    (devnull = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
-	                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
-		die(a, errno, "cloning the /dev/null mount");
+	bool devnull_ro = false;
+	if (s->masked && s->ns[RT_NS_MOUNT].enabled) {
+		devnull = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
+		                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (devnull < 0)
+			die(a, errno, "cloning the /dev/null mount");
+		/* read-only before it is attached (else a remount after) */
+		struct mount_attr_compat at = {.attr_set = 0x1 /* MOUNT_ATTR_RDONLY */};
+		devnull_ro =
+		    syscall(SYS_mount_setattr, devnull, "", AT_EMPTY_PATH, &at, sizeof(at)) == 0;
+	}
 	if (s->ns[RT_NS_MOUNT].enabled)
 		setup_rootfs(a, &state);
 	else {
@@ -1044,7 +1055,7 @@ void rt_child_main(rt_child_args *a)
 	if (p->terminal)
 		setup_console(a, p);
 	if (s->ns[RT_NS_MOUNT].enabled)
-		mask_paths(a, devnull);
+		mask_paths(a, devnull, devnull_ro);
 	if (devnull >= 0)
 		close(devnull);
 	if (s->has_personality && personality(s->personality) < 0)
