@@ -516,61 +516,6 @@ static bool mounts_need_db(json_t *config, json_t *host)
 	       json_object_size(json_object_get(config, "Volumes")) > 0;
 }
 
-/* The image the last run of a name resolved to, kept where a start process
- * forked before the store opens can read it (root/image-refs/<hash of the
- * name as given>): its ID, config and layer directories. Only a guess: the
- * start checks it against the record made from the database. */
-static char *guess_path(const char *root, const char *ref)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)ref; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return xasprintf("%s/image-refs/%016llx", root, (unsigned long long)h);
-}
-
-static void guess_save(berth_store *s, const char *ref, const image_info *img)
-{
-	json_t *layers = json_array();
-	for (size_t i = 0; i < img->n_layers; i++)
-		json_array_append_new(layers, json_string(img->layer_dirs[i]));
-	_cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:O, s:o}", "ref", ref, "id", img->id,
-	                                     "config", img->config_json, "layers", layers);
-	_cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (text == NULL)
-		return;
-	_cleanup_free_ char *dir = xasprintf("%s/image-refs", store_root(s));
-	mkdir(dir, 0700);
-	_cleanup_free_ char *p = guess_path(store_root(s), ref);
-	_cleanup_error_ berth_error *e = NULL;
-	atomic_write(p, text, strlen(text), 0600, false, &e);
-}
-
-static image_info *guess_image(const char *root, const char *ref)
-{
-	_cleanup_free_ char *p = guess_path(root, ref);
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	_cleanup_error_ berth_error *e = NULL;
-	if (read_file(p, &text, &len, &e) < 0)
-		return NULL;
-	_cleanup_json_ json_t *j = json_loadb(text, len, 0, NULL);
-	const char *id = json_get_str(j, "id");
-	json_t *cfg = json_object_get(j, "config"), *layers = json_object_get(j, "layers");
-	if (!str_eq(json_get_str(j, "ref"), ref) || id == NULL || strlen(id) != DIGEST_STR_LEN ||
-	    !json_is_object(cfg) || !json_is_array(layers))
-		return NULL;
-	image_info *img = xcalloc(1, sizeof(*img));
-	memcpy(img->id, id, DIGEST_STR_LEN + 1);
-	img->config_json = json_incref(cfg);
-	img->n_layers = json_array_size(layers);
-	img->layer_dirs = xcalloc(img->n_layers + 1, sizeof(char *));
-	for (size_t i = 0; i < img->n_layers; i++) {
-		const char *d = json_string_value(json_array_get(layers, i));
-		img->layer_dirs[i] = xstrdup(d ? d : "");
-	}
-	return img;
-}
-
 int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre_out,
                     char image_id[DIGEST_STR_LEN + 1])
 {
@@ -581,7 +526,7 @@ int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre_o
 	const char *nm = json_get_str(json_object_get(body, "HostConfig"), "NetworkMode");
 	if (nm && str_has_prefix(nm, "container:"))
 		return -1;
-	_cleanup_image_info_ image_info *img = guess_image(store_root(s), image);
+	_cleanup_image_info_ image_info *img = image_ref_load(store_root(s), image);
 	if (img == NULL)
 		return -1;
 	_cleanup_error_ berth_error *err = NULL;
@@ -634,7 +579,7 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	struct ctr_early *early = o && o->start_early ? o->start_early->early : NULL;
 	const char *guessed = early ? container_early_guessed(early) : NULL;
 	if (early && !str_eq(guessed, img->id))
-		guess_save(s, image, img);
+		image_ref_save(s, image, img);
 
 	char id[CTR_ID_LEN + 1];
 	if (o && o->id && strlen(o->id) == CTR_ID_LEN)

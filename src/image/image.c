@@ -1,10 +1,12 @@
 /* Image records: schema, lookup and resolution, listing, tagging, removal
  * and commit of new images. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1022,8 +1024,91 @@ static bool is_id_prefix(const char *id, const char *arg)
 	return all_hex(hex) && str_has_prefix(digest_hex(id), hex);
 }
 
+/* --- the image a name resolved to last, for run's start process --- */
+
+static char *ref_path(const char *root, const char *ref)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)ref; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return xasprintf("%s/image-refs/%016llx", root, (unsigned long long)h);
+}
+
+void image_ref_save(berth_store *s, const char *ref, const image_info *img)
+{
+	json_t *layers = json_array();
+	for (size_t i = 0; i < img->n_layers; i++)
+		json_array_append_new(layers, json_string(img->layer_dirs[i]));
+	_cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:O, s:o}", "ref", ref, "id", img->id,
+	                                     "config", img->config_json, "layers", layers);
+	_cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text == NULL)
+		return;
+	_cleanup_free_ char *dir = xasprintf("%s/image-refs", store_root(s));
+	mkdir(dir, 0700);
+	_cleanup_free_ char *p = ref_path(store_root(s), ref);
+	_cleanup_error_ berth_error *e = NULL;
+	atomic_write(p, text, strlen(text), 0600, false, &e);
+}
+
+image_info *image_ref_load(const char *root, const char *ref)
+{
+	_cleanup_free_ char *p = ref_path(root, ref);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	_cleanup_error_ berth_error *e = NULL;
+	if (read_file(p, &text, &len, &e) < 0)
+		return NULL;
+	_cleanup_json_ json_t *j = json_loadb(text, len, 0, NULL);
+	const char *id = json_get_str(j, "id");
+	json_t *cfg = json_object_get(j, "config"), *layers = json_object_get(j, "layers");
+	if (!str_eq(json_get_str(j, "ref"), ref) || id == NULL || strlen(id) != DIGEST_STR_LEN ||
+	    !json_is_object(cfg) || !json_is_array(layers))
+		return NULL;
+	image_info *img = xcalloc(1, sizeof(*img));
+	memcpy(img->id, id, DIGEST_STR_LEN + 1);
+	img->config_json = json_incref(cfg);
+	img->n_layers = json_array_size(layers);
+	img->layer_dirs = xcalloc(img->n_layers + 1, sizeof(char *));
+	for (size_t i = 0; i < img->n_layers; i++) {
+		const char *d = json_string_value(json_array_get(layers, i));
+		img->layer_dirs[i] = xstrdup(d ? d : "");
+	}
+	return img;
+}
+
+/* rmi, prune: the names that resolved to a deleted image guess nothing
+ * any more (nor keep its config) */
+static void refs_forget(berth_store *s, const char *const *ids)
+{
+	if (ids == NULL || *ids == NULL)
+		return;
+	_cleanup_free_ char *dir = xasprintf("%s/image-refs", store_root(s));
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, e->d_name);
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		_cleanup_error_ berth_error *er = NULL;
+		if (read_file(p, &text, &len, &er) < 0)
+			continue;
+		_cleanup_json_ json_t *j = json_loadb(text, len, 0, NULL);
+		const char *id = json_get_str(j, "id");
+		for (const char *const *x = ids; id && *x; x++)
+			if (str_eq(id, *x)) {
+				unlink(p);
+				break;
+			}
+	}
+}
+
 static int finish_gc(berth_store *s, const char *const *deleted_ids, berth_error **err)
 {
+	refs_forget(s, deleted_ids);
 	for (const char *const *d = deleted_ids; d && *d; d++)
 		if (blob_remove(s, *d, err) < 0)
 			return -1;

@@ -48,6 +48,15 @@ static inline void image_info_freep(image_info **i)
  * "No such image: NAME" when nothing matches. */
 int image_resolve(berth_store *s, const char *name, image_info **out, berth_error **err)
     __attribute__((warn_unused_result));
+/* The image a name (as the user gave it) resolved to last, kept where
+ * run's start process, forked before the store opens, can read it
+ * (root/image-refs/<FNV-1a hash of the name>: ID, config, layer
+ * directories). Only a guess, checked against the record made from the
+ * database; forgotten when the image is deleted. image_ref_load returns
+ * NULL when there is none or it cannot be read (only id, config_json,
+ * n_layers and layer_dirs are set). */
+void image_ref_save(berth_store *s, const char *ref, const image_info *img);
+image_info *image_ref_load(const char *root, const char *ref);
 /* The overlayfs lowerdir option value: "top:...:base" (caller frees). */
 char *image_lowerdir(const image_info *i);
 

@@ -339,6 +339,10 @@ def test_run_guess_follows_a_moved_tag(bb, busybox_rootfs_tar):
         with open(os.path.join(bb.root, "image-refs", r), "w") as f:
             f.write("{not json")
     assert bb.out("run", "--rm", "--network", "none", "moving:1").strip() == "second image"
+    # and one that names a deleted image is deleted with it
+    assert len(os.listdir(os.path.join(bb.root, "image-refs"))) == 1
+    bb.run("rmi", "moving:1")
+    assert os.listdir(os.path.join(bb.root, "image-refs")) == []
 
 
 def test_run_guess_undone_when_the_client_fails(bb):
