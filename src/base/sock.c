@@ -19,13 +19,14 @@ static void close_passed(struct msghdr *mh)
 	}
 }
 
-ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err)
+ssize_t recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t max, size_t *n,
+                      berth_error **err)
 {
-	*fd = -1;
+	*n = 0;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	union {
-		/* room for a few: extra fds must arrive to be closed */
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		/* room for more than max: extra fds must arrive to be closed */
+		char buf[CMSG_SPACE((SOCK_MAX_FDS + 4) * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
@@ -42,14 +43,26 @@ ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	if (c == NULL)
 		return r;
+	size_t got = c->cmsg_len >= CMSG_LEN(0) ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
 	if ((mh.msg_flags & MSG_CTRUNC) || c->cmsg_level != SOL_SOCKET ||
-	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
+	    c->cmsg_type != SCM_RIGHTS || got == 0 || got > max || max > SOCK_MAX_FDS ||
 	    CMSG_NXTHDR(&mh, c) != NULL) {
 		close_passed(&mh);
-		return berth_err(err, BERTH_E_GENERIC, "expected one file descriptor");
+		if (max == 1)
+			return berth_err(err, BERTH_E_GENERIC, "expected one file descriptor");
+		return berth_err(err, BERTH_E_GENERIC, "expected at most %zu file descriptors",
+		                 max);
 	}
-	memcpy(fd, CMSG_DATA(c), sizeof(int));
+	memcpy(fds, CMSG_DATA(c), got * sizeof(int));
+	*n = got;
 	return r;
+}
+
+ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd, berth_error **err)
+{
+	*fd = -1;
+	size_t n = 0;
+	return recv_with_fds(sock, buf, len, fd, 1, &n, err);
 }
 
 int send_all(int sock, const void *buf, size_t len)
@@ -68,23 +81,27 @@ int send_all(int sock, const void *buf, size_t len)
 	return 0;
 }
 
-int send_with_fd(int sock, const void *buf, size_t len, int fd)
+int send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
+	if (nfds > SOCK_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
+	if (nfds > 0) {
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	ssize_t w;
 	do
@@ -92,6 +109,11 @@ int send_with_fd(int sock, const void *buf, size_t len, int fd)
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		return -1;
-	/* the fd went with the first byte; a stream socket may take the rest later */
+	/* the fds went with the first byte; a stream socket may take the rest later */
 	return send_all(sock, (const char *)buf + w, len - (size_t)w);
+}
+
+int send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+	return send_with_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
 }

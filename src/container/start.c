@@ -330,6 +330,16 @@ static struct {
 
 static int early_recv(int sock, int fds[3], json_t **out);
 
+/* The attach options of the client's record message j (early_hand). */
+static ctr_start_opts early_opts(json_t *j)
+{
+	return (ctr_start_opts){.attach = json_get_bool(j, "attach", false),
+	                        .attach_stdin = json_get_bool(j, "stdin", false),
+	                        .attach_stdout = json_get_bool(j, "stdout", false),
+	                        .attach_stderr = json_get_bool(j, "stderr", false),
+	                        .cleanup_by_client = json_get_bool(j, "cleanup", false)};
+}
+
 /* Take the client's record: true when it is the guessed one. */
 static bool guess_resolve(void)
 {
@@ -344,11 +354,7 @@ static bool guess_resolve(void)
 	guess.status_fd = fds[0];
 	guess.attach_fd = fds[1];
 	start_gate = fds[2];
-	guess.opts = (ctr_start_opts){.attach = json_get_bool(j, "attach", false),
-	                              .attach_stdin = json_get_bool(j, "stdin", false),
-	                              .attach_stdout = json_get_bool(j, "stdout", false),
-	                              .attach_stderr = json_get_bool(j, "stderr", false),
-	                              .cleanup_by_client = json_get_bool(j, "cleanup", false)};
+	guess.opts = early_opts(j);
 	guess.match = str_eq(json_get_str(j, "id"), guess.r->id) &&
 	              str_eq(json_get_str(j, "image_id"), guess.r->image_id) &&
 	              str_eq(json_get_str(j, "image"), guess.r->image) &&
@@ -896,26 +902,8 @@ static int early_hand(ctr_early *e, const ctr_env *env, const ctr_record *r,
 		fds[n++] = attach_fd;
 	if (gate_fd >= 0)
 		fds[n++] = gate_fd;
-	union {
-		char buf[CMSG_SPACE(sizeof(fds))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
-	struct msghdr m = {.msg_iov = &iov,
-	                   .msg_iovlen = 1,
-	                   .msg_control = u.buf,
-	                   .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
-	ssize_t w;
-	do
-		w = sendmsg(e->sock, &m, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)sizeof(h) || write_all(e->sock, body, h.len) < 0) {
+	if (send_with_fds(e->sock, &h, sizeof(h), fds, (size_t)n) < 0 ||
+	    write_all(e->sock, body, h.len) < 0) {
 		/* it is gone (killed), or gets a short record and ends: fork
 		 * instead (a directory it made for its guess may be gone too,
 		 * and the start then fails) */
@@ -934,27 +922,10 @@ static int early_recv(int sock, int fds[3], json_t **out)
 	*out = NULL;
 	fds[0] = fds[1] = fds[2] = -1;
 	struct early_hdr h = {0};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
-	struct msghdr m = {.msg_iov = &iov,
-	                   .msg_iovlen = 1,
-	                   .msg_control = u.buf,
-	                   .msg_controllen = sizeof(u.buf)};
-	ssize_t n;
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	int got[3] = {-1, -1, -1}, ngot = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k && ngot < 3; i++)
-				memcpy(&got[ngot++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		}
-	bool ok = n == (ssize_t)sizeof(h) && ngot == 1 + h.attach + h.gate && h.len < (64u << 20);
+	int got[3] = {-1, -1, -1};
+	size_t ngot = 0;
+	ssize_t n = recv_with_fds(sock, &h, sizeof(h), got, 3, &ngot, NULL);
+	bool ok = n == (ssize_t)sizeof(h) && ngot == 1u + h.attach + h.gate && h.len < (64u << 20);
 	_cleanup_free_ char *body = ok ? xmalloc((size_t)h.len + 1) : NULL;
 	for (size_t got_len = 0; ok && got_len < h.len;) {
 		ssize_t r = read(sock, body + got_len, h.len - got_len);
@@ -967,7 +938,7 @@ static int early_recv(int sock, int fds[3], json_t **out)
 	}
 	json_t *j = ok ? json_loadb(body, h.len, 0, NULL) : NULL;
 	if (j == NULL) {
-		for (int i = 0; i < ngot; i++)
+		for (size_t i = 0; i < ngot; i++)
 			close(got[i]);
 		return -1;
 	}
@@ -1004,12 +975,8 @@ early_start(berth_store *s, json_t *j, rt_prep *prep, int status_fd, int attach_
 	ctr_env env = {.berth_exe = json_get_str(j, "berth_exe"),
 	               .monitor_exe = json_get_str(j, "monitor_exe"),
 	               .init_exe = json_get_str(j, "init_exe")};
-	ctr_start_opts o = {.attach = json_get_bool(j, "attach", false),
-	                    .attach_stdin = json_get_bool(j, "stdin", false),
-	                    .attach_stdout = json_get_bool(j, "stdout", false),
-	                    .attach_stderr = json_get_bool(j, "stderr", false),
-	                    .cleanup_by_client = json_get_bool(j, "cleanup", false),
-	                    .prep = prep};
+	ctr_start_opts o = early_opts(j);
+	o.prep = prep;
 	child_start(s, &env, &r, &o, status_fd, attach_fd, true);
 	_exit(1);
 }

@@ -253,6 +253,22 @@ def comm(pid):
         return ""
 
 
+def wait_for_init(client):
+    """The init (waiting to be started) of the start process of a client
+    still running, and its container's ID (from its cgroup)."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert client.poll() is None, "the client ended: %s" % client.returncode
+        assert time.monotonic() < deadline, "the start never created the container"
+        for start in children(client.pid):
+            inits = [c for c in children(start) if comm(c) == "berth-init"]
+            if inits:
+                with open("/proc/%d/cgroup" % inits[0]) as f:
+                    cid = re.search(r"/berth/([0-9a-f]{64})", f.read()).group(1)
+                return inits[0], cid
+        time.sleep(0.002)
+
+
 def test_start_begun_early_undone_when_client_dies(bb):
     """run begins the start before its record is committed: the start
     process mounts the root and creates the container while the record's
@@ -267,17 +283,7 @@ def test_start_begun_early_undone_when_client_dies(bb):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     init = None
     try:
-        deadline = time.monotonic() + 30
-        while init is None:
-            assert p.poll() is None, p.communicate()
-            assert time.monotonic() < deadline, "the start never created the container"
-            for start in children(p.pid):
-                inits = [c for c in children(start) if comm(c) == "berth-init"]
-                if inits:
-                    init = inits[0]
-            time.sleep(0.002)
-        with open("/proc/%d/cgroup" % init) as f:
-            cid = re.search(r"/berth/([0-9a-f]{64})", f.read()).group(1)
+        init, cid = wait_for_init(p)
         p.kill()
         p.communicate()
     finally:
@@ -374,18 +380,7 @@ def test_run_guess_undone_when_the_client_fails(bb):
         # (no pipes: the pull, a child of the client, outlives it)
         c = subprocess.Popen(bb.cmd("run", "--rm", "--network", "none", name, "true"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        init = None
-        deadline = time.monotonic() + 30
-        while init is None:
-            assert c.poll() is None, "the client ended: %s" % c.returncode
-            assert time.monotonic() < deadline, "the guess never created the container"
-            for start in children(c.pid):
-                inits = [x for x in children(start) if comm(x) == "berth-init"]
-                if inits:
-                    init = inits[0]
-            time.sleep(0.002)
-        with open("/proc/%d/cgroup" % init) as f:
-            cid = re.search(r"/berth/([0-9a-f]{64})", f.read()).group(1)
+        init, cid = wait_for_init(c)
         c.kill()
         c.wait()
         assert wait_for(lambda: not os.path.exists("/proc/%d" % init)), "the init lives on"
