@@ -358,7 +358,10 @@ static bool guess_resolve(void)
 	guess.match = str_eq(json_get_str(j, "id"), guess.r->id) &&
 	              str_eq(json_get_str(j, "image_id"), guess.r->image_id) &&
 	              str_eq(json_get_str(j, "image"), guess.r->image) &&
-	              json_equal(json_object_get(j, "config"), guess.r->config);
+	              json_equal(json_object_get(j, "config"), guess.r->config) &&
+	              /* (the guess starts with no helper paths of a caller's) */
+	              !json_get_str(j, "berth_exe") && !json_get_str(j, "monitor_exe") &&
+	              !json_get_str(j, "init_exe");
 	return guess.match;
 }
 
@@ -902,8 +905,11 @@ static int early_hand(ctr_early *e, const ctr_env *env, const ctr_record *r,
 		fds[n++] = attach_fd;
 	if (gate_fd >= 0)
 		fds[n++] = gate_fd;
-	if (send_with_fds(e->sock, &h, sizeof(h), fds, (size_t)n) < 0 ||
-	    write_all(e->sock, body, h.len) < 0) {
+	/* one buffer, sent without SIGPIPE: the header, then the JSON */
+	_cleanup_free_ char *msg = xmalloc(sizeof(h) + h.len);
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), body, h.len);
+	if (send_with_fds(e->sock, msg, sizeof(h) + h.len, fds, (size_t)n) < 0) {
 		/* it is gone (killed), or gets a short record and ends: fork
 		 * instead (a directory it made for its guess may be gone too,
 		 * and the start then fails) */
@@ -1211,13 +1217,13 @@ static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const c
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return berth_err_sys(err, errno, "socketpair");
 	if ((o && o->attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) < 0) ||
-	    (gated && pipe2(gp, O_CLOEXEC) < 0)) {
+	    (gated && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gp) < 0)) {
 		int e = errno;
 		int fds[] = {sp[0], sp[1], cp[0], cp[1]};
 		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
-		return berth_err_sys(err, e, gated ? "pipe" : "socketpair");
+		return berth_err_sys(err, e, "socketpair");
 	}
 	pid_t p;
 	if (o && o->early && early_hand(o->early, env, r, o, sp[1], cp[1], gp[0]) == 0) {
@@ -1331,8 +1337,9 @@ int container_start_finish(berth_store *s, ctr_record *r, const ctr_start_opts *
 		*attach_fd = -1;
 	if (p == NULL)
 		return berth_err(err, BERTH_E_GENERIC, "container %s: no start begun", r->id);
-	/* a failed write is the child's end-of-file: it stops as for "no" */
-	if (write(p->gate, go ? "g" : "n", 1) < 0)
+	/* a failed send is the child's end-of-file: it stops as for "no" (a
+	 * socket, not a pipe: a child already gone is no SIGPIPE for us) */
+	if (send(p->gate, go ? "g" : "n", 1, MSG_NOSIGNAL) < 0)
 		(void)0;
 	close(p->gate);
 	p->gate = -1;
