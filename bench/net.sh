@@ -23,20 +23,8 @@ rounds=${ROUNDS:-100}
 tries=${TRIES:-3}
 berth_bin=$(realpath "$build/berth")
 tmp=$(mktemp -d /tmp/berth-bench-net.XXXXXX)
-bridge="bn$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-# a /24 no route uses
-subnet=""
-for _ in $(seq 100); do
-	s="10.$((200 + RANDOM % 55)).$((RANDOM % 256)).0/24"
-	if ! ip -4 route show table all | grep -q "${s%.0/24}\."; then
-		subnet=$s
-		break
-	fi
-done
-[ -n "$subnet" ] || { echo "no free subnet" >&2; exit 1; }
-cat >"$tmp/berth.json" <<J
-{"bridge": "$bridge", "default-subnet": "$subnet", "dns": ["127.0.0.1:1"]}
-J
+source bench/lib/berthnet.sh
+berth_net_config "$tmp/berth.json"
 B=("$berth_bin" --root "$tmp/root" --runroot "$tmp/run" --config "$tmp/berth.json")
 source bench/lib/refs.sh
 sinks=()
@@ -44,9 +32,7 @@ cleanup() {
 	set +e
 	for p in "${sinks[@]}"; do kill "$p" 2>/dev/null || true; done
 	for c in $("${B[@]}" ps -aq 2>/dev/null); do "${B[@]}" rm -f "$c" >/dev/null 2>&1 || true; done
-	"${B[@]}" network inspect -f '{{.Id}}' bridge 2>/dev/null | cut -c1-12 |
-		while read -r id; do nft delete table inet "berth_$id" 2>/dev/null || true; done
-	ip link del "$bridge" 2>/dev/null || true
+	berth_net_cleanup "${B[@]}"
 	ref_cleanup
 	rm -rf "$tmp"
 }

@@ -28,8 +28,10 @@ if [ -z "${BERTH_BENCH_INNER:-}" ] && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.
     'mount --bind /dev/null /sys/fs/cgroup/unified/cgroup.controllers && exec "$0" "$@"' "$0" "$@"
 fi
 source bench/lib/refs.sh
+source bench/lib/berthnet.sh
 tmp=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
-B="$BERTH --root $tmp/root --runroot $tmp/run"
+berth_net_config "$tmp/berth.json"
+B="$BERTH --root $tmp/root --runroot $tmp/run --config $tmp/berth.json"
 DOCKER= PODMAN=
 cleanup() {
   local ids
@@ -37,6 +39,7 @@ cleanup() {
   [ -n "$ids" ] && $B rm -f $ids >/dev/null 2>&1 || true
   crun --root "$tmp/state-crun" delete -f bench >/dev/null 2>&1 || true
   ref_cleanup >/dev/null 2>&1 || true
+  berth_net_cleanup $B
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -602,6 +602,14 @@ static json_t *kv_object(char **kv, berth_error **err)
 	return o;
 }
 
+/* runroot/network/rules-<id>: this network's nftables table was made
+ * (since the host booted: runroot is a tmpfs as a rule, and both go with a
+ * reboot). */
+static char *rules_mark(net_ctx *nc, const network *n)
+{
+	return xasprintf("%s/network/rules-%.12s", store_runroot(nc->store), n->id);
+}
+
 static int create_plumbing(net_ctx *nc, const network *n, berth_error **err)
 {
 	_cleanup_nl_ nl_sock *nl = NULL;
@@ -620,6 +628,8 @@ static int remove_plumbing(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *t = nft_table_name(n->id);
 	if (nft_table_delete(t, err) < 0)
 		return -1;
+	_cleanup_free_ char *mark = rules_mark(nc, n);
+	unlink(mark);
 	nft_foreign_forward(n->bridge, false, NULL);
 	_cleanup_nl_ nl_sock *nl = NULL;
 	if (nl_open(-1, &nl, err) < 0)
@@ -1021,6 +1031,11 @@ int net_ensure_bridge(net_ctx *nc, nl_sock *nl, const network *n, int *ifindex, 
 		return -1;
 	*ifindex = li.index;
 	if (r == 1) {
+		/* a bridge of the same name another root made (the default
+		 * berth0 is every root's): this network's table is made once */
+		_cleanup_free_ char *mark = rules_mark(nc, n);
+		if (access(mark, F_OK) < 0 && net_sync_rules(nc, n, err) < 0)
+			return -1;
 		/* a firewall that appeared since (docker started later) */
 		_cleanup_free_ char *stamp =
 		    xasprintf("%s/network-fwd-%s.gen", store_runroot(nc->store), n->bridge);
@@ -1079,6 +1094,13 @@ int net_sync_rules(net_ctx *nc, const network *n, berth_error **err)
 	_cleanup_free_ char *script = nft_net_script(&s);
 	if (nft_run(script, err) < 0)
 		return berth_err_prefix(err, "network %s", n->name);
+	/* the mark that this network's table is in place (net_ensure_bridge) */
+	_cleanup_free_ char *mark = rules_mark(nc, n);
+	_cleanup_free_ char *dir = xasprintf("%s/network", store_runroot(nc->store));
+	mkdir(dir, 0700);
+	int mfd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (mfd >= 0)
+		close(mfd);
 	berth_error *fe = NULL;
 	if (nft_foreign_forward(n->bridge, true, &fe) < 0) {
 		log_warn("network %s: accepting its traffic in other firewalls' FORWARD chains: %s",

@@ -159,3 +159,20 @@ def test_config_file_errors(berth, tmp_path):
     b3 = type(berth)(berth.root, berth.runroot, str(tmp_path / "missing.json"))
     p = b3.run("network", "ls", check=False)
     assert p.returncode == 125 and b"missing.json" in p.stderr
+
+
+def test_second_root_on_a_bridge_gets_its_own_table(busybox, tmp_path, busybox_rootfs_tar):
+    """Roots share a bridge by name (the default berth0 is every root's).
+    A root whose bridge another root made first still gets its network's
+    nftables table (masquerade, isolation) at its first container, not
+    only once it publishes a port."""
+    from conftest import Berth, cleanup_networks
+    busybox.run("run", "--rm", "busybox", "true")  # the bridge and the first table
+    other = Berth(str(tmp_path / "root2"), str(tmp_path / "run2"), busybox.config)
+    try:
+        other.run("import", "-c", 'CMD ["/bin/sh"]', busybox_rootfs_tar, "busybox:latest")
+        other.run("run", "--rm", "busybox", "true")
+        nid = other.out("network", "inspect", "-f", "{{.Id}}", "bridge").strip()
+        assert "berth_" + nid[:12] in nft_tables()
+    finally:
+        cleanup_networks(other.root)
