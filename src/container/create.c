@@ -516,6 +516,37 @@ static bool mounts_need_db(json_t *config, json_t *host)
 	       json_object_size(json_object_get(config, "Volumes")) > 0;
 }
 
+/* The container's command: the config's Entrypoint then Cmd (a new array;
+ * empty when there is none). */
+static json_t *command_argv(json_t *config)
+{
+	json_t *argv = json_array();
+	if (json_is_array(json_object_get(config, "Entrypoint")))
+		json_array_extend(argv, json_object_get(config, "Entrypoint"));
+	if (json_is_array(json_object_get(config, "Cmd")))
+		json_array_extend(argv, json_object_get(config, "Cmd"));
+	return argv;
+}
+
+/* The container's directory: a spare renamed into place (not for a user
+ * namespace's, whose files it owns), or upper/, work/ and merged/ made. */
+static int make_container_dir(berth_store *s, const char *id, bool spare, berth_error **err)
+{
+	_cleanup_free_ char *dir = container_dir(s, id);
+	if (spare && claim_spare(s, id, dir))
+		return 0;
+	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", dir);
+	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
+	if (mkdir_p(upper, 0755, err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0) {
+		if (err && !*err)
+			berth_err_sys(err, errno, "creating %s", dir);
+		rm_rf(dir, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre_out,
                     char image_id[DIGEST_STR_LEN + 1])
 {
@@ -535,22 +566,9 @@ int container_guess(berth_store *s, json_t *body, const char *id, json_t **pre_o
 	    ctr_userns_for_create(host, &idmap, &err) < 0 || idmap != NULL ||
 	    mounts_need_db(config, host))
 		return -1;
-	_cleanup_json_ json_t *argv = json_array();
-	if (json_is_array(json_object_get(config, "Entrypoint")))
-		json_array_extend(argv, json_object_get(config, "Entrypoint"));
-	if (json_is_array(json_object_get(config, "Cmd")))
-		json_array_extend(argv, json_object_get(config, "Cmd"));
-	if (json_array_size(argv) == 0)
+	_cleanup_json_ json_t *argv = command_argv(config);
+	if (json_array_size(argv) == 0 || make_container_dir(s, id, true, &err) < 0)
 		return -1;
-	_cleanup_free_ char *dir = container_dir(s, id);
-	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
-	_cleanup_free_ char *work = xasprintf("%s/work", dir);
-	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
-	if (!claim_spare(s, id, dir) &&
-	    (mkdir_p(upper, 0755, &err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)) {
-		rm_rf(dir, NULL);
-		return -1;
-	}
 	json_t *netcfg = json_object_get(body, "NetworkingConfig");
 	_cleanup_json_ json_t *none = json_array();
 	*pre_out = record_json(s, image, img, argv, config, host, netcfg, NULL, none);
@@ -600,28 +618,16 @@ int container_create(berth_store *s, const ctr_env *env, json_t *body, const ctr
 	_cleanup_json_ json_t *idmap = NULL;
 	if (ctr_userns_for_create(host, &idmap, err) < 0)
 		return -1;
-	json_t *argv = json_array();
-	_cleanup_json_ json_t *argv_guard = argv;
-	if (json_is_array(json_object_get(config, "Entrypoint")))
-		json_array_extend(argv, json_object_get(config, "Entrypoint"));
-	if (json_is_array(json_object_get(config, "Cmd")))
-		json_array_extend(argv, json_object_get(config, "Cmd"));
+	_cleanup_json_ json_t *argv = command_argv(config);
 	if (json_array_size(argv) == 0)
 		return berth_err(err, BERTH_E_INVALID, "No command specified");
 
 	/* the container directory first: a crash before the record leaves only
-	 * an orphan directory, never a record without its files */
+	 * an orphan directory, never a record without its files (a guessing
+	 * start process made it already) */
 	_cleanup_free_ char *dir = container_dir(s, id);
-	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
-	_cleanup_free_ char *work = xasprintf("%s/work", dir);
-	_cleanup_free_ char *merged = xasprintf("%s/merged", dir);
-	if (guessed == NULL && (idmap || !claim_spare(s, id, dir)) &&
-	    (mkdir_p(upper, 0755, err) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)) {
-		if (err && !*err)
-			berth_err_sys(err, errno, "creating %s", dir);
-		rm_rf(dir, NULL);
+	if (guessed == NULL && make_container_dir(s, id, idmap == NULL, err) < 0)
 		return -1;
-	}
 
 	/* run: the start begins now, the record's transaction meanwhile */
 	json_t *netcfg = json_object_get(body, "NetworkingConfig");

@@ -368,7 +368,6 @@ int rt_create(const rt_ctx *ctx, const char *id, const rt_create_opts *o, pid_t 
 	}
 	/* a network namespace made ahead: the child starts in it (we enter it
 	 * for the clone and leave it again) */
-	rt_prep_wait(o->prep);
 	int netns = rt_prep_netns(o->prep);
 	if (netns >= 0 && (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER)) {
 		own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
