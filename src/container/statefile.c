@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fnv.h"
+
 void ctr_state_init(struct ctr_state *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -38,12 +40,7 @@ static int64_t parse_i64(const char *v, size_t n)
 /* FNV-1a of the text before the "sum=" line. */
 static uint32_t state_sum(const char *buf, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)buf[i];
-		h *= 16777619u;
-	}
-	return h;
+	return fnv1a32(buf, len);
 }
 
 /* Where the "sum=" line starts, or NULL (a file without one). */

@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "base/fnv.h"
 #include "image/image.h"
 #include "image/image_int.h"
 #include "image/ref.h"
@@ -1028,10 +1029,8 @@ static bool is_id_prefix(const char *id, const char *arg)
 
 static char *ref_path(const char *root, const char *ref)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)ref; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return xasprintf("%s/image-refs/%016llx", root, (unsigned long long)h);
+	return xasprintf("%s/image-refs/%016llx", root,
+	                 (unsigned long long)fnv1a64(ref, strlen(ref)));
 }
 
 void image_ref_save(berth_store *s, const char *ref, const image_info *img)

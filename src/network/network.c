@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "base/fnv.h"
 #include "network/net_int.h"
 
 static const store_migration migrations[] = {
@@ -129,11 +130,10 @@ void net_random_id(char out[65])
  * SHA-256 would initialise OpenSSL (about a millisecond) on every start. */
 void net_veth_name(const char *ctr_id, const char *net_id, char out[16])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = FNV1A64_INIT;
 	const char *parts[] = {ctr_id, "/", net_id};
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
-		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-			h = (h ^ *p) * 0x100000001b3ull;
+		h = fnv1a64_update(h, parts[i], strlen(parts[i]));
 	snprintf(out, 16, "vb%011llx", (unsigned long long)(h >> 20));
 }
 

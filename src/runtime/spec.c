@@ -17,6 +17,7 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "base/fnv.h"
 #include "runtime/internal.h"
 #if __has_include("runtime/seccomp.h")
 #include "runtime/seccomp.h"
@@ -269,16 +270,6 @@ struct bpf_cache_hdr {
 	uint32_t pad;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct sock_fprog *cache_load(const char *path, const char *json, unsigned *flags)
 {
 	_cleanup_free_ char *data = NULL;
@@ -341,7 +332,7 @@ static int parse_seccomp(json_t *sc, rt_process *p, berth_error **err)
 		json = json_dumps(sc, JSON_COMPACT | JSON_SORT_KEYS);
 		if (json)
 			cpath = xasprintf("%s/%016llx", p->cache_dir,
-			                  (unsigned long long)fnv1a(json, strlen(json)));
+			                  (unsigned long long)fnv1a64(json, strlen(json)));
 	}
 	if (cpath && (prog = cache_load(cpath, json, &flags)) != NULL) {
 		p->seccomp = prog;
