@@ -65,6 +65,31 @@ TEST(store_open_creates_layout)
 	CHECK_STR_EQ((const char *)sqlite3_column_text(st, 0), "wal");
 }
 
+/* A lazy handle (the start process's) has the store's paths at once and
+ * opens the database only when something queries it; on a root that does
+ * not exist it fails. */
+TEST(store_open_lazy_opens_at_first_use)
+{
+	_cleanup_store_ berth_store *s = open_tmp();
+	CHECK(s != NULL);
+	CHECK(store_exec(s, "CREATE TABLE lazy_t(v INTEGER); INSERT INTO lazy_t VALUES (7)",
+	                 NULL) == 0);
+	_cleanup_store_ berth_store *l = NULL;
+	CHECK(store_open_lazy(store_root(s), store_runroot(s), &l, NULL) == 0);
+	CHECK_STR_EQ(store_root(l), store_root(s));
+	CHECK(store_rootfd(l) >= 0);
+	_cleanup_stmt_ sqlite3_stmt *st = store_prepare(l, "SELECT v FROM lazy_t", NULL);
+	CHECK(st != NULL);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	CHECK(sqlite3_column_int(st, 0) == 7);
+	_cleanup_free_ char *gone = xasprintf("%s/no-such-root", test_tmpdir());
+	berth_store *g = NULL;
+	berth_error *e = NULL;
+	CHECK(store_open_lazy(gone, gone, &g, &e) < 0);
+	CHECK(g == NULL && e != NULL);
+	berth_error_free(e);
+}
+
 TEST(store_migrate_versions)
 {
 	_cleanup_store_ berth_store *s = open_tmp();
