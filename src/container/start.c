@@ -865,6 +865,18 @@ static void pending_free(ctr_start_pending *p)
 	free(p);
 }
 
+/* The container's run directory (its attach socket): a spare container
+ * directory brings one (berth-monitor's recycle), else it is made. */
+static int make_rundir(berth_store *s, const char *id, berth_error **err)
+{
+	_cleanup_free_ char *rundir = container_rundir(s, id);
+	_cleanup_free_ char *kept =
+	    xasprintf("%s/containers/%s/%s", store_root(s), id, CTR_SPARE_RUNDIR);
+	if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* A start process forked ahead (container_fork_early). */
 struct ctr_early {
 	pid_t pid;
@@ -1051,9 +1063,7 @@ static void __attribute__((noreturn)) early_main(int sock, const char *root, con
 	bool guessed = ns_err == 0 && s && container_guess(s, body, id, &pre, image_id) == 0;
 	_cleanup_free_ char *rundir = s ? container_rundir(s, id) : NULL;
 	if (guessed) {
-		_cleanup_free_ char *kept =
-		    xasprintf("%s/containers/%s/%s", root, id, CTR_SPARE_RUNDIR);
-		if (rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, &err) < 0) {
+		if (make_rundir(s, id, &err) < 0) {
 			berth_error_free(steal_ptr(err));
 			_cleanup_free_ char *dir = container_dir(s, id);
 			rm_rf(dir, NULL);
@@ -1205,13 +1215,9 @@ static int start_fork(berth_store *s, const ctr_env *env, ctr_record *r, const c
 		rt_kill(&ctx, r->id, SIGKILL, true, NULL);
 		rt_delete(&ctx, r->id, true, NULL);
 	}
-	_cleanup_free_ char *rundir = container_rundir(s, r->id);
-	/* a spare container directory brings one (berth-monitor's recycle) */
-	_cleanup_free_ char *kept =
-	    xasprintf("%s/containers/%s/%s", store_root(s), r->id, CTR_SPARE_RUNDIR);
 	/* (a start process forked ahead that guessed the record made it) */
 	bool made = o && o->early && container_early_guessed(o->early);
-	if (!made && rename(kept, rundir) < 0 && mkdir_p(rundir, 0700, err) < 0)
+	if (!made && make_rundir(s, r->id, err) < 0)
 		return -1;
 	int sp[2], cp[2] = {-1, -1}, gp[2] = {-1, -1};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
